@@ -1,0 +1,86 @@
+# leakscope - build, test, demo.  `make` builds build/leakscope.
+# Dependencies come from Debian: `make deps` (tools/install-deps.sh).
+
+BUILD     ?= build
+CLANG     ?= clang
+BPFTOOL   ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+CC        ?= cc
+ARCH      := x86
+PYTHON    ?= /usr/bin/python3
+
+CFLAGS    ?= -O2 -g
+CFLAGS    += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
+             -Iinclude -I$(BUILD) -Iuser
+LDLIBS    := -lbpf -lelf -ldw -lz -lstdc++
+
+USER_SRCS := $(wildcard user/*.c)
+USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
+# Everything but main.c is library code the unit tests link against.
+LIB_OBJS  := $(filter-out $(BUILD)/user/main.o,$(USER_OBJS))
+
+FIXTURE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls \
+                  -fno-inline-functions-called-once -Wall
+FIXTURES  := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(wildcard tests/fixtures/*.c)) \
+             $(patsubst tests/fixtures/%.cc,$(BUILD)/fixtures/%,$(wildcard tests/fixtures/*.cc))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+
+.PHONY: all deps test unit e2e demo fixtures clean
+.DELETE_ON_ERROR:
+
+all: $(BUILD)/leakscope
+
+deps:
+	@tools/install-deps.sh
+
+$(BUILD) $(BUILD)/user $(BUILD)/fixtures $(BUILD)/unit:
+	@mkdir -p $@
+
+$(BUILD)/vmlinux.h: | $(BUILD)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(BUILD)/leakscope.bpf.o: bpf/leakscope.bpf.c include/leakscope.h $(BUILD)/vmlinux.h
+	$(CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Iinclude -I$(BUILD) \
+		-Wall -Wno-unused-function -c $< -o $@
+	llvm-strip -g $@
+
+$(BUILD)/leakscope.skel.h: $(BUILD)/leakscope.bpf.o
+	$(BPFTOOL) gen skeleton $< name leakscope_bpf > $@
+
+$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) include/leakscope.h $(BUILD)/leakscope.skel.h | $(BUILD)/user
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/leakscope: $(USER_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/fixtures/%: tests/fixtures/%.c | $(BUILD)/fixtures
+	$(CC) $(FIXTURE_CFLAGS) $< -o $@ -lpthread
+
+$(BUILD)/fixtures/%: tests/fixtures/%.cc | $(BUILD)/fixtures
+	g++ $(FIXTURE_CFLAGS) $< -o $@
+
+fixtures: $(FIXTURES)
+
+$(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/unit
+	$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ -lcmocka $(LDLIBS)
+
+unit: $(UNIT_BINS)
+	@for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done
+
+e2e: all fixtures
+	$(PYTHON) -m pytest -q tests/e2e
+
+# `make test` is what CI runs: dependencies first, then every test.
+test:
+	@tools/install-deps.sh
+	$(MAKE) all fixtures $(UNIT_BINS)
+	$(MAKE) unit
+	$(MAKE) e2e
+
+demo:
+	@tools/install-deps.sh
+	$(MAKE) all $(BUILD)/fixtures/demo_leaky_server
+	$(BUILD)/leakscope -- $(BUILD)/fixtures/demo_leaky_server
+
+clean:
+	rm -rf $(BUILD)

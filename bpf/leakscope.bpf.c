@@ -1,0 +1,711 @@
+// SPDX-License-Identifier: GPL-2.0
+/* leakscope.bpf.c - allocator probes; all state of the trace lives here.
+ *
+ * Entry uprobes remember the outermost allocator call of each thread; one
+ * shared return probe records the block with the caller's stack.  Frees
+ * are handled at entry (no return probe on free: it is the hottest call).
+ * Anonymous mmaps are tracked through libc's wrappers (for the caller's
+ * stack) and the syscall tracepoints (for raw syscalls), never both: the
+ * syscall of a wrapper sees the wrapper's in-flight state and stays out.
+ *
+ * Cost per call: one hash lookup for the target check, one for in-flight
+ * state, one stack capture and two map updates per recorded allocation.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "leakscope.h"
+
+#define MAP_ANONYMOUS	0x20
+#define PROT_EXEC	0x4
+#define PAGE_SIZE	4096ULL
+#define IS_ERR_VALUE(x)	((unsigned long)(x) >= (unsigned long)-4095)
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* tgid -> 1 for every traced process. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_TARGETS);
+	__type(key, __u32);
+	__type(value, __u8);
+} targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_INFLIGHT_THREADS);
+	__type(key, __u32);		/* tid */
+	__type(value, struct inflight);
+} inflight SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DEFAULT_MAX_ALLOCS);	/* resized by the loader */
+	__type(key, struct alloc_key);
+	__type(value, struct alloc_rec);
+} allocs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DEFAULT_MAX_STACKS);
+	__type(key, struct stack_key);
+	__type(value, struct stack_agg);
+} stack_aggs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, DEFAULT_MAX_STACKS);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, MAX_STACK_DEPTH * sizeof(__u64));
+} stack_traces SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_MMAP_REGIONS);
+	__type(key, __u32);
+	__type(value, struct mmap_region);
+} mmap_regions SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CNT__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} events SEC(".maps");
+
+/* nmemb * size, or 0 when it overflows (the call then returns NULL). */
+static __always_inline __u64 array_bytes(__u64 nmemb, __u64 size)
+{
+	__u64 max;
+
+	if (!nmemb)
+		return 0;
+	max = ~0ULL / nmemb;
+	/* keep clang from fusing this into a 128-bit multiply BPF lacks */
+	asm volatile("" : "+r"(max));
+	if (size > max)
+		return 0;
+	return nmemb * size;
+}
+
+static __always_inline void count(enum counter c)
+{
+	__u32 key = c;
+	__u64 *v = bpf_map_lookup_elem(&counters, &key);
+
+	if (v)
+		(*v)++;
+}
+
+static __always_inline __u32 current_tgid(void)
+{
+	return bpf_get_current_pid_tgid() >> 32;
+}
+
+static __always_inline bool is_target(__u32 tgid)
+{
+	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
+}
+
+static __always_inline void emit(enum event_type type, __u32 tgid)
+{
+	struct event ev = { .type = type, .tgid = tgid };
+
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
+		count(CNT_DROP_EVENTS_LOST);
+}
+
+/* ---- per-stack aggregate ---------------------------------------------- */
+
+static __always_inline struct stack_agg *agg_get(struct stack_key *sk)
+{
+	static const struct stack_agg zero;
+	struct stack_agg *agg = bpf_map_lookup_elem(&stack_aggs, sk);
+
+	if (agg)
+		return agg;
+	bpf_map_update_elem(&stack_aggs, sk, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&stack_aggs, sk);
+}
+
+static __always_inline void agg_add(struct stack_key *sk, __s64 bytes,
+				    __s64 allocs)
+{
+	struct stack_agg *agg = bpf_map_lookup_elem(&stack_aggs, sk);
+
+	if (!agg)
+		return;
+	__sync_fetch_and_add(&agg->outstanding_bytes, bytes);
+	__sync_fetch_and_add(&agg->outstanding_allocs, allocs);
+}
+
+/* Fills sk with the current user stack; false if the aggregate is full. */
+static __always_inline bool capture_stack(void *ctx, __u32 tgid,
+					  struct stack_key *sk)
+{
+	long id = bpf_get_stackid(ctx, &stack_traces, BPF_F_USER_STACK);
+
+	sk->tgid = tgid;
+	if (id < 0) {
+		count(CNT_DROP_STACK_LOST);
+		sk->id = STACK_ID_LOST;	/* bytes still counted, under "lost" */
+	} else {
+		sk->id = id;
+	}
+	if (!agg_get(sk)) {
+		count(CNT_DROP_STACK_AGG_FULL);
+		return false;
+	}
+	return true;
+}
+
+static __always_inline void agg_new_block(struct stack_key *sk, __u64 size)
+{
+	struct stack_agg *agg = bpf_map_lookup_elem(&stack_aggs, sk);
+
+	if (!agg)
+		return;
+	__sync_fetch_and_add(&agg->outstanding_bytes, size);
+	__sync_fetch_and_add(&agg->outstanding_allocs, 1);
+	__sync_fetch_and_add(&agg->total_allocs, 1);
+	__sync_fetch_and_add(&agg->total_bytes, size);
+	count(CNT_ALLOCS);
+}
+
+/* ---- heap blocks -------------------------------------------------------- */
+
+static __always_inline void heap_record(void *ctx, __u32 tgid, __u64 addr,
+					__u64 size)
+{
+	struct alloc_key key = { .tgid = tgid, .addr = addr };
+	struct alloc_rec rec = { .size_bytes = size };
+	struct alloc_rec *old;
+
+	if (!capture_stack(ctx, tgid, &rec.stack))
+		return;
+	rec.ts_ns = bpf_ktime_get_ns();
+	/* A block already recorded at this address was freed behind our back
+	 * (e.g. by a path we do not probe): retire it before reusing the key. */
+	old = bpf_map_lookup_elem(&allocs, &key);
+	if (old) {
+		struct stack_key osk = old->stack;
+		__s64 osize = old->size_bytes;
+
+		if (!bpf_map_delete_elem(&allocs, &key))
+			agg_add(&osk, -osize, -1);
+	}
+	if (bpf_map_update_elem(&allocs, &key, &rec, BPF_ANY)) {
+		count(CNT_DROP_ALLOC_MAP_FULL);
+		return;
+	}
+	agg_new_block(&rec.stack, size);
+}
+
+static __always_inline void heap_forget(__u32 tgid, __u64 addr)
+{
+	struct alloc_key key = { .tgid = tgid, .addr = addr };
+	struct alloc_rec *rec = bpf_map_lookup_elem(&allocs, &key);
+	struct stack_key sk;
+	__s64 size;
+
+	if (!rec) {
+		count(CNT_UNTRACKED_FREES);
+		return;
+	}
+	sk = rec->stack;
+	size = rec->size_bytes;
+	/* Only the thread whose delete succeeds retires the block. */
+	if (bpf_map_delete_elem(&allocs, &key))
+		return;
+	agg_add(&sk, -size, -1);
+	count(CNT_FREES);
+}
+
+/* ---- anonymous mmap regions (array scanned with bpf_loop) -------------- */
+
+struct region_find_ctx {
+	__u32 tgid;
+	__u32 slot;
+	bool found;
+};
+
+static long region_free_slot_cb(__u32 i, struct region_find_ctx *c)
+{
+	__u32 key = i;
+	struct mmap_region *r = bpf_map_lookup_elem(&mmap_regions, &key);
+
+	if (!r)
+		return 1;
+	if (__sync_val_compare_and_swap(&r->tgid, 0, c->tgid) == 0) {
+		c->slot = i;
+		c->found = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* Adds [start, start+len) on stack sk; new_block says whether this is a
+ * new allocation (counted in allocs) or the remainder of a split/move. */
+static __always_inline void region_add(__u32 tgid, __u64 start, __u64 len,
+				       struct stack_key *sk, __u64 ts_ns,
+				       bool new_block)
+{
+	struct region_find_ctx c = { .tgid = tgid };
+	struct mmap_region *r;
+
+	bpf_loop(MAX_MMAP_REGIONS, region_free_slot_cb, &c, 0);
+	if (!c.found) {
+		count(CNT_DROP_MMAP_TABLE_FULL);
+		return;
+	}
+	r = bpf_map_lookup_elem(&mmap_regions, &c.slot);
+	if (!r)
+		return;
+	r->start = start;
+	r->len_bytes = len;
+	r->ts_ns = ts_ns;
+	r->stack = *sk;
+	if (new_block)
+		agg_new_block(sk, len);
+	else
+		agg_add(sk, len, 1);
+}
+
+struct region_unmap_ctx {
+	__u32 tgid;
+	__u64 lo, hi;		/* the range being unmapped */
+	__u64 unmapped;		/* tracked bytes it covered */
+	/* a range strictly inside one region leaves a tail to re-add */
+	__u64 tail_start, tail_len, tail_ts;
+	struct stack_key tail_stack;
+	/* the stack of the first region touched (mremap keeps it) */
+	struct stack_key first_stack;
+	__u64 first_ts;
+	bool touched;
+};
+
+static long region_unmap_cb(__u32 i, struct region_unmap_ctx *c)
+{
+	__u32 key = i;
+	struct mmap_region *r = bpf_map_lookup_elem(&mmap_regions, &key);
+	__u64 start, end, cut_lo, cut_hi;
+	struct stack_key sk;
+
+	if (!r)
+		return 1;
+	if (r->tgid != c->tgid)
+		return 0;
+	start = r->start;
+	end = start + r->len_bytes;
+	if (end <= c->lo || start >= c->hi)
+		return 0;
+	sk = r->stack;
+	if (!c->touched) {
+		c->touched = true;
+		c->first_stack = sk;
+		c->first_ts = r->ts_ns;
+	}
+	cut_lo = start > c->lo ? start : c->lo;
+	cut_hi = end < c->hi ? end : c->hi;
+	c->unmapped += cut_hi - cut_lo;
+	if (cut_lo == start && cut_hi == end) {		/* whole region */
+		agg_add(&sk, -(__s64)(end - start), -1);
+		r->tgid = 0;
+	} else if (cut_lo == start) {			/* head */
+		r->start = cut_hi;
+		r->len_bytes = end - cut_hi;
+		agg_add(&sk, -(__s64)(cut_hi - cut_lo), 0);
+	} else if (cut_hi == end) {			/* tail */
+		r->len_bytes = cut_lo - start;
+		agg_add(&sk, -(__s64)(cut_hi - cut_lo), 0);
+	} else {					/* middle: split */
+		r->len_bytes = cut_lo - start;
+		agg_add(&sk, -(__s64)(end - start - (cut_lo - start)), 0);
+		c->tail_start = cut_hi;
+		c->tail_len = end - cut_hi;
+		c->tail_ts = r->ts_ns;
+		c->tail_stack = sk;
+	}
+	return 0;
+}
+
+static __always_inline void region_unmap(struct region_unmap_ctx *c)
+{
+	bpf_loop(MAX_MMAP_REGIONS, region_unmap_cb, c, 0);
+	if (c->tail_len)
+		region_add(c->tgid, c->tail_start, c->tail_len, &c->tail_stack,
+			   c->tail_ts, false);
+}
+
+static __always_inline __u64 page_round(__u64 len)
+{
+	return (len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+}
+
+/* ---- in-flight calls ---------------------------------------------------- */
+
+/* Starts a call; a call made inside another allocator call only nests. */
+static __always_inline void call_enter(__u32 fn, __u64 size, __u64 old_addr,
+				       __u64 out_ptr, __u64 aux)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct inflight *cur, st = {};
+
+	if (!is_target(pid_tgid >> 32))
+		return;
+	cur = bpf_map_lookup_elem(&inflight, &tid);
+	if (cur) {
+		cur->depth++;
+		count(CNT_NESTED_CALLS);
+		return;
+	}
+	st.fn = fn;
+	st.size_bytes = size;
+	st.old_addr = old_addr;
+	st.out_ptr = out_ptr;
+	st.aux = aux;
+	if (bpf_map_update_elem(&inflight, &tid, &st, BPF_NOEXIST))
+		count(CNT_DROP_INFLIGHT_FULL);
+}
+
+#define MMAP_VIA_SYSCALL	(1ULL << 63)	/* in aux: the tracepoint owns it */
+
+static __always_inline void finish_mmap(void *ctx, __u32 tgid,
+					struct inflight *st, __u64 ret)
+{
+	__u64 flags = st->aux & ~MMAP_VIA_SYSCALL;
+	struct stack_key sk;
+
+	if (!(flags & MAP_ANONYMOUS)) {		/* file mapping */
+		if ((st->old_addr & PROT_EXEC) && !IS_ERR_VALUE(ret))
+			emit(EV_EXEC_MAPPING, tgid);
+		return;
+	}
+	if (IS_ERR_VALUE(ret)) {
+		count(CNT_FAILED_ALLOCS);
+		return;
+	}
+	if (capture_stack(ctx, tgid, &sk))
+		region_add(tgid, ret, page_round(st->size_bytes), &sk,
+			   bpf_ktime_get_ns(), true);
+}
+
+static __always_inline void finish_munmap(__u32 tgid, struct inflight *st,
+					  __u64 ret)
+{
+	struct region_unmap_ctx c = { .tgid = tgid };
+
+	if (ret != 0)
+		return;
+	c.lo = st->old_addr;
+	c.hi = st->old_addr + page_round(st->aux & ~MMAP_VIA_SYSCALL);
+	region_unmap(&c);
+	if (c.touched)
+		count(CNT_FREES);
+}
+
+static __always_inline void finish_mremap(__u32 tgid, struct inflight *st,
+					  __u64 ret)
+{
+	struct region_unmap_ctx c = { .tgid = tgid };
+
+	if (IS_ERR_VALUE(ret))
+		return;
+	c.lo = st->old_addr;
+	c.hi = st->old_addr + page_round(st->aux & ~MMAP_VIA_SYSCALL);
+	region_unmap(&c);
+	if (c.touched)	/* the moved part keeps its stack and age */
+		region_add(tgid, ret, page_round(st->size_bytes),
+			   &c.first_stack, c.first_ts, false);
+}
+
+static __always_inline void finish_heap(void *ctx, __u32 tgid,
+					struct inflight *st, __u64 ret)
+{
+	switch (st->fn) {
+	case FN_REALLOC:
+	case FN_REALLOCARRAY:
+		if (!ret) {
+			/* glibc: realloc(p, 0) frees p and returns NULL; any
+			 * other NULL is a failure that keeps the old block. */
+			if (st->size_bytes == 0 && st->old_addr)
+				heap_forget(tgid, st->old_addr);
+			else
+				count(CNT_FAILED_ALLOCS);
+			return;
+		}
+		if (st->old_addr)
+			heap_forget(tgid, st->old_addr);
+		break;
+	case FN_POSIX_MEMALIGN:
+		if (ret != 0) {			/* returns an errno */
+			count(CNT_FAILED_ALLOCS);
+			return;
+		}
+		if (bpf_probe_read_user(&ret, sizeof(ret), (void *)st->out_ptr))
+			return;
+		break;
+	default:
+		break;
+	}
+	if (!ret) {
+		count(CNT_FAILED_ALLOCS);
+		return;
+	}
+	heap_record(ctx, tgid, ret, st->size_bytes);
+}
+
+static __always_inline void finish_call(void *ctx, __u32 tgid,
+					struct inflight *st, __u64 ret)
+{
+	switch (st->fn) {
+	case FN_MMAP:
+		finish_mmap(ctx, tgid, st, ret);
+		break;
+	case FN_MUNMAP:
+		finish_munmap(tgid, st, ret);
+		break;
+	case FN_MREMAP:
+		finish_mremap(tgid, st, ret);
+		break;
+	default:
+		finish_heap(ctx, tgid, st, ret);
+		break;
+	}
+}
+
+/* ---- uprobes ------------------------------------------------------------ */
+
+SEC("uprobe")
+int BPF_KPROBE(malloc_enter, __u64 size)
+{
+	call_enter(FN_MALLOC, size, 0, 0, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(calloc_enter, __u64 nmemb, __u64 size)
+{
+	call_enter(FN_CALLOC, array_bytes(nmemb, size), 0, 0, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(realloc_enter, __u64 ptr, __u64 size)
+{
+	call_enter(FN_REALLOC, size, ptr, 0, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(reallocarray_enter, __u64 ptr, __u64 nmemb, __u64 size)
+{
+	call_enter(FN_REALLOCARRAY, array_bytes(nmemb, size), ptr, 0, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(posix_memalign_enter, __u64 memptr, __u64 align, __u64 size)
+{
+	call_enter(FN_POSIX_MEMALIGN, size, 0, memptr, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(aligned_alloc_enter, __u64 align, __u64 size)
+{
+	call_enter(FN_ALIGNED_ALLOC, size, 0, 0, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(valloc_enter, __u64 size)
+{
+	call_enter(FN_VALLOC, size, 0, 0, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(pvalloc_enter, __u64 size)
+{
+	call_enter(FN_PVALLOC, size, 0, 0, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(cxx_new_enter, __u64 size)
+{
+	call_enter(FN_CXX_NEW, size, 0, 0, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mmap_enter, __u64 addr, __u64 len, __u64 prot, __u64 flags)
+{
+	/* prot rides in old_addr: only PROT_EXEC of file maps is used */
+	call_enter(FN_MMAP, len, prot, 0, flags);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(munmap_enter, __u64 addr, __u64 len)
+{
+	call_enter(FN_MUNMAP, 0, addr, 0, len);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mremap_enter, __u64 old_addr, __u64 old_len, __u64 new_len)
+{
+	call_enter(FN_MREMAP, new_len, old_addr, 0, old_len);
+	return 0;
+}
+
+/* One return probe for every allocator entry point above. */
+SEC("uretprobe")
+int BPF_KRETPROBE(alloc_return, __u64 ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct inflight *cur = bpf_map_lookup_elem(&inflight, &tid);
+	struct inflight st;
+
+	if (!cur)	/* the call began before we attached */
+		return 0;
+	if (cur->depth) {
+		cur->depth--;
+		return 0;
+	}
+	st = *cur;
+	bpf_map_delete_elem(&inflight, &tid);
+	finish_call(ctx, pid_tgid >> 32, &st, ret);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(free_enter, __u64 ptr)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+
+	if (!ptr || !is_target(pid_tgid >> 32))
+		return 0;
+	/* free() inside realloc()/operator new: the outer call accounts. */
+	if (bpf_map_lookup_elem(&inflight, &tid)) {
+		count(CNT_NESTED_CALLS);
+		return 0;
+	}
+	heap_forget(pid_tgid >> 32, ptr);
+	return 0;
+}
+
+/* ---- syscall tracepoints: raw mmap/munmap/mremap outside libc ---------- */
+
+static __always_inline void sys_enter_common(__u32 fn, __u64 size,
+					     __u64 old_addr, __u64 aux)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct inflight st = {};
+
+	if (!is_target(pid_tgid >> 32))
+		return;
+	/* Inside a libc wrapper or an allocator: that call accounts. */
+	if (bpf_map_lookup_elem(&inflight, &tid))
+		return;
+	st.fn = fn;
+	st.size_bytes = size;
+	st.old_addr = old_addr;
+	st.aux = aux | MMAP_VIA_SYSCALL;
+	if (bpf_map_update_elem(&inflight, &tid, &st, BPF_NOEXIST))
+		count(CNT_DROP_INFLIGHT_FULL);
+}
+
+static __always_inline void sys_exit_common(void *ctx, __u32 fn, long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct inflight *cur = bpf_map_lookup_elem(&inflight, &tid);
+	struct inflight st;
+
+	if (!cur || cur->fn != fn || !(cur->aux & MMAP_VIA_SYSCALL))
+		return;
+	st = *cur;
+	bpf_map_delete_elem(&inflight, &tid);
+	finish_call(ctx, pid_tgid >> 32, &st, ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_mmap")
+int sys_enter_mmap(struct trace_event_raw_sys_enter *ctx)
+{
+	sys_enter_common(FN_MMAP, ctx->args[1], ctx->args[2], ctx->args[3]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_mmap")
+int sys_exit_mmap(struct trace_event_raw_sys_exit *ctx)
+{
+	sys_exit_common(ctx, FN_MMAP, ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_munmap")
+int sys_enter_munmap(struct trace_event_raw_sys_enter *ctx)
+{
+	sys_enter_common(FN_MUNMAP, 0, ctx->args[0], ctx->args[1]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_munmap")
+int sys_exit_munmap(struct trace_event_raw_sys_exit *ctx)
+{
+	sys_exit_common(ctx, FN_MUNMAP, ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_mremap")
+int sys_enter_mremap(struct trace_event_raw_sys_enter *ctx)
+{
+	sys_enter_common(FN_MREMAP, ctx->args[2], ctx->args[0], ctx->args[1]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_mremap")
+int sys_exit_mremap(struct trace_event_raw_sys_exit *ctx)
+{
+	sys_exit_common(ctx, FN_MREMAP, ctx->ret);
+	return 0;
+}
+
+/* ---- process lifecycle --------------------------------------------------- */
+
+SEC("tracepoint/sched/sched_process_exec")
+int sched_exec(void *ctx)
+{
+	__u32 tgid = current_tgid();
+
+	if (is_target(tgid))
+		emit(EV_EXEC, tgid);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int sched_exit(void *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32;
+
+	if (!is_target(tgid))
+		return 0;
+	bpf_map_delete_elem(&inflight, &tid);	/* a thread died mid-call */
+	if (tid == tgid)
+		emit(EV_EXIT, tgid);
+	return 0;
+}

@@ -1,0 +1,121 @@
+/* leakscope.h - the whole contract between the BPF programs and user space.
+ *
+ * Everything that crosses the boundary is defined here with fixed-width
+ * types; units are in the names (_bytes, _ns).  bpf/leakscope.bpf.c includes
+ * it after vmlinux.h, user space after <stdint.h>-based shims below.
+ */
+#ifndef LEAKSCOPE_H
+#define LEAKSCOPE_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define MAX_STACK_DEPTH		127	/* PERF_MAX_STACK_DEPTH */
+#define DEFAULT_MAX_ALLOCS	(1u << 20)	/* outstanding heap blocks */
+#define DEFAULT_MAX_STACKS	16384	/* distinct call stacks */
+#define MAX_MMAP_REGIONS	4096	/* outstanding anonymous mmaps */
+#define MAX_TARGETS		64
+#define MAX_INFLIGHT_THREADS	16384
+
+/* Stack ids that are not ids in the stack map. */
+#define STACK_ID_LOST		0xffffffffu	/* stack could not be captured */
+
+/* Which allocator entry point a probe sits on. */
+enum alloc_fn {
+	FN_MALLOC = 0,
+	FN_CALLOC,
+	FN_REALLOC,
+	FN_REALLOCARRAY,
+	FN_POSIX_MEMALIGN,
+	FN_ALIGNED_ALLOC,	/* also memalign: one address in glibc */
+	FN_VALLOC,
+	FN_PVALLOC,
+	FN_FREE,
+	FN_CXX_NEW,		/* operator new / new[] and their variants */
+	FN_MMAP,		/* syscall */
+	FN_MUNMAP,		/* syscall */
+	FN_MREMAP,		/* syscall */
+	FN__COUNT,
+};
+
+/* The key the aggregation is done by.  Today `id` is a bpf_get_stackid()
+ * id; a later unwinder may fill it differently without touching anything
+ * that aggregates by it. */
+struct stack_key {
+	__u32 tgid;
+	__u32 id;
+};
+
+/* Per-stack aggregate, updated atomically in BPF on every alloc and free. */
+struct stack_agg {
+	__s64 outstanding_bytes;
+	__s64 outstanding_allocs;
+	__u64 total_allocs;	/* ever recorded on this stack */
+	__u64 total_bytes;
+};
+
+/* One outstanding heap block, keyed by (tgid, address). */
+struct alloc_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 addr;
+};
+
+struct alloc_rec {
+	__u64 size_bytes;
+	__u64 ts_ns;		/* bpf_ktime_get_ns() at allocation */
+	struct stack_key stack;
+};
+
+/* One outstanding anonymous mmap region (slot in an array; tgid 0 = free). */
+struct mmap_region {
+	__u32 tgid;
+	__u32 pad;
+	__u64 start;
+	__u64 len_bytes;
+	__u64 ts_ns;
+	struct stack_key stack;
+};
+
+/* Global counters, a per-CPU array indexed by this enum. */
+enum counter {
+	CNT_ALLOCS = 0,		/* successful allocations recorded */
+	CNT_FREES,		/* frees that matched a recorded block */
+	CNT_UNTRACKED_FREES,	/* frees of blocks allocated before attach */
+	CNT_FAILED_ALLOCS,	/* NULL / MAP_FAILED returns, not recorded */
+	CNT_NESTED_CALLS,	/* allocator calls made inside another one */
+	CNT_DROP_ALLOC_MAP_FULL,
+	CNT_DROP_STACK_LOST,	/* stack map full or hash collision */
+	CNT_DROP_STACK_AGG_FULL,
+	CNT_DROP_INFLIGHT_FULL,
+	CNT_DROP_MMAP_TABLE_FULL,
+	CNT_DROP_EVENTS_LOST,	/* ring buffer full */
+	CNT__COUNT,
+};
+
+/* In-flight state of the outermost allocator call of one thread.  Nested
+ * calls (realloc(NULL,n) -> malloc, malloc -> mmap, operator new -> malloc)
+ * only bump `depth`: the outermost call alone is recorded. */
+struct inflight {
+	__u32 fn;		/* enum alloc_fn of the outermost call */
+	__u32 depth;		/* nested calls currently in progress */
+	__u64 size_bytes;
+	__u64 old_addr;		/* realloc/mremap: the block being moved */
+	__u64 out_ptr;		/* posix_memalign: where the result is stored */
+	__u64 aux;		/* munmap/mremap: length argument */
+};
+
+/* Events sent to user space through the ring buffer. */
+enum event_type {
+	EV_EXEC_MAPPING = 1,	/* target mapped executable code (refresh modules) */
+	EV_EXEC,		/* target called execve */
+	EV_EXIT,		/* target's thread group exited */
+};
+
+struct event {
+	__u32 type;
+	__u32 tgid;
+};
+
+#endif /* LEAKSCOPE_H */

@@ -1,0 +1,227 @@
+/* cli.c - parses leakscope's command line into struct options.
+ *
+ *   leakscope [OPTIONS] -p PID [INTERVAL [COUNT]]
+ *   leakscope [OPTIONS] [INTERVAL [COUNT]] -- CMD [ARGS...]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "leakscope.h"
+
+enum {
+	OPT_JSON = 0x100,
+	OPT_MIN_AGE,
+	OPT_MIN_SIZE,
+	OPT_MAX_SIZE,
+	OPT_OBJ,
+	OPT_MAX_ALLOCS,
+};
+
+static const struct option long_opts[] = {
+	{ "pid", required_argument, NULL, 'p' },
+	{ "top", required_argument, NULL, 'n' },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "min-age", required_argument, NULL, OPT_MIN_AGE },
+	{ "min-size", required_argument, NULL, OPT_MIN_SIZE },
+	{ "max-size", required_argument, NULL, OPT_MAX_SIZE },
+	{ "obj", required_argument, NULL, OPT_OBJ },
+	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+void cli__usage(FILE *out)
+{
+	fprintf(out,
+"Usage: leakscope [OPTIONS] -p PID [INTERVAL [COUNT]]\n"
+"       leakscope [OPTIONS] [INTERVAL [COUNT]] -- CMD [ARGS...]\n"
+"\n"
+"Traces the outstanding allocations of a live process by call stack and\n"
+"reports the stacks holding the most memory every INTERVAL seconds\n"
+"(default 5), COUNT times (default: until Ctrl-C or the target exits).\n"
+"\n"
+"  -p, --pid PID        attach to a running process (never restarted)\n"
+"  -n, --top N          stacks per report (default 10)\n"
+"      --json           one JSON object per report (JSON Lines)\n"
+"      --min-age SECS   only count blocks at least SECS old\n"
+"      --min-size BYTES only count blocks of at least BYTES\n"
+"      --max-size BYTES only count blocks of at most BYTES\n"
+"      --obj PATH       probe the allocator in PATH instead of libc\n"
+"                       (jemalloc, tcmalloc, a static binary)\n"
+"      --max-allocs N   outstanding blocks tracked (default %u)\n"
+"  -v, --verbose        log probe attachment and libbpf messages\n"
+"  -h, --help           this help\n"
+"\n"
+"Examples:\n"
+"  sudo leakscope -p 1234            report every 5 s until Ctrl-C\n"
+"  sudo leakscope -p 1234 10 3       every 10 s, 3 reports, then detach\n"
+"  sudo leakscope -- ./myprog args   trace a command from its first allocation\n"
+"  sudo leakscope --json -p 1234     JSON Lines on stdout\n",
+		DEFAULT_MAX_ALLOCS);
+}
+
+/* Parses a non-negative integer no larger than max; -EINVAL otherwise. */
+static int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || !*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (!s || !*s)
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || !(v >= 0) || v > 1e9)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int bad(FILE *err, const char *what, const char *val)
+{
+	fprintf(err, "leakscope: invalid %s '%s' (try --help)\n", what,
+		val ? val : "");
+	return -EINVAL;
+}
+
+/* The positional INTERVAL [COUNT] that may follow the options. */
+static int parse_positional(int n, char **args, struct options *o, FILE *err)
+{
+	uint64_t v;
+
+	if (n > 2) {
+		fprintf(err, "leakscope: unexpected argument '%s' (try --help)\n",
+			args[2]);
+		return -EINVAL;
+	}
+	if (n >= 1) {
+		if (parse_u64(args[0], 86400, &v) || v == 0)
+			return bad(err, "interval (seconds, 1-86400)", args[0]);
+		o->interval_s = v;
+	}
+	if (n == 2) {
+		if (parse_u64(args[1], INT_MAX, &v) || v == 0)
+			return bad(err, "count (a positive number)", args[1]);
+		o->count = v;
+	}
+	return 0;
+}
+
+static void defaults(struct options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->interval_s = 5;
+	o->top_n = 10;
+	o->max_size = UINT64_MAX;
+	o->max_allocs = DEFAULT_MAX_ALLOCS;
+}
+
+int cli__parse(int argc, char **argv, struct options *o, FILE *err)
+{
+	int c, dashdash = -1;
+	uint64_t v;
+
+	defaults(o);
+	/* Split at "--" ourselves: what follows is the command, untouched. */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			dashdash = i;
+			break;
+		}
+	}
+	if (dashdash >= 0) {
+		o->cmd = &argv[dashdash + 1];
+		argc = dashdash;
+	}
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":p:n:vh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (parse_u64(optarg, INT_MAX, &v) || v == 0)
+				return bad(err, "PID", optarg);
+			o->pid = v;
+			break;
+		case 'n':
+			if (parse_u64(optarg, 100000, &v) || v == 0)
+				return bad(err, "--top (1-100000)", optarg);
+			o->top_n = v;
+			break;
+		case OPT_JSON:
+			o->json = true;
+			break;
+		case OPT_MIN_AGE:
+			if (parse_seconds(optarg, &o->min_age_s))
+				return bad(err, "--min-age (seconds)", optarg);
+			break;
+		case OPT_MIN_SIZE:
+			if (parse_u64(optarg, UINT64_MAX, &o->min_size))
+				return bad(err, "--min-size (bytes)", optarg);
+			break;
+		case OPT_MAX_SIZE:
+			if (parse_u64(optarg, UINT64_MAX, &o->max_size))
+				return bad(err, "--max-size (bytes)", optarg);
+			break;
+		case OPT_OBJ:
+			if (!*optarg)
+				return bad(err, "--obj path", optarg);
+			o->obj = optarg;
+			break;
+		case OPT_MAX_ALLOCS:
+			if (parse_u64(optarg, 1u << 26, &v) || v < 1024)
+				return bad(err, "--max-allocs (1024-67108864)", optarg);
+			o->max_allocs = v;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+			cli__usage(stdout);
+			return 1;
+		case ':':
+			fprintf(err, "leakscope: option '%s' needs a value (try --help)\n",
+				argv[optind - 1]);
+			return -EINVAL;
+		default:
+			fprintf(err, "leakscope: unknown option '%s' (try --help)\n",
+				argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (parse_positional(argc - optind, &argv[optind], o, err))
+		return -EINVAL;
+	if (o->min_size > o->max_size) {
+		fprintf(err, "leakscope: --min-size is larger than --max-size\n");
+		return -EINVAL;
+	}
+	if (o->cmd && !o->cmd[0]) {
+		fprintf(err, "leakscope: '--' must be followed by a command\n");
+		return -EINVAL;
+	}
+	if (!o->pid == !o->cmd) {
+		fprintf(err, o->pid
+			? "leakscope: give either -p PID or -- CMD, not both\n"
+			: "leakscope: nothing to trace: give -p PID or -- CMD (try --help)\n");
+		return -EINVAL;
+	}
+	return 0;
+}

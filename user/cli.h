@@ -1,0 +1,31 @@
+/* cli.h - command-line options of leakscope. */
+#ifndef LEAKSCOPE_CLI_H
+#define LEAKSCOPE_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+struct options {
+	pid_t pid;		/* -p: attach to this live process */
+	char **cmd;		/* -- CMD ARGS: start and trace this command */
+	int interval_s;		/* seconds between reports */
+	int count;		/* reports before detaching; 0 = until stopped */
+	int top_n;		/* -n: stacks per report */
+	bool json;		/* --json: JSON Lines instead of text */
+	bool verbose;
+	double min_age_s;	/* --min-age: only blocks at least this old */
+	uint64_t min_size;	/* --min-size / --max-size: block size filter */
+	uint64_t max_size;
+	const char *obj;	/* --obj: allocator library instead of libc */
+	uint32_t max_allocs;	/* --max-allocs: outstanding blocks tracked */
+};
+
+/* Parses argv into opts.  Returns 0 on success, 1 when help was printed
+ * (exit 0), or -EINVAL after printing a message to err. */
+int cli__parse(int argc, char **argv, struct options *opts, FILE *err);
+
+void cli__usage(FILE *out);
+
+#endif

@@ -1,0 +1,311 @@
+/* collect.c - reads the BPF maps into a struct report.
+ *
+ * Bytes and counts per stack come from the aggregate the BPF programs
+ * keep up to date (O(stacks)).  One batched scan of the outstanding
+ * blocks adds what the aggregate cannot know: the age of the oldest
+ * block, and per-block filters (--min-age, --min-size, --max-size), in
+ * which case the scan's sums replace the aggregate's.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "collect.h"
+#include "leakscope.skel.h"
+#include "mapiter.h"
+#include "stacktab.h"
+
+struct collector {
+	struct leakscope_bpf *skel;
+	struct collect_filter f;
+	bool filtered;
+	int ncpus;
+	struct stacktab index;	/* stack -> position in work */
+	struct stacktab prev;	/* stack -> bytes at the previous report */
+	bool have_prev;
+	struct agg_work work;
+	pid_t pid;
+	uint64_t now_ns;
+	int err;
+};
+
+struct collector *collector__new(struct leakscope_bpf *skel,
+				 const struct collect_filter *f)
+{
+	struct collector *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->skel = skel;
+	c->f = *f;
+	c->filtered = f->min_age_ns || f->min_size || f->max_size != UINT64_MAX;
+	c->ncpus = libbpf_num_possible_cpus();
+	if (c->ncpus <= 0 || stacktab__init(&c->index, 1024) ||
+	    stacktab__init(&c->prev, 1024)) {
+		collector__free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void collector__free(struct collector *c)
+{
+	if (!c)
+		return;
+	stacktab__free(&c->index);
+	stacktab__free(&c->prev);
+	free(c->work.v);
+	free(c);
+}
+
+bool collect__block_passes(const struct collect_filter *f, uint64_t size,
+			   uint64_t ts_ns, uint64_t now_ns)
+{
+	if (size < f->min_size || size > f->max_size)
+		return false;
+	return !f->min_age_ns || (now_ns >= ts_ns && now_ns - ts_ns >= f->min_age_ns);
+}
+
+static int cmp_stack(const void *a, const void *b)
+{
+	const struct report_stack *x = a, *y = b;
+
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	if (x->allocs != y->allocs)
+		return x->allocs < y->allocs ? 1 : -1;
+	return x->key.id < y->key.id ? -1 : x->key.id > y->key.id;
+}
+
+void collect__sort(struct report_stack *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_stack);
+}
+
+/* The work entry of a stack, created if new.  NULL on ENOMEM. */
+static struct report_stack *work_entry(struct collector *c,
+				       const struct stack_key *k)
+{
+	int64_t *idx = stacktab__upsert(&c->index, k, -1);
+	struct report_stack *s;
+
+	if (!idx)
+		return NULL;
+	if (*idx >= 0)
+		return &c->work.v[*idx];
+	if (c->work.n == c->work.cap) {
+		size_t cap = c->work.cap ? c->work.cap * 2 : 256;
+		void *nv = realloc(c->work.v, cap * sizeof(*c->work.v));
+
+		if (!nv)
+			return NULL;
+		c->work.v = nv;
+		c->work.cap = cap;
+	}
+	*idx = c->work.n;
+	s = &c->work.v[c->work.n++];
+	memset(s, 0, offsetof(struct report_stack, ips));
+	s->nips = 0;
+	s->frames = NULL;
+	s->nframes = 0;
+	s->key = *k;
+	return s;
+}
+
+static void on_agg(const void *key, const void *val, void *ctx)
+{
+	const struct stack_key *k = key;
+	const struct stack_agg *a = val;
+	struct collector *c = ctx;
+	struct report_stack *s;
+
+	if ((pid_t)k->tgid != c->pid || (!a->outstanding_allocs && !a->outstanding_bytes))
+		return;
+	s = work_entry(c, k);
+	if (!s) {
+		c->err = -ENOMEM;
+		return;
+	}
+	if (!c->filtered) {
+		s->bytes = a->outstanding_bytes;
+		s->allocs = a->outstanding_allocs;
+	}
+}
+
+/* One outstanding block (heap or mmap) seen by the scan. */
+static void on_block(struct collector *c, const struct stack_key *k,
+		     uint64_t size, uint64_t ts_ns)
+{
+	struct report_stack *s;
+
+	if (!collect__block_passes(&c->f, size, ts_ns, c->now_ns))
+		return;
+	if (c->filtered) {
+		s = work_entry(c, k);
+		if (!s) {
+			c->err = -ENOMEM;
+			return;
+		}
+		s->bytes += size;
+		s->allocs++;
+	} else {
+		int64_t *idx = stacktab__find(&c->index, k);
+
+		if (!idx)	/* allocated after the aggregate was read */
+			return;
+		s = &c->work.v[*idx];
+	}
+	if (!s->oldest_ts_ns || ts_ns < s->oldest_ts_ns)
+		s->oldest_ts_ns = ts_ns;
+}
+
+static void on_alloc(const void *key, const void *val, void *ctx)
+{
+	const struct alloc_key *k = key;
+	const struct alloc_rec *r = val;
+	struct collector *c = ctx;
+
+	if ((pid_t)k->tgid == c->pid)
+		on_block(c, &r->stack, r->size_bytes, r->ts_ns);
+}
+
+static int scan_regions(struct collector *c)
+{
+	int fd = bpf_map__fd(c->skel->maps.mmap_regions);
+	struct mmap_region r;
+
+	for (__u32 i = 0; i < MAX_MMAP_REGIONS; i++) {
+		if (bpf_map_lookup_elem(fd, &i, &r))
+			return -errno;
+		if ((pid_t)r.tgid == c->pid)
+			on_block(c, &r.stack, r.len_bytes, r.ts_ns);
+	}
+	return 0;
+}
+
+static int read_counters(struct collector *c, struct report_totals *t)
+{
+	int fd = bpf_map__fd(c->skel->maps.counters);
+	uint64_t sum[CNT__COUNT] = { 0 };
+	uint64_t *percpu = calloc(c->ncpus, sizeof(*percpu));
+
+	if (!percpu)
+		return -ENOMEM;
+	for (__u32 k = 0; k < CNT__COUNT; k++) {
+		if (bpf_map_lookup_elem(fd, &k, percpu)) {
+			free(percpu);
+			return -errno;
+		}
+		for (int i = 0; i < c->ncpus; i++)
+			sum[k] += percpu[i];
+	}
+	free(percpu);
+	t->allocs = sum[CNT_ALLOCS];
+	t->frees = sum[CNT_FREES];
+	t->untracked_frees = sum[CNT_UNTRACKED_FREES];
+	t->failed_allocs = sum[CNT_FAILED_ALLOCS];
+	t->nested_calls = sum[CNT_NESTED_CALLS];
+	for (int k = CNT_DROP_ALLOC_MAP_FULL; k < CNT__COUNT; k++) {
+		t->drops[k] = sum[k];
+		t->dropped += sum[k];
+	}
+	return 0;
+}
+
+/* Growth since the previous report; then remember this one. */
+static int update_growth(struct collector *c)
+{
+	for (size_t i = 0; i < c->work.n; i++) {
+		struct report_stack *s = &c->work.v[i];
+		int64_t *prev = stacktab__find(&c->prev, &s->key);
+
+		s->growth_bytes = s->bytes - (prev ? *prev : 0);
+	}
+	stacktab__clear(&c->prev);
+	for (size_t i = 0; i < c->work.n; i++) {
+		int64_t *slot = stacktab__upsert(&c->prev, &c->work.v[i].key, 0);
+
+		if (!slot)
+			return -ENOMEM;
+		*slot = c->work.v[i].bytes;
+	}
+	return 0;
+}
+
+static void read_trace(struct collector *c, struct report_stack *s)
+{
+	int fd = bpf_map__fd(c->skel->maps.stack_traces);
+
+	s->nips = 0;
+	if (s->key.id == STACK_ID_LOST ||
+	    bpf_map_lookup_elem(fd, &s->key.id, s->ips))
+		return;
+	while (s->nips < MAX_STACK_DEPTH && s->ips[s->nips])
+		s->nips++;
+}
+
+static uint64_t ktime_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);	/* = bpf_ktime_get_ns() */
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+int collector__collect(struct collector *c, pid_t pid, struct report *r)
+{
+	struct timespec wall;
+	size_t kept = 0;
+	int err;
+
+	memset(&r->totals, 0, sizeof(r->totals));
+	c->pid = pid;
+	c->err = 0;
+	c->work.n = 0;
+	stacktab__clear(&c->index);
+	clock_gettime(CLOCK_REALTIME, &wall);
+	r->timestamp = wall.tv_sec + wall.tv_nsec / 1e9;
+	c->now_ns = r->now_ns = ktime_now_ns();
+	r->filtered = c->filtered;
+
+	err = read_counters(c, &r->totals);
+	if (!err)
+		err = mapiter__each(bpf_map__fd(c->skel->maps.stack_aggs),
+				    sizeof(struct stack_key), sizeof(struct stack_agg),
+				    on_agg, c);
+	if (!err)
+		err = mapiter__each(bpf_map__fd(c->skel->maps.allocs),
+				    sizeof(struct alloc_key), sizeof(struct alloc_rec),
+				    on_alloc, c);
+	if (!err)
+		err = scan_regions(c);
+	if (!err)
+		err = c->err;
+	if (err)
+		return err;
+
+	for (size_t i = 0; i < c->work.n; i++) {	/* drop empty stacks */
+		struct report_stack *s = &c->work.v[i];
+
+		if (s->bytes <= 0 && s->allocs <= 0)
+			continue;
+		r->totals.outstanding_bytes += s->bytes;
+		r->totals.outstanding_allocs += s->allocs;
+		c->work.v[kept++] = *s;
+	}
+	c->work.n = kept;
+	err = update_growth(c);
+	if (err)
+		return err;
+	collect__sort(c->work.v, c->work.n);
+	r->nstacks_total = c->work.n;
+	r->nstacks = c->work.n < (size_t)c->f.top_n ? c->work.n : (size_t)c->f.top_n;
+	r->stacks = c->work.v;
+	for (size_t i = 0; i < r->nstacks; i++)
+		read_trace(c, &r->stacks[i]);
+	return 0;
+}

@@ -1,0 +1,43 @@
+/* collect.h - turns the BPF maps into a report (struct report). */
+#ifndef LEAKSCOPE_COLLECT_H
+#define LEAKSCOPE_COLLECT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "report.h"
+
+struct leakscope_bpf;
+struct collector;
+
+struct collect_filter {
+	uint64_t min_age_ns;	/* 0 = none */
+	uint64_t min_size;
+	uint64_t max_size;	/* UINT64_MAX = none */
+	int top_n;
+};
+
+struct collector *collector__new(struct leakscope_bpf *skel,
+				 const struct collect_filter *f);
+void collector__free(struct collector *c);
+
+/* Fills r (stacks are owned by the collector until the next call) for
+ * process pid.  Cost: O(stacks) map reads plus one batched scan of the
+ * outstanding blocks for ages and filters.  0 or a negative errno. */
+int collector__collect(struct collector *c, pid_t pid, struct report *r);
+
+/* --- pure helpers, exposed for unit tests --- */
+
+struct agg_work {
+	struct report_stack *v;
+	size_t n, cap;
+};
+
+/* Sorts stacks by outstanding bytes (then count, then id), descending. */
+void collect__sort(struct report_stack *v, size_t n);
+
+/* True if a block passes the filter at time now_ns. */
+bool collect__block_passes(const struct collect_filter *f, uint64_t size,
+			   uint64_t ts_ns, uint64_t now_ns);
+
+#endif

@@ -1,0 +1,20 @@
+/* elfsym.h - find a function's file offset in an ELF file (for uprobes). */
+#ifndef LEAKSCOPE_ELFSYM_H
+#define LEAKSCOPE_ELFSYM_H
+
+#include <stdint.h>
+
+struct elfsym;
+
+/* Opens an ELF file; NULL with errno set if it is not a readable ELF. */
+struct elfsym *elfsym__open(const char *path);
+void elfsym__close(struct elfsym *e);
+
+/* True if the file has a PT_INTERP (a dynamically linked program). */
+int elfsym__is_dynamic(struct elfsym *e);
+
+/* Looks `name` up among defined functions (.dynsym, then .symtab) and
+ * returns its file offset, the unit uprobes are placed by.  0 or -ENOENT. */
+int elfsym__func_offset(struct elfsym *e, const char *name, uint64_t *off);
+
+#endif

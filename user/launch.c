@@ -1,0 +1,146 @@
+/* launch.c - `leakscope -- CMD`: the child is forked first and waits on a
+ * pipe, so the probes (filtered to its PID) are in place before its first
+ * instruction; then it execs.  Uprobes filter by the process's mm, which
+ * they follow across execve, so nothing of the new program is missed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "elfsym.h"
+#include "launch.h"
+
+static int resolve(const char *cmd, char *out, size_t len)
+{
+	const char *path = getenv("PATH");
+	char *copy, *dir, *save;
+
+	if (strchr(cmd, '/')) {
+		snprintf(out, len, "%s", cmd);
+		return access(out, X_OK) ? -errno : 0;
+	}
+	copy = strdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+	if (!copy)
+		return -ENOMEM;
+	for (dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		struct stat st;
+
+		snprintf(out, len, "%s/%s", *dir ? dir : ".", cmd);
+		if (!stat(out, &st) && S_ISREG(st.st_mode) && !access(out, X_OK)) {
+			free(copy);
+			return 0;
+		}
+	}
+	free(copy);
+	return -ENOENT;
+}
+
+/* A static program carries its own malloc: libc probes would see nothing. */
+static int check_dynamic(const char *path, const char *obj)
+{
+	struct elfsym *e;
+	int dyn;
+
+	if (obj)
+		return 0;
+	e = elfsym__open(path);
+	if (!e)
+		return 0;	/* a script: its interpreter is checked by exec */
+	dyn = elfsym__is_dynamic(e);
+	elfsym__close(e);
+	if (dyn)
+		return 0;
+	fprintf(stderr, "leakscope: %s is statically linked: its allocator is inside it.\n"
+		"Use --obj %s to probe the malloc/free it contains.\n", path, path);
+	return -ENOEXEC;
+}
+
+static void child_main(char **argv, const char *path, int go_rd, int err_wr)
+{
+	char b;
+	int e;
+
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	if (read(go_rd, &b, 1) != 1)	/* leakscope gave up before "go" */
+		_exit(127);
+	close(go_rd);
+	execv(path, argv);
+	e = errno;
+	if (write(err_wr, &e, sizeof(e)) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+int launch__prepare(char **argv, const char *obj, struct child *c)
+{
+	int go[2], errp[2], err;
+
+	memset(c, 0, sizeof(*c));
+	c->pid = c->go_fd = c->err_fd = -1;
+	err = resolve(argv[0], c->path, sizeof(c->path));
+	if (err) {
+		fprintf(stderr, "leakscope: cannot run '%s': %s\n", argv[0], strerror(-err));
+		return err;
+	}
+	err = check_dynamic(c->path, obj);
+	if (err)
+		return err;
+	if (pipe2(go, O_CLOEXEC) || pipe2(errp, O_CLOEXEC))
+		return -errno;
+	c->pid = fork();
+	if (c->pid < 0) {
+		err = -errno;
+		fprintf(stderr, "leakscope: fork failed: %s\n", strerror(errno));
+		return err;
+	}
+	if (c->pid == 0) {
+		close(go[1]);
+		close(errp[0]);
+		child_main(argv, c->path, go[0], errp[1]);
+	}
+	close(go[0]);
+	close(errp[1]);
+	c->go_fd = go[1];
+	c->err_fd = errp[0];
+	return 0;
+}
+
+int launch__go(struct child *c)
+{
+	int e = 0;
+	ssize_t n;
+
+	if (write(c->go_fd, "g", 1) != 1)
+		return -errno;
+	close(c->go_fd);
+	c->go_fd = -1;
+	n = read(c->err_fd, &e, sizeof(e));	/* EOF: exec succeeded */
+	close(c->err_fd);
+	c->err_fd = -1;
+	if (n == sizeof(e)) {
+		fprintf(stderr, "leakscope: cannot execute %s: %s\n", c->path, strerror(e));
+		waitpid(c->pid, NULL, 0);
+		return -e;
+	}
+	return 0;
+}
+
+void launch__abort(struct child *c)
+{
+	if (c->pid <= 0)
+		return;
+	if (c->go_fd >= 0)
+		close(c->go_fd);	/* the child reads EOF and exits */
+	if (c->err_fd >= 0)
+		close(c->err_fd);
+	waitpid(c->pid, NULL, 0);
+	c->pid = -1;
+}

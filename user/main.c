@@ -1,0 +1,151 @@
+/* main.c - leakscope's loader sequence: parse arguments, check the
+ * machine, find the target, open/load/attach the BPF programs, run the
+ * session, and undo everything in reverse order.  Every failure path
+ * goes through `cleanup`, so no probe outlives leakscope.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "attach.h"
+#include "cli.h"
+#include "launch.h"
+#include "leakscope.skel.h"
+#include "preflight.h"
+#include "session.h"
+#include "target.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	stop_requested = 1;
+}
+
+static bool verbose;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt,
+			va_list args)
+{
+	if (level == LIBBPF_DEBUG || !verbose)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);	/* a closed stdout ends in an error, not a kill */
+}
+
+static int load_bpf(struct leakscope_bpf **out, const struct options *o)
+{
+	struct leakscope_bpf *skel = leakscope_bpf__open();
+	int err;
+
+	if (!skel) {
+		fprintf(stderr, "leakscope: cannot open the BPF object: %s\n", strerror(errno));
+		return -errno;
+	}
+	bpf_map__set_max_entries(skel->maps.allocs, o->max_allocs);
+	err = leakscope_bpf__load(skel);
+	if (err) {
+		fprintf(stderr, "leakscope: the kernel refused the BPF programs: %s%s\n",
+			strerror(-err), o->verbose ? "" : " (run with -v for the verifier log)");
+		leakscope_bpf__destroy(skel);
+		return err;
+	}
+	*out = skel;
+	return 0;
+}
+
+static int add_target(struct leakscope_bpf *skel, pid_t pid)
+{
+	__u32 key = pid;
+	__u8 one = 1;
+
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.targets), &key, &one, BPF_ANY)) {
+		fprintf(stderr, "leakscope: cannot register PID %d: %s\n", pid, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct leakscope_bpf *skel = NULL;
+	struct attachment *attach = NULL;
+	struct target_libs libs;
+	struct child child = { .pid = -1, .go_fd = -1, .err_fd = -1 };
+	struct attach_opts ao = { 0 };
+	struct session s = { 0 };
+	pid_t pid;
+	int err, rc = 1;
+
+	err = cli__parse(argc, argv, &o, stderr);
+	if (err)
+		return err > 0 ? 0 : 2;
+	verbose = o.verbose;
+	libbpf_set_print(libbpf_print);
+	if (preflight__check())
+		return 1;
+	install_signals();
+
+	if (o.cmd) {
+		if (launch__prepare(o.cmd, o.obj, &child))
+			goto cleanup;
+		pid = child.pid;
+		/* the child still runs our image: its libc is the one it will map */
+		err = target__find_libs(getpid(), pid, o.obj, &libs);
+	} else {
+		pid = target__check_pid(o.pid);
+		if (pid < 0)
+			goto cleanup;
+		err = target__find_libs(pid, pid, o.obj, &libs);
+	}
+	if (err || load_bpf(&skel, &o) || add_target(skel, pid))
+		goto cleanup;
+
+	ao.pid = pid;
+	ao.libc_path = libs.alloc_path;
+	ao.libc_name = libs.alloc_name;
+	ao.cxx_path = libs.has_cxx ? libs.cxx_path : NULL;
+	ao.cxx_name = libs.cxx_name;
+	ao.verbose = o.verbose;
+	attach = attach__probes(skel, &ao);
+	if (!attach)
+		goto cleanup;
+	if (o.cmd && launch__go(&child))
+		goto cleanup;
+	fprintf(stderr, "leakscope: tracing PID %d through %s (%d probe sites); %s\n",
+		pid, libs.alloc_name, attach__count(attach),
+		o.count ? "stops after the last report" : "Ctrl-C to stop");
+
+	s.opts = &o;
+	s.skel = skel;
+	s.attach = &attach;
+	s.pid = pid;
+	s.is_child = o.cmd != NULL;
+	s.stop = &stop_requested;
+	rc = session__run(&s);
+	child.pid = -1;		/* reaped (or left running) by the session */
+
+cleanup:
+	attach__free(attach);
+	leakscope_bpf__destroy(skel);
+	if (child.pid > 0 && child.go_fd >= 0)
+		launch__abort(&child);
+	return rc;
+}

@@ -1,0 +1,43 @@
+/* procmaps.h - the mappings of a process, from /proc/PID/maps. */
+#ifndef LEAKSCOPE_PROCMAPS_H
+#define LEAKSCOPE_PROCMAPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct vma {
+	uint64_t start, end, offset, inode;
+	char perms[5];
+	bool deleted;		/* " (deleted)" was stripped from path */
+	char path[4096];	/* as the target sees it; "" if anonymous */
+};
+
+struct vma_list {
+	struct vma *v;
+	size_t n, cap;
+};
+
+/* Parses one line of a maps file.  Returns 0 or -EINVAL. */
+int procmaps__parse_line(const char *line, struct vma *out);
+
+/* Reads /proc/PID/maps.  Returns 0 or a negative errno (-ESRCH if the
+ * process is gone, -EACCES without permission). */
+int procmaps__read(pid_t pid, struct vma_list *out);
+
+void procmaps__free(struct vma_list *l);
+
+/* True if a path names a C library (glibc, musl). */
+bool procmaps__is_libc(const char *path);
+
+/* The first mapping of the file `path` with file offset 0, or NULL. */
+const struct vma *procmaps__file_base(const struct vma_list *l,
+				      const char *path);
+
+/* A path by which root can open the file behind `v` from outside the
+ * target's mount namespace, even if it was deleted: map_files, falling
+ * back to /proc/PID/root/PATH.  Writes into buf; returns buf. */
+char *procmaps__open_path(pid_t pid, const struct vma *v, char *buf,
+			  size_t len);
+
+#endif

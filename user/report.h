@@ -1,0 +1,65 @@
+/* report.h - one report: what every output format prints.
+ *
+ * Built by collect.c from the BPF maps, symbolized by symbolize.c,
+ * printed by report_text.c / report_json.c.  Formatters read only this.
+ */
+#ifndef LEAKSCOPE_REPORT_H
+#define LEAKSCOPE_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "leakscope.h"
+
+struct frame {
+	uint64_t addr;		/* address in the target */
+	const char *module;	/* strings belong to the symbolizer; NULL = unknown */
+	const char *function;
+	uint64_t func_offset;	/* addr - function start (outermost frame of an inline chain) */
+	const char *file;
+	int line;		/* 0 = unknown */
+	bool inlined;		/* inlined into the next frame */
+};
+
+struct report_stack {
+	struct stack_key key;
+	int64_t bytes;		/* outstanding (after --min-age/--min/max-size) */
+	int64_t allocs;
+	uint64_t oldest_ts_ns;	/* 0: no block seen in the scan */
+	int64_t growth_bytes;	/* since the previous report */
+	uint64_t ips[MAX_STACK_DEPTH];
+	int nips;
+	struct frame *frames;	/* symbolized, innermost first */
+	int nframes;
+};
+
+struct report_totals {
+	int64_t outstanding_bytes;
+	int64_t outstanding_allocs;
+	uint64_t allocs;
+	uint64_t frees;
+	uint64_t untracked_frees;
+	uint64_t failed_allocs;
+	uint64_t nested_calls;
+	uint64_t dropped;	/* sum of the drop counters below */
+	uint64_t drops[CNT__COUNT];	/* indexed by enum counter (CNT_DROP_*) */
+};
+
+struct report {
+	pid_t pid;
+	char comm[32];
+	double timestamp;	/* wall clock, seconds since the epoch */
+	uint64_t now_ns;	/* bpf_ktime clock when collected */
+	bool final;
+	bool filtered;		/* --min-age / --min-size / --max-size applied */
+	struct report_totals totals;
+	size_t nstacks_total;	/* stacks with outstanding memory */
+	struct report_stack *stacks;	/* the top N, by bytes */
+	size_t nstacks;
+};
+
+/* Names of the drop counters, for both formats ("alloc_map_full", ...). */
+const char *report__drop_name(enum counter c);
+
+#endif

@@ -1,0 +1,74 @@
+/* report_json.c - prints a report as a single JSON line; the schema is
+ * documented in README.md ("JSON schema"). */
+#include <inttypes.h>
+
+#include "json.h"
+#include "report_json.h"
+
+static void print_totals(FILE *out, const struct report_totals *t)
+{
+	const char *sep = "";
+
+	fprintf(out, "{\"outstanding_bytes\":%" PRId64 ",\"outstanding_allocs\":%" PRId64
+		",\"allocs\":%" PRIu64 ",\"frees\":%" PRIu64 ",\"untracked_frees\":%" PRIu64
+		",\"failed_allocs\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"drops\":{",
+		t->outstanding_bytes, t->outstanding_allocs, t->allocs, t->frees,
+		t->untracked_frees, t->failed_allocs, t->dropped);
+	for (int c = CNT_DROP_ALLOC_MAP_FULL; c < CNT__COUNT; c++) {
+		fprintf(out, "%s\"%s\":%" PRIu64, sep, report__drop_name(c), t->drops[c]);
+		sep = ",";
+	}
+	fputs("}}", out);
+}
+
+static void print_frame(FILE *out, const struct frame *f)
+{
+	fprintf(out, "{\"address\":\"0x%" PRIx64 "\",\"module\":", f->addr);
+	json__string(out, f->module);
+	fputs(",\"function\":", out);
+	json__string(out, f->function);
+	fputs(",\"file\":", out);
+	json__string(out, f->file);
+	if (f->line)
+		fprintf(out, ",\"line\":%d", f->line);
+	else
+		fputs(",\"line\":null", out);
+	fprintf(out, ",\"inlined\":%s}", f->inlined ? "true" : "false");
+}
+
+static void print_stack(FILE *out, const struct report *r,
+			const struct report_stack *s)
+{
+	fprintf(out, "{\"outstanding_bytes\":%" PRId64 ",\"outstanding_allocs\":%" PRId64,
+		s->bytes, s->allocs);
+	if (s->oldest_ts_ns && r->now_ns >= s->oldest_ts_ns)
+		fprintf(out, ",\"oldest_age_s\":%.3f", (r->now_ns - s->oldest_ts_ns) / 1e9);
+	else
+		fputs(",\"oldest_age_s\":null", out);
+	fprintf(out, ",\"growth_bytes\":%" PRId64 ",\"stack_lost\":%s,\"frames\":[",
+		s->growth_bytes, s->key.id == STACK_ID_LOST ? "true" : "false");
+	for (int i = 0; i < s->nframes; i++) {
+		if (i)
+			putc(',', out);
+		print_frame(out, &s->frames[i]);
+	}
+	fputs("]}", out);
+}
+
+void report_json__print(FILE *out, const struct report *r)
+{
+	fprintf(out, "{\"pid\":%d,\"comm\":", r->pid);
+	json__string(out, r->comm);
+	fprintf(out, ",\"timestamp\":%.3f,\"final\":%s,\"filtered\":%s,\"totals\":",
+		r->timestamp, r->final ? "true" : "false",
+		r->filtered ? "true" : "false");
+	print_totals(out, &r->totals);
+	fprintf(out, ",\"stacks_total\":%zu,\"stacks\":[", r->nstacks_total);
+	for (size_t i = 0; i < r->nstacks; i++) {
+		if (i)
+			putc(',', out);
+		print_stack(out, r, &r->stacks[i]);
+	}
+	fputs("]}\n", out);
+	fflush(out);
+}

@@ -1,0 +1,11 @@
+/* report_json.h - the report as one JSON object per line (JSON Lines). */
+#ifndef LEAKSCOPE_REPORT_JSON_H
+#define LEAKSCOPE_REPORT_JSON_H
+
+#include <stdio.h>
+
+#include "report.h"
+
+void report_json__print(FILE *out, const struct report *r);
+
+#endif

@@ -1,0 +1,105 @@
+/* report_text.c - prints a report for people: totals, drops, then the
+ * top stacks by outstanding bytes, innermost frame first. */
+#include <inttypes.h>
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "report_text.h"
+
+void report_text__bytes(char *buf, size_t len, double bytes)
+{
+	static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = fabs(bytes);
+	int u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%.0f B", bytes);
+	else
+		snprintf(buf, len, "%.1f %s", bytes < 0 ? -v : v, units[u]);
+}
+
+static void print_drops(FILE *out, const struct report_totals *t)
+{
+	fprintf(out, "  dropped: %" PRIu64, t->dropped);
+	if (t->dropped) {
+		const char *sep = " (";
+
+		for (int c = CNT_DROP_ALLOC_MAP_FULL; c < CNT__COUNT; c++) {
+			if (!t->drops[c])
+				continue;
+			fprintf(out, "%s%s %" PRIu64, sep, report__drop_name(c),
+				t->drops[c]);
+			sep = ", ";
+		}
+		fputs(") - numbers below are a lower bound", out);
+	}
+	fputc('\n', out);
+}
+
+static void print_frame(FILE *out, int i, const struct frame *f)
+{
+	fprintf(out, "    #%-2d 0x%016" PRIx64 " ", i, f->addr);
+	if (f->function) {
+		fputs(f->function, out);
+		if (f->func_offset)
+			fprintf(out, "+0x%" PRIx64, f->func_offset);
+	} else {
+		fputs("??", out);
+	}
+	if (f->inlined)
+		fputs(" (inlined)", out);
+	if (f->file)
+		fprintf(out, " %s:%d", f->file, f->line);
+	if (f->module)
+		fprintf(out, " [%s]", f->module);
+	fputc('\n', out);
+}
+
+static void print_stack(FILE *out, const struct report *r,
+			const struct report_stack *s)
+{
+	char b[32], g[32];
+	double age = s->oldest_ts_ns && r->now_ns > s->oldest_ts_ns
+		     ? (r->now_ns - s->oldest_ts_ns) / 1e9 : 0;
+
+	report_text__bytes(b, sizeof(b), s->bytes);
+	report_text__bytes(g, sizeof(g), s->growth_bytes);
+	fprintf(out, "\n  %" PRId64 " bytes (%s) in %" PRId64 " blocks, oldest %.1f s, growth %s%s:\n",
+		s->bytes, b, s->allocs, age, s->growth_bytes >= 0 ? "+" : "", g);
+	if (s->key.id == STACK_ID_LOST) {
+		fputs("    [stack not captured: counted in dropped.stack_lost]\n", out);
+		return;
+	}
+	if (!s->nframes)
+		fputs("    [no frames]\n", out);
+	for (int i = 0; i < s->nframes; i++)
+		print_frame(out, i, &s->frames[i]);
+}
+
+void report_text__print(FILE *out, const struct report *r)
+{
+	const struct report_totals *t = &r->totals;
+	time_t now = (time_t)r->timestamp;
+	char ts[32], b[32];
+
+	strftime(ts, sizeof(ts), "%H:%M:%S", localtime(&now));
+	report_text__bytes(b, sizeof(b), t->outstanding_bytes);
+	fprintf(out, "[%s] pid %d (%s)%s: %" PRId64 " bytes (%s) outstanding in %" PRId64 " blocks, %zu stacks%s\n",
+		ts, r->pid, r->comm, r->final ? " final report" : "",
+		t->outstanding_bytes, b, t->outstanding_allocs, r->nstacks_total,
+		r->filtered ? " (filtered)" : "");
+	fprintf(out, "  allocs: %" PRIu64 "  frees: %" PRIu64 "  untracked frees: %" PRIu64 "  failed allocs: %" PRIu64 "\n",
+		t->allocs, t->frees, t->untracked_frees, t->failed_allocs);
+	print_drops(out, t);
+	if (r->nstacks)
+		fprintf(out, "  top %zu stacks by outstanding bytes:\n", r->nstacks);
+	for (size_t i = 0; i < r->nstacks; i++)
+		print_stack(out, r, &r->stacks[i]);
+	fputc('\n', out);
+	fflush(out);
+}

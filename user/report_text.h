@@ -1,0 +1,14 @@
+/* report_text.h - the human-readable report. */
+#ifndef LEAKSCOPE_REPORT_TEXT_H
+#define LEAKSCOPE_REPORT_TEXT_H
+
+#include <stdio.h>
+
+#include "report.h"
+
+void report_text__print(FILE *out, const struct report *r);
+
+/* "1.5 MiB", "512 B": human units, for the text report. */
+void report_text__bytes(char *buf, size_t len, double bytes);
+
+#endif

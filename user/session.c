@@ -1,0 +1,195 @@
+/* session.c - the loop: wait for the next tick, an event from BPF (the
+ * target exec'd or mapped new code: refresh symbols) or the target's exit;
+ * report; repeat.  At the end the probes are detached *before* the final
+ * report, so the target runs untouched as early as possible.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "attach.h"
+#include "collect.h"
+#include "leakscope.skel.h"
+#include "report_json.h"
+#include "report_text.h"
+#include "session.h"
+#include "symbolize.h"
+#include "target.h"
+
+#define POLL_MS 100
+
+struct loop {
+	struct session *s;
+	struct collector *col;
+	struct symbolizer *sym;
+	struct ring_buffer *rb;
+	int pidfd;
+	bool exec_seen;		/* `-- CMD`: symbols are the child's only after exec */
+	bool exited;
+	int exit_code;
+	char comm[32];
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct loop *l = ctx;
+	const struct event *ev = data;
+
+	if (len < sizeof(*ev) || (pid_t)ev->tgid != l->s->pid)
+		return 0;
+	switch (ev->type) {
+	case EV_EXEC:
+		l->exec_seen = true;
+		symbolizer__reset(l->sym);
+		symbolizer__refresh(l->sym);
+		target__comm(l->s->pid, l->comm, sizeof(l->comm));
+		break;
+	case EV_EXEC_MAPPING:
+		if (l->exec_seen)
+			symbolizer__refresh(l->sym);
+		break;
+	case EV_EXIT:
+		l->exited = true;
+		break;
+	}
+	return 0;
+}
+
+static void check_exit(struct loop *l)
+{
+	struct pollfd p = { .fd = l->pidfd, .events = POLLIN };
+	int status;
+
+	if (l->pidfd >= 0 && poll(&p, 1, 0) == 1)
+		l->exited = true;
+	if (l->s->is_child && waitpid(l->s->pid, &status, WNOHANG) == l->s->pid) {
+		l->exited = true;
+		l->exit_code = WIFEXITED(status) ? WEXITSTATUS(status)
+			     : 128 + WTERMSIG(status);
+	}
+}
+
+static int report(struct loop *l, bool final)
+{
+	struct report r = { .pid = l->s->pid, .final = final };
+	int err;
+
+	if (!l->exited && l->exec_seen) {
+		symbolizer__refresh(l->sym);
+		target__comm(l->s->pid, l->comm, sizeof(l->comm));
+	}
+	memcpy(r.comm, l->comm, sizeof(r.comm));
+	err = collector__collect(l->col, l->s->pid, &r);
+	if (!err)
+		err = symbolizer__report(l->sym, &r);
+	if (err) {
+		fprintf(stderr, "leakscope: cannot read the trace: %s\n", strerror(-err));
+		return err;
+	}
+	if (l->s->opts->json)
+		report_json__print(stdout, &r);
+	else
+		report_text__print(stdout, &r);
+	return 0;
+}
+
+static int setup(struct loop *l, struct session *s)
+{
+	const struct options *o = s->opts;
+	struct collect_filter f = {
+		.min_age_ns = (uint64_t)(o->min_age_s * 1e9),
+		.min_size = o->min_size,
+		.max_size = o->max_size,
+		.top_n = o->top_n,
+	};
+
+	memset(l, 0, sizeof(*l));
+	l->s = s;
+	l->pidfd = syscall(SYS_pidfd_open, s->pid, 0);
+	l->exec_seen = !s->is_child;
+	target__comm(s->pid, l->comm, sizeof(l->comm));
+	l->col = collector__new(s->skel, &f);
+	l->sym = symbolizer__new(s->pid);
+	l->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_event, l, NULL);
+	if (!l->col || !l->sym || !l->rb) {
+		fprintf(stderr, "leakscope: out of memory setting up the session\n");
+		return -ENOMEM;
+	}
+	if (l->exec_seen)
+		symbolizer__refresh(l->sym);
+	return 0;
+}
+
+static void teardown(struct loop *l)
+{
+	ring_buffer__free(l->rb);
+	symbolizer__free(l->sym);
+	collector__free(l->col);
+	if (l->pidfd >= 0)
+		close(l->pidfd);
+}
+
+int session__run(struct session *s)
+{
+	const struct options *o = s->opts;
+	uint64_t next = now_ms() + o->interval_s * 1000ULL;
+	int reports = 0, err = 0;
+	bool last_was_final = false;
+	struct loop l;
+
+	if (setup(&l, s)) {
+		teardown(&l);
+		return 1;
+	}
+	while (!*s->stop && !l.exited) {
+		uint64_t t = now_ms();
+		int wait = next > t ? (int)(next - t) : 0;
+
+		err = ring_buffer__poll(l.rb, wait < POLL_MS ? wait : POLL_MS);
+		if (err < 0 && err != -EINTR) {
+			fprintf(stderr, "leakscope: ring buffer: %s\n", strerror(-err));
+			break;
+		}
+		err = 0;
+		check_exit(&l);
+		if (*s->stop || l.exited || now_ms() < next)
+			continue;
+		reports++;
+		last_was_final = o->count && reports >= o->count;
+		if (last_was_final) {
+			attach__free(*s->attach);
+			*s->attach = NULL;
+		}
+		err = report(&l, last_was_final);
+		if (err || last_was_final)
+			break;
+		next += o->interval_s * 1000ULL;
+	}
+	if (!last_was_final && !err) {
+		attach__free(*s->attach);
+		*s->attach = NULL;
+		ring_buffer__consume(l.rb);
+		if (l.exited && !s->is_child)
+			fprintf(stderr, "leakscope: process %d exited\n", s->pid);
+		err = report(&l, true);
+	}
+	teardown(&l);
+	if (err)
+		return 1;
+	return s->is_child ? l.exit_code : 0;
+}

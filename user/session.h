@@ -1,0 +1,27 @@
+/* session.h - the reporting loop of one trace. */
+#ifndef LEAKSCOPE_SESSION_H
+#define LEAKSCOPE_SESSION_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "cli.h"
+
+struct leakscope_bpf;
+struct attachment;
+
+struct session {
+	const struct options *opts;
+	struct leakscope_bpf *skel;
+	struct attachment **attach;	/* detached (and NULLed) before the final report */
+	pid_t pid;
+	bool is_child;			/* started by us: reap it, pass its status on */
+	volatile sig_atomic_t *stop;	/* set by SIGINT/SIGTERM */
+};
+
+/* Reports every interval until COUNT, a signal or the target's exit, then
+ * detaches and prints the final report.  Returns the process exit code. */
+int session__run(struct session *s);
+
+#endif

@@ -1,0 +1,355 @@
+/* symbolize.c - resolves a traced process's addresses with libdw.
+ *
+ * Modules are reported to libdwfl from our own reading of the maps file,
+ * each opened through /proc/PID/map_files (reaches deleted or replaced
+ * binaries and files inside containers), falling back to
+ * /proc/PID/root/PATH.  Opened modules stay open, so a process that has
+ * exited can still be symbolized (the final report of `-- CMD`).
+ *
+ * For each address: the ELF symbol (function + offset), the line table
+ * (file:line), and DWARF scopes for inlined functions, each of which
+ * becomes a frame of its own with the call site as the outer frame's
+ * line.  Results are cached by (build-id, module-relative address).
+ */
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "procmaps.h"
+#include "symbolize.h"
+#include "symcache.h"
+
+#define MAX_INLINE 16
+
+extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len,
+			    int *status);
+
+struct symbolizer {
+	pid_t pid;
+	Dwfl *dwfl;
+	struct symcache cache;
+	char *maps_text;	/* last maps file seen, to skip no-op refreshes */
+	struct frame *frames;	/* per-report frame storage */
+	size_t nframes, capframes;
+};
+
+static const Dwfl_Callbacks callbacks = {
+	.find_elf = dwfl_linux_proc_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.section_address = dwfl_offline_section_address,
+};
+
+char *symbolize__demangle(const char *name)
+{
+	char *d;
+	int status = -1;
+
+	if (!strncmp(name, "_Z", 2)) {
+		d = __cxa_demangle(name, NULL, NULL, &status);
+		if (d && status == 0)
+			return d;
+		free(d);
+	}
+	return strdup(name);
+}
+
+struct symbolizer *symbolizer__new(pid_t pid)
+{
+	struct symbolizer *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->pid = pid;
+	if (symcache__init(&s->cache) || symbolizer__reset(s)) {
+		symbolizer__free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void symbolizer__free(struct symbolizer *s)
+{
+	if (!s)
+		return;
+	if (s->dwfl)
+		dwfl_end(s->dwfl);
+	symcache__free(&s->cache);
+	free(s->maps_text);
+	free(s->frames);
+	free(s);
+}
+
+int symbolizer__reset(struct symbolizer *s)
+{
+	if (s->dwfl)
+		dwfl_end(s->dwfl);
+	free(s->maps_text);
+	s->maps_text = NULL;
+	s->dwfl = dwfl_begin(&callbacks);
+	return s->dwfl ? 0 : -ENOMEM;
+}
+
+static char *read_maps_text(pid_t pid)
+{
+	char path[64], *buf = NULL;
+	size_t len = 0;
+	FILE *f, *mem;
+	int c;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	mem = open_memstream(&buf, &len);
+	if (mem) {
+		while ((c = getc(f)) != EOF)
+			putc(c, mem);
+		fclose(mem);
+	}
+	fclose(f);
+	return buf;
+}
+
+/* Reports one file-backed module whose offset-0 mapping is v. */
+static void report_module(struct symbolizer *s, const struct vma *v)
+{
+	char path[4200];
+	int fd;
+
+	if (dwfl_addrmodule(s->dwfl, v->start))
+		return;		/* already known */
+	procmaps__open_path(s->pid, v, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	/* libdwfl owns fd from here; a non-ELF file is simply rejected. */
+	if (!dwfl_report_elf(s->dwfl, v->path, path, fd, v->start, false))
+		close(fd);
+}
+
+void symbolizer__refresh(struct symbolizer *s)
+{
+	char *text = read_maps_text(s->pid);
+	struct vma_list maps;
+
+	if (!text || !*text || (s->maps_text && !strcmp(text, s->maps_text))) {
+		free(text);
+		return;
+	}
+	free(s->maps_text);
+	s->maps_text = text;
+	if (procmaps__read(s->pid, &maps))
+		return;
+	dwfl_report_begin_add(s->dwfl);
+	for (size_t i = 0; i < maps.n; i++) {
+		const struct vma *v = &maps.v[i];
+
+		if (v->path[0] == '/' && v->offset == 0 && v->inode)
+			report_module(s, v);
+	}
+	dwfl_report_end(s->dwfl, NULL, NULL);
+	procmaps__free(&maps);
+}
+
+static uint64_t module_identity(Dwfl_Module *mod, const char *name)
+{
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	int n = dwfl_module_build_id(mod, &bits, &vaddr);
+
+	if (n > 0)
+		return symcache__module_id(bits, n);
+	return symcache__module_id(name, strlen(name));
+}
+
+static const char *intern_demangled(struct symbolizer *s, const char *name)
+{
+	char *d;
+	const char *r;
+
+	if (!name)
+		return NULL;
+	d = symbolize__demangle(name);
+	if (!d)
+		return NULL;
+	r = symcache__intern(&s->cache, d);
+	free(d);
+	return r;
+}
+
+static const char *die_name(struct symbolizer *s, Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	const char *name;
+
+	name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &attr));
+	if (!name)
+		name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr));
+	if (!name)
+		name = dwarf_diename(die);
+	return intern_demangled(s, name);
+}
+
+/* The call site of an inlined scope: file and line in its caller. */
+static void call_site(struct symbolizer *s, Dwarf_Die *cu, Dwarf_Die *inl,
+		      struct frame *outer)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Word file_idx = 0, line = 0;
+	Dwarf_Files *files;
+	size_t nfiles;
+	const char *file;
+
+	if (dwarf_formudata(dwarf_attr(inl, DW_AT_call_line, &attr), &line) == 0)
+		outer->line = (int)line;
+	if (dwarf_formudata(dwarf_attr(inl, DW_AT_call_file, &attr), &file_idx) ||
+	    dwarf_getsrcfiles(cu, &files, &nfiles) || file_idx >= nfiles)
+		return;
+	file = dwarf_filesrc(files, file_idx, NULL, NULL);
+	if (file)
+		outer->file = symcache__intern(&s->cache, file);
+}
+
+/* Inlined frames from DWARF scopes; returns how many frames it wrote
+ * (>= 1), the last being the containing function. */
+static int resolve_inlines(struct symbolizer *s, Dwfl_Module *mod,
+			   Dwarf_Addr pc, struct frame *out, int max)
+{
+	Dwarf_Addr bias;
+	Dwarf_Die *cu = dwfl_module_addrdie(mod, pc, &bias);
+	Dwarf_Die *scopes = NULL;
+	int n, nout = 1;
+
+	if (!cu)
+		return 1;
+	n = dwarf_getscopes(cu, pc - bias, &scopes);
+	for (int i = 0; i < n && nout < max; i++) {
+		int tag = dwarf_tag(&scopes[i]);
+
+		if (tag == DW_TAG_inlined_subroutine) {
+			struct frame *inner = &out[nout - 1], *outer = &out[nout];
+
+			*outer = *inner;
+			inner->function = die_name(s, &scopes[i]);
+			inner->inlined = true;
+			inner->func_offset = 0;
+			outer->inlined = false;
+			outer->file = NULL;
+			outer->line = 0;
+			call_site(s, cu, &scopes[i], outer);
+			nout++;
+		} else if (tag == DW_TAG_subprogram) {
+			if (!out[nout - 1].function)
+				out[nout - 1].function = die_name(s, &scopes[i]);
+			break;
+		}
+	}
+	free(scopes);
+	return nout;
+}
+
+static int resolve_uncached(struct symbolizer *s, Dwfl_Module *mod,
+			    uint64_t addr, struct frame *out, int max)
+{
+	Dwarf_Addr pc = addr - 1;	/* a return address: look at the call */
+	const char *modname, *sym;
+	GElf_Off off = 0;
+	GElf_Sym esym;
+	Dwfl_Line *line;
+	int lineno = 0, n;
+
+	memset(out, 0, sizeof(*out));
+	dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, &modname, NULL);
+	out->module = modname ? symcache__intern(&s->cache, modname) : NULL;
+	sym = dwfl_module_addrinfo(mod, pc, &off, &esym, NULL, NULL, NULL);
+	out->function = intern_demangled(s, sym);
+	out->func_offset = sym ? off + 1 : 0;
+	line = dwfl_module_getsrc(mod, pc);
+	if (line) {
+		const char *file = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
+
+		out->file = file ? symcache__intern(&s->cache, file) : NULL;
+		out->line = lineno;
+	}
+	n = resolve_inlines(s, mod, pc, out, max);
+	/* The ELF symbol names the outermost (real) function best. */
+	if (sym && n > 1)
+		out[n - 1].function = intern_demangled(s, sym);
+	if (n > 1) {
+		out[n - 1].func_offset = out[0].func_offset;
+		out[0].func_offset = 0;
+	}
+	return n;
+}
+
+int symbolizer__resolve(struct symbolizer *s, uint64_t addr,
+			struct frame *out, int max)
+{
+	Dwfl_Module *mod = addr ? dwfl_addrmodule(s->dwfl, addr - 1) : NULL;
+	struct frame tmp[MAX_INLINE];
+	const struct symcache_entry *e;
+	Dwarf_Addr low;
+	uint64_t id;
+	const char *name;
+	int n;
+
+	if (max <= 0)
+		return 0;
+	if (!mod) {
+		memset(out, 0, sizeof(*out));
+		out->addr = addr;
+		return 1;
+	}
+	name = dwfl_module_info(mod, NULL, &low, NULL, NULL, NULL, NULL, NULL);
+	id = module_identity(mod, name ? name : "");
+	e = symcache__get(&s->cache, id, addr - low);
+	if (!e) {
+		n = resolve_uncached(s, mod, addr, tmp, MAX_INLINE);
+		e = symcache__put(&s->cache, id, addr - low, tmp, n);
+		if (!e) {
+			out[0] = tmp[0];
+			out[0].addr = addr;
+			return 1;
+		}
+	}
+	n = e->nframes < max ? e->nframes : max;
+	for (int i = 0; i < n; i++) {
+		out[i] = e->frames[i];
+		out[i].addr = addr;
+	}
+	return n;
+}
+
+int symbolizer__report(struct symbolizer *s, struct report *r)
+{
+	size_t need = 0;
+
+	for (size_t i = 0; i < r->nstacks; i++)
+		need += (size_t)r->stacks[i].nips * MAX_INLINE;
+	if (need > s->capframes) {
+		struct frame *f = realloc(s->frames, need * sizeof(*f));
+
+		if (!f)
+			return -ENOMEM;
+		s->frames = f;
+		s->capframes = need;
+	}
+	s->nframes = 0;
+	for (size_t i = 0; i < r->nstacks; i++) {
+		struct report_stack *st = &r->stacks[i];
+
+		st->frames = s->frames + s->nframes;
+		st->nframes = 0;
+		for (int k = 0; k < st->nips; k++)
+			st->nframes += symbolizer__resolve(s, st->ips[k],
+							   st->frames + st->nframes,
+							   MAX_INLINE);
+		s->nframes += st->nframes;
+	}
+	return 0;
+}
