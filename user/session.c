@@ -1,7 +1,7 @@
 /* session.c - the loop: wait for the next tick, an event from BPF (the
  * target exec'd or mapped new code: refresh symbols) or the target's exit;
- * report; repeat.  At the end the probes are detached *before* the final
- * report, so the target runs untouched as early as possible.
+ * report; repeat.  The final report is printed before the probes are
+ * detached: detaching takes the kernel seconds, the report does not.
  */
 #include <errno.h>
 #include <poll.h>
@@ -171,23 +171,20 @@ int session__run(struct session *s)
 			continue;
 		reports++;
 		last_was_final = o->count && reports >= o->count;
-		if (last_was_final) {
-			attach__free(*s->attach);
-			*s->attach = NULL;
-		}
 		err = report(&l, last_was_final);
 		if (err || last_was_final)
 			break;
 		next += o->interval_s * 1000ULL;
 	}
 	if (!last_was_final && !err) {
-		attach__free(*s->attach);
-		*s->attach = NULL;
 		ring_buffer__consume(l.rb);
 		if (l.exited && !s->is_child)
 			fprintf(stderr, "leakscope: process %d exited\n", s->pid);
 		err = report(&l, true);
 	}
+	fprintf(stderr, "leakscope: detaching from PID %d\n", s->pid);
+	attach__free(*s->attach);
+	*s->attach = NULL;
 	teardown(&l);
 	if (err)
 		return 1;

@@ -14,7 +14,7 @@ struct attachment;
 struct session {
 	const struct options *opts;
 	struct leakscope_bpf *skel;
-	struct attachment **attach;	/* detached (and NULLed) before the final report */
+	struct attachment **attach;	/* detached (and NULLed) at the end */
 	pid_t pid;
 	bool is_child;			/* started by us: reap it, pass its status on */
 	volatile sig_atomic_t *stop;	/* set by SIGINT/SIGTERM */

@@ -264,7 +264,7 @@ static int resolve_uncached(struct symbolizer *s, Dwfl_Module *mod,
 	int lineno = 0, n;
 
 	memset(out, 0, sizeof(*out));
-	dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, &modname, NULL);
+	modname = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 	out->module = modname ? symcache__intern(&s->cache, modname) : NULL;
 	sym = dwfl_module_addrinfo(mod, pc, &off, &esym, NULL, NULL, NULL);
 	out->function = intern_demangled(s, sym);
