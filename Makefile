@@ -53,6 +53,9 @@ $(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) include/leakscope.h $(BUILD)/le
 $(BUILD)/leakscope: $(USER_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
+$(BUILD)/fixtures/static_%: tests/fixtures/static_%.c | $(BUILD)/fixtures
+	$(CC) $(FIXTURE_CFLAGS) -static $< -o $@
+
 $(BUILD)/fixtures/%: tests/fixtures/%.c | $(BUILD)/fixtures
 	$(CC) $(FIXTURE_CFLAGS) $< -o $@ -lpthread
 

@@ -77,7 +77,10 @@ static void check_exit(struct loop *l)
 
 	if (l->pidfd >= 0 && poll(&p, 1, 0) == 1)
 		l->exited = true;
-	if (l->s->is_child && waitpid(l->s->pid, &status, WNOHANG) == l->s->pid) {
+	/* Our child: reap it for its status (it has exited if the pidfd
+	 * said so, so the blocking wait returns at once). */
+	if (l->s->is_child &&
+	    waitpid(l->s->pid, &status, l->exited ? 0 : WNOHANG) == l->s->pid) {
 		l->exited = true;
 		l->exit_code = WIFEXITED(status) ? WEXITSTATUS(status)
 			     : 128 + WTERMSIG(status);

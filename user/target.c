@@ -100,8 +100,15 @@ int target__find_libs(pid_t maps_pid, pid_t target, const char *obj,
 		if (!cxx && basename_is(v->path, "libstdc++.so"))
 			cxx = v;
 	}
-	if (obj)
+	if (obj) {
 		alloc = find_obj(&m, obj);
+		if (!alloc && maps_pid != target && access(obj, R_OK) == 0) {
+			/* `-- CMD`: the command is not mapped yet; use the file */
+			snprintf(out->alloc_path, TARGET_PATH_MAX, "%s", obj);
+			snprintf(out->alloc_name, TARGET_PATH_MAX, "%s", obj);
+			goto cxx;
+		}
+	}
 	if (!alloc) {
 		char comm[64];
 
@@ -120,6 +127,7 @@ int target__find_libs(pid_t maps_pid, pid_t target, const char *obj,
 		return -ENOENT;
 	}
 	use(maps_pid, alloc, out->alloc_path, out->alloc_name);
+cxx:
 	if (cxx) {
 		out->has_cxx = true;
 		use(maps_pid, cxx, out->cxx_path, out->cxx_name);

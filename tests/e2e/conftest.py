@@ -1,0 +1,160 @@
+"""Helpers for leakscope's end-to-end tests.
+
+They run the real build/leakscope as root against the fixture programs in
+build/fixtures and read its JSON Lines output.  Expected numbers live in
+expected.py; expected source lines come from the "LINE:name" markers in the
+fixtures' sources.
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LEAKSCOPE = ROOT / "build" / "leakscope"
+FIXTURES = ROOT / "build" / "fixtures"
+SOURCES = ROOT / "tests" / "fixtures"
+TIMEOUT = 60
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.geteuid() != 0:
+        skip = pytest.mark.skip(reason="end-to-end tests need root (BPF)")
+        for item in items:
+            item.add_marker(skip)
+
+
+def marker_lines(source):
+    """{name: line} for every 'LINE:name' marker in a fixture source."""
+    lines = {}
+    for n, text in enumerate((SOURCES / source).read_text().splitlines(), 1):
+        m = re.search(r"LINE:(\w+)", text)
+        if m:
+            lines[m.group(1)] = n
+    return lines
+
+
+def parse_reports(stdout):
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def by_function(report):
+    """Sums outstanding bytes/blocks per innermost frame's function: the
+    caller of the allocator, since stacks are captured at its return."""
+    out = {}
+    for s in report["stacks"]:
+        fn = s["frames"][0]["function"] if s["frames"] else None
+        b, n = out.get(fn, (0, 0))
+        out[fn] = (b + s["outstanding_bytes"], n + s["outstanding_allocs"])
+    return out
+
+
+def first_frames(report, function):
+    return [s["frames"][0] for s in report["stacks"]
+            if s["frames"] and s["frames"][0]["function"] == function]
+
+
+def run_command(fixture, *args, extra=()):
+    """`leakscope --json -n 1000 [extra] -- fixture args`: all reports."""
+    cmd = [str(LEAKSCOPE), "--json", "-n", "1000", *extra, "--",
+           str(FIXTURES / fixture), *args]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    reports = parse_reports(p.stdout)
+    assert reports and reports[-1]["final"], p.stdout + p.stderr
+    return reports, p
+
+
+class Fixture:
+    """A fixture started in 'wait' mode: it allocates PRE blocks, prints
+    'ready', and waits for a line before leaking (see fixture_common.h)."""
+
+    def __init__(self, name):
+        self.proc = subprocess.Popen([str(FIXTURES / name), "wait"],
+                                     stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        assert self.readline() == "ready"
+        self.pid = self.proc.pid
+
+    def readline(self):
+        return self.proc.stdout.readline().strip()
+
+    def step(self):
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        return self.readline()
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+class Tracer:
+    """build/leakscope -p PID, in the background."""
+
+    def __init__(self, pid, *args):
+        self.proc = subprocess.Popen([str(LEAKSCOPE), *args, "-p", str(pid)],
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        line = self.proc.stderr.readline()
+        assert "tracing PID" in line, line + self.proc.stderr.read()
+
+    def stop(self, sig=signal.SIGINT):
+        self.proc.send_signal(sig)
+        return self.wait()
+
+    def wait(self):
+        out, err = self.proc.communicate(timeout=TIMEOUT)
+        return self.proc.returncode, out, err
+
+
+def text_mapping_intact(pid, lib_pred):
+    """Compares every executable mapping of matching libraries in the
+    target's memory with the file: a uprobe left behind is an int3 byte
+    that differs.  Returns the number of differing bytes."""
+    diffs = 0
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb") as mem:
+        for line in maps:
+            parts = line.split()
+            if len(parts) < 6 or "x" not in parts[1] or not lib_pred(parts[5]):
+                continue
+            lo, hi = (int(x, 16) for x in parts[0].split("-"))
+            off = int(parts[2], 16)
+            mem.seek(lo)
+            live = mem.read(hi - lo)
+            with open(f"/proc/{pid}/root{parts[5]}", "rb") as f:
+                f.seek(off)
+                disk = f.read(hi - lo)
+            n = min(len(live), len(disk))
+            diffs += sum(1 for a, b in zip(live[:n], disk[:n]) if a != b)
+    return diffs
+
+
+def is_libc(path):
+    return os.path.basename(path).startswith("libc.so")
+
+
+def leakscope_programs_loaded():
+    out = subprocess.run(["bpftool", "prog", "show"], capture_output=True,
+                         text=True).stdout
+    return [n for n in ("malloc_enter", "free_enter", "alloc_return")
+            if f"name {n} " in out]
+
+
+@pytest.fixture
+def fixture_proc():
+    started = []
+
+    def start(name):
+        f = Fixture(name)
+        started.append(f)
+        return f
+    yield start
+    for f in started:
+        f.close()

@@ -1,0 +1,108 @@
+"""`leakscope -p PID`: attach to a live process, detach leaving it untouched."""
+import signal
+import time
+
+from conftest import (Tracer, by_function, is_libc, leakscope_programs_loaded,
+                      parse_reports, text_mapping_intact)
+import expected
+
+
+def test_attach_exact_and_untouched_after(fixture_proc):
+    fx = fixture_proc("leaks")
+    assert text_mapping_intact(fx.pid, is_libc) == 0
+    t = Tracer(fx.pid, "--json", "-n", "1000", "1")
+    # probes are in the target while tracing: the check can see them
+    assert text_mapping_intact(fx.pid, is_libc) > 0
+    assert fx.step() == "done"
+    rc, out, err = t.stop()
+    assert rc == 0, err
+    reports = parse_reports(out)
+    r = reports[-1]
+    assert r["final"] and all(not x["final"] for x in reports[:-1])
+    assert r["pid"] == fx.pid and r["comm"] == "leaks"
+    got = by_function(r)
+    for fn, want in expected.LEAKS.items():
+        assert got.get(fn) == want, f"{fn}: got {got.get(fn)}, want {want}"
+    for fn in expected.LEAKS_ZERO:
+        assert fn not in got
+    # blocks allocated before attach and freed after: counted, not negative
+    assert r["totals"]["untracked_frees"] == expected.PRE_BLOCKS
+    assert all(s["outstanding_bytes"] > 0 for s in r["stacks"])
+    # detached: no probe byte left in libc, no program loaded, target works
+    assert text_mapping_intact(fx.pid, is_libc) == 0
+    assert leakscope_programs_loaded() == []
+    assert fx.step().startswith("ok ")
+
+
+def test_interval_and_count_then_detach(fixture_proc):
+    fx = fixture_proc("leaks")
+    t = Tracer(fx.pid, "--json", "1", "2")
+    assert fx.step() == "done"
+    rc, out, err = t.wait()          # stops by itself after 2 reports
+    assert rc == 0, err
+    reports = parse_reports(out)
+    assert len(reports) == 2
+    assert [r["final"] for r in reports] == [False, True]
+    assert text_mapping_intact(fx.pid, is_libc) == 0
+    assert fx.step().startswith("ok ")
+
+
+def test_size_filter(fixture_proc):
+    fx = fixture_proc("leaks")
+    t = Tracer(fx.pid, "--json", "-n", "1000", "--min-size", "1000",
+               "--max-size", "1000")
+    assert fx.step() == "done"
+    rc, out, err = t.stop(signal.SIGTERM)
+    assert rc == 0, err
+    r = parse_reports(out)[-1]
+    assert r["filtered"] is True
+    got = by_function(r)
+    # only 1000-byte blocks: malloc(1000) and calloc(20, 50)
+    assert got.get("leak_malloc") == expected.LEAKS["leak_malloc"]
+    assert got.get("leak_calloc") == expected.LEAKS["leak_calloc"]
+    assert "leak_big_malloc" not in got and "leak_mmap" not in got
+
+
+def test_age_filter(fixture_proc):
+    fx = fixture_proc("leaks")
+    young = Tracer(fx.pid, "--json", "--min-age", "3600")
+    old = Tracer(fx.pid, "--json", "-n", "1000", "--min-age", "1")
+    assert fx.step() == "done"
+    time.sleep(1.5)                   # every leak is now older than 1 s
+    rc, out, err = young.stop()
+    assert rc == 0, err
+    assert parse_reports(out)[-1]["stacks"] == []
+    rc, out, err = old.stop()
+    assert rc == 0, err
+    r = parse_reports(out)[-1]
+    got = by_function(r)
+    assert got.get("leak_malloc") == expected.LEAKS["leak_malloc"]
+    assert all(s["oldest_age_s"] >= 1.0 for s in r["stacks"])
+
+
+def test_target_exits_mid_trace(fixture_proc):
+    fx = fixture_proc("leaks")
+    t = Tracer(fx.pid, "--json", "-n", "1000")
+    assert fx.step() == "done"
+    fx.proc.stdin.write("go\n")
+    fx.proc.stdin.flush()
+    fx.proc.wait(timeout=30)          # the target exits; leakscope follows
+    rc, out, err = t.wait()
+    assert rc == 0, err
+    assert "exited" in err
+    r = parse_reports(out)[-1]
+    assert r["final"]
+    assert by_function(r).get("leak_malloc") == expected.LEAKS["leak_malloc"]
+    assert leakscope_programs_loaded() == []
+
+
+def test_threads_live(fixture_proc):
+    fx = fixture_proc("mt_leaks")
+    t = Tracer(fx.pid, "--json", "-n", "1000")
+    assert fx.step() == "done"
+    rc, out, err = t.stop()
+    assert rc == 0, err
+    got = by_function(parse_reports(out)[-1])
+    assert got.get("thread_leak") == expected.MT["thread_leak"]
+    assert "thread_churn" not in got
+    assert fx.step().startswith("ok ")

@@ -1,0 +1,99 @@
+"""Bad input gets a clear message, a non-zero exit, and nothing attached."""
+import os
+import signal
+import subprocess
+import time
+
+from conftest import (FIXTURES, LEAKSCOPE, is_libc, leakscope_programs_loaded,
+                      text_mapping_intact)
+
+
+def run(*args, **kw):
+    return subprocess.run([str(LEAKSCOPE), *args], capture_output=True,
+                          text=True, timeout=60, **kw)
+
+
+def test_bad_arguments_exit_2():
+    for args in (["-p", "abc"], ["-p", "1", "0"], ["--bogus", "-p", "1"], []):
+        p = run(*args)
+        assert p.returncode == 2, args
+        assert "leakscope:" in p.stderr and "--help" in p.stderr
+
+
+def test_help():
+    p = run("--help")
+    assert p.returncode == 0
+    assert "-p, --pid" in p.stdout and "--json" in p.stdout
+
+
+def test_no_such_pid():
+    p = run("-p", "4194000")
+    assert p.returncode == 1
+    assert "no process with PID 4194000" in p.stderr
+
+
+def test_not_root():
+    p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                        "--clear-groups", "--inh-caps=-all",
+                        str(LEAKSCOPE), "-p", "1"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1
+    assert "needs root" in p.stderr and "sudo" in p.stderr
+
+
+def test_process_without_libc_names_obj(fixture_proc):
+    fx = fixture_proc("static_leaks")
+    p = run("-p", str(fx.pid))
+    assert p.returncode == 1
+    assert "maps no C library" in p.stderr and "--obj" in p.stderr
+    assert leakscope_programs_loaded() == []
+
+
+def test_static_command_names_obj():
+    p = run("--", str(FIXTURES / "static_leaks"), "run")
+    assert p.returncode == 1
+    assert "statically linked" in p.stderr and "--obj" in p.stderr
+
+
+def test_missing_command():
+    p = run("--", "/nonexistent/program")
+    assert p.returncode == 1
+    assert "cannot run '/nonexistent/program'" in p.stderr
+
+
+def test_obj_not_mapped(fixture_proc):
+    fx = fixture_proc("leaks")
+    p = run("--obj", "/usr/lib/x86_64-linux-gnu/libz.so.1", "-p", str(fx.pid))
+    assert p.returncode == 1
+    assert "does not map" in p.stderr
+
+
+def test_ctrl_c_during_attach_leaves_nothing(fixture_proc):
+    """SIGINT at several moments of start-up and tracing: never a probe left."""
+    fx = fixture_proc("leaks")
+    for delay in (0.0, 0.05, 0.2, 0.5):
+        p = subprocess.Popen([str(LEAKSCOPE), "-p", str(fx.pid)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(delay)
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=60)
+        assert p.returncode in (0, 1, -signal.SIGINT), p.stderr.read()
+        assert text_mapping_intact(fx.pid, is_libc) == 0
+        assert leakscope_programs_loaded() == []
+    assert fx.step() == "done"
+
+
+def test_sigkill_leaves_no_probe(fixture_proc):
+    """Even killed outright, the kernel drops the probes with our fds."""
+    fx = fixture_proc("leaks")
+    p = subprocess.Popen([str(LEAKSCOPE), "-p", str(fx.pid)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert "tracing PID" in p.stderr.readline().decode()
+    p.kill()
+    p.wait()
+    for _ in range(100):      # the kernel releases them asynchronously
+        if text_mapping_intact(fx.pid, is_libc) == 0:
+            break
+        time.sleep(0.1)
+    assert text_mapping_intact(fx.pid, is_libc) == 0
+    assert fx.step() == "done"
