@@ -83,7 +83,7 @@ test:
 demo:
 	@tools/install-deps.sh
 	$(MAKE) all $(BUILD)/fixtures/demo_leaky_server
-	$(BUILD)/leakscope -- $(BUILD)/fixtures/demo_leaky_server
+	$(BUILD)/leakscope -n 3 1 -- $(BUILD)/fixtures/demo_leaky_server
 
 clean:
 	rm -rf $(BUILD)
