@@ -145,13 +145,18 @@ static __always_inline void agg_add(struct stack_key *sk, __s64 bytes,
 	__sync_fetch_and_add(&agg->outstanding_allocs, allocs);
 }
 
-/* Fills sk with the current user stack; false if the aggregate is full. */
+/* Fills sk with the current user stack, minus `skip` innermost frames,
+ * behind lead_pc (0: none), and makes sure its aggregate exists; false if
+ * the aggregate map is full. */
 static __always_inline bool capture_stack(void *ctx, __u32 tgid,
-					  struct stack_key *sk)
+					  struct stack_key *sk, __u64 skip,
+					  __u64 lead_pc)
 {
-	long id = bpf_get_stackid(ctx, &stack_traces, BPF_F_USER_STACK);
+	long id = bpf_get_stackid(ctx, &stack_traces,
+				  BPF_F_USER_STACK | (skip & BPF_F_SKIP_FIELD_MASK));
 
 	sk->tgid = tgid;
+	sk->lead_pc = lead_pc;
 	if (id < 0) {
 		count(CNT_DROP_STACK_LOST);
 		sk->id = STACK_ID_LOST;	/* bytes still counted, under "lost" */
@@ -169,8 +174,10 @@ static __always_inline void agg_new_block(struct stack_key *sk, __u64 size)
 {
 	struct stack_agg *agg = bpf_map_lookup_elem(&stack_aggs, sk);
 
-	if (!agg)
+	if (!agg) {	/* capture_stack() created it; only a full map fails */
+		count(CNT_DROP_STACK_AGG_FULL);
 		return;
+	}
 	__sync_fetch_and_add(&agg->outstanding_bytes, size);
 	__sync_fetch_and_add(&agg->outstanding_allocs, 1);
 	__sync_fetch_and_add(&agg->total_allocs, 1);
@@ -180,15 +187,13 @@ static __always_inline void agg_new_block(struct stack_key *sk, __u64 size)
 
 /* ---- heap blocks -------------------------------------------------------- */
 
-static __always_inline void heap_record(void *ctx, __u32 tgid, __u64 addr,
-					__u64 size)
+static __always_inline void heap_insert(__u32 tgid, __u64 addr, __u64 size,
+					struct stack_key *sk)
 {
 	struct alloc_key key = { .tgid = tgid, .addr = addr };
-	struct alloc_rec rec = { .size_bytes = size };
+	struct alloc_rec rec = { .size_bytes = size, .stack = *sk };
 	struct alloc_rec *old;
 
-	if (!capture_stack(ctx, tgid, &rec.stack))
-		return;
 	rec.ts_ns = bpf_ktime_get_ns();
 	/* A block already recorded at this address was freed behind our back
 	 * (e.g. by a path we do not probe): retire it before reusing the key. */
@@ -205,6 +210,17 @@ static __always_inline void heap_record(void *ctx, __u32 tgid, __u64 addr,
 		return;
 	}
 	agg_new_block(&rec.stack, size);
+}
+
+/* Records a block with the stack of the current return probe: frame #0
+ * is the return address in the allocator's caller. */
+static __always_inline void heap_record(void *ctx, __u32 tgid, __u64 addr,
+					__u64 size)
+{
+	struct stack_key sk;
+
+	if (capture_stack(ctx, tgid, &sk, 0, 0))
+		heap_insert(tgid, addr, size, &sk);
 }
 
 static __always_inline void heap_forget(__u32 tgid, __u64 addr)
@@ -350,28 +366,125 @@ static __always_inline __u64 page_round(__u64 len)
 
 /* ---- in-flight calls ---------------------------------------------------- */
 
-/* Starts a call; a call made inside another allocator call only nests. */
-static __always_inline void call_enter(__u32 fn, __u64 size, __u64 old_addr,
+/* Where the current call stands relative to the thread's in-flight call. */
+enum nesting {
+	NEST_NONE,	/* no call in flight */
+	NEST_INSIDE,	/* running inside the in-flight call */
+	NEST_STALE,	/* the in-flight call was unwound without returning */
+};
+
+/* The kernel's uretprobe trampoline in this process: while a probed call
+ * is live, its return address slot holds this address. */
+static __always_inline __u64 uretprobe_trampoline(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	return BPF_CORE_READ(task, mm, uprobes_state.xol_area, vaddr);
+}
+
+/* Where a call or syscall at stack pointer sp stands relative to the
+ * thread's in-flight call cur:
+ *  - deeper (sp < entry_sp): inside it;
+ *  - level (sp == entry_sp): a syscall of a thin wrapper, or a tail call
+ *    (glibc's realloc(NULL, n) jumps to malloc) - then the return slot at
+ *    sp still holds the trampoline; otherwise the in-flight call was
+ *    unwound and this is a new call from the same frame;
+ *  - above: the in-flight call was unwound (exception, longjmp). */
+static __always_inline enum nesting nesting_of(struct inflight *cur, __u64 sp,
+					       bool is_syscall)
+{
+	__u64 ret_slot;
+
+	if (!cur)
+		return NEST_NONE;
+	if (sp < cur->entry_sp)
+		return NEST_INSIDE;
+	if (sp > cur->entry_sp)
+		return NEST_STALE;
+	if (is_syscall)
+		return NEST_INSIDE;
+	if (bpf_probe_read_user(&ret_slot, sizeof(ret_slot), (void *)sp) == 0 &&
+	    ret_slot == uretprobe_trampoline())
+		return NEST_INSIDE;
+	return NEST_STALE;
+}
+
+/* Starts a call; a call made inside another allocator call is ignored,
+ * except the first one inside an entry-only call, which it adopts. */
+static __always_inline void call_enter(struct pt_regs *ctx, __u32 fn,
+				       __u64 size, __u64 old_addr,
 				       __u64 out_ptr, __u64 aux)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
+	__u64 sp = PT_REGS_SP(ctx);
 	struct inflight *cur, st = {};
 
 	if (!is_target(pid_tgid >> 32))
 		return;
 	cur = bpf_map_lookup_elem(&inflight, &tid);
-	if (cur) {
-		cur->depth++;
-		count(CNT_NESTED_CALLS);
+	switch (nesting_of(cur, sp, false)) {
+	case NEST_INSIDE:
+		if (cur->entry_only && !cur->adopt_sp && fn != FN_MMAP)
+			cur->adopt_sp = sp;
+		else
+			count(CNT_NESTED_CALLS);
 		return;
+	case NEST_STALE:
+		/* an entry-only call left behind means its allocation
+		 * failed (operator new threw): nothing was lost */
+		if (!cur->entry_only)
+			count(CNT_DROP_MISSED_RETURN);
+		break;
+	case NEST_NONE:
+		break;
 	}
 	st.fn = fn;
+	st.entry_sp = sp;
 	st.size_bytes = size;
 	st.old_addr = old_addr;
 	st.out_ptr = out_ptr;
 	st.aux = aux;
-	if (bpf_map_update_elem(&inflight, &tid, &st, BPF_NOEXIST))
+	if (bpf_map_update_elem(&inflight, &tid, &st, BPF_ANY))
+		count(CNT_DROP_INFLIGHT_FULL);
+}
+
+/* operator new: C++ exceptions cannot unwind through a uretprobe's
+ * trampoline (std::terminate), so new gets no return probe.  Its stack is
+ * taken at entry, minus new's own frame, with the caller's return address
+ * (at [rsp]: frame pointers do not show it) as lead_pc; the malloc it
+ * calls supplies the address. */
+static __always_inline void call_enter_entry_only(struct pt_regs *ctx,
+						  __u32 fn, __u64 size)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32;
+	__u64 sp = PT_REGS_SP(ctx), lead_pc;
+	struct inflight *cur, st = {};
+
+	if (!is_target(tgid))
+		return;
+	cur = bpf_map_lookup_elem(&inflight, &tid);
+	switch (nesting_of(cur, sp, false)) {
+	case NEST_INSIDE:
+		count(CNT_NESTED_CALLS);	/* new(nothrow) -> new */
+		return;
+	case NEST_STALE:
+		if (!cur->entry_only)
+			count(CNT_DROP_MISSED_RETURN);
+		break;
+	case NEST_NONE:
+		break;
+	}
+	if (bpf_probe_read_user(&lead_pc, sizeof(lead_pc), (void *)sp))
+		lead_pc = 0;
+	if (!capture_stack(ctx, tgid, &st.stack, 1, lead_pc))
+		return;		/* counted; the nested malloc records alone */
+	st.fn = fn;
+	st.entry_only = 1;
+	st.entry_sp = sp;
+	st.size_bytes = size;
+	if (bpf_map_update_elem(&inflight, &tid, &st, BPF_ANY))
 		count(CNT_DROP_INFLIGHT_FULL);
 }
 
@@ -392,7 +505,7 @@ static __always_inline void finish_mmap(void *ctx, __u32 tgid,
 		count(CNT_FAILED_ALLOCS);
 		return;
 	}
-	if (capture_stack(ctx, tgid, &sk))
+	if (capture_stack(ctx, tgid, &sk, 0, 0))
 		region_add(tgid, ret, page_round(st->size_bytes), &sk,
 			   bpf_ktime_get_ns(), true);
 }
@@ -486,63 +599,63 @@ static __always_inline void finish_call(void *ctx, __u32 tgid,
 SEC("uprobe")
 int BPF_KPROBE(malloc_enter, __u64 size)
 {
-	call_enter(FN_MALLOC, size, 0, 0, 0);
+	call_enter(ctx, FN_MALLOC, size, 0, 0, 0);
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(calloc_enter, __u64 nmemb, __u64 size)
 {
-	call_enter(FN_CALLOC, array_bytes(nmemb, size), 0, 0, 0);
+	call_enter(ctx, FN_CALLOC, array_bytes(nmemb, size), 0, 0, 0);
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(realloc_enter, __u64 ptr, __u64 size)
 {
-	call_enter(FN_REALLOC, size, ptr, 0, 0);
+	call_enter(ctx, FN_REALLOC, size, ptr, 0, 0);
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(reallocarray_enter, __u64 ptr, __u64 nmemb, __u64 size)
 {
-	call_enter(FN_REALLOCARRAY, array_bytes(nmemb, size), ptr, 0, 0);
+	call_enter(ctx, FN_REALLOCARRAY, array_bytes(nmemb, size), ptr, 0, 0);
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(posix_memalign_enter, __u64 memptr, __u64 align, __u64 size)
 {
-	call_enter(FN_POSIX_MEMALIGN, size, 0, memptr, 0);
+	call_enter(ctx, FN_POSIX_MEMALIGN, size, 0, memptr, 0);
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(aligned_alloc_enter, __u64 align, __u64 size)
 {
-	call_enter(FN_ALIGNED_ALLOC, size, 0, 0, 0);
+	call_enter(ctx, FN_ALIGNED_ALLOC, size, 0, 0, 0);
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(valloc_enter, __u64 size)
 {
-	call_enter(FN_VALLOC, size, 0, 0, 0);
+	call_enter(ctx, FN_VALLOC, size, 0, 0, 0);
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(pvalloc_enter, __u64 size)
 {
-	call_enter(FN_PVALLOC, size, 0, 0, 0);
+	call_enter(ctx, FN_PVALLOC, size, 0, 0, 0);
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(cxx_new_enter, __u64 size)
 {
-	call_enter(FN_CXX_NEW, size, 0, 0, 0);
+	call_enter_entry_only(ctx, FN_CXX_NEW, size);
 	return 0;
 }
 
@@ -550,41 +663,58 @@ SEC("uprobe")
 int BPF_KPROBE(mmap_enter, __u64 addr, __u64 len, __u64 prot, __u64 flags)
 {
 	/* prot rides in old_addr: only PROT_EXEC of file maps is used */
-	call_enter(FN_MMAP, len, prot, 0, flags);
+	call_enter(ctx, FN_MMAP, len, prot, 0, flags);
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(munmap_enter, __u64 addr, __u64 len)
 {
-	call_enter(FN_MUNMAP, 0, addr, 0, len);
+	call_enter(ctx, FN_MUNMAP, 0, addr, 0, len);
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(mremap_enter, __u64 old_addr, __u64 old_len, __u64 new_len)
 {
-	call_enter(FN_MREMAP, new_len, old_addr, 0, old_len);
+	call_enter(ctx, FN_MREMAP, new_len, old_addr, 0, old_len);
 	return 0;
 }
 
-/* One return probe for every allocator entry point above. */
+/* One return probe for every allocator entry point above.  After `ret`
+ * the stack pointer is entry_sp + 8: lower means a nested call returned,
+ * higher means the in-flight call was unwound without returning. */
 SEC("uretprobe")
 int BPF_KRETPROBE(alloc_return, __u64 ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
 	struct inflight *cur = bpf_map_lookup_elem(&inflight, &tid);
+	__u64 sp = PT_REGS_SP(ctx);
 	struct inflight st;
 
 	if (!cur)	/* the call began before we attached */
 		return 0;
-	if (cur->depth) {
-		cur->depth--;
+	if (cur->entry_only) {
+		if (!cur->adopt_sp || sp != cur->adopt_sp + 8)
+			return 0;	/* not the adopted call's return */
+		if (!ret) {		/* new_handler may free memory and retry */
+			cur->adopt_sp = 0;
+			return 0;
+		}
+		st = *cur;
+		bpf_map_delete_elem(&inflight, &tid);
+		heap_insert(pid_tgid >> 32, ret, st.size_bytes, &st.stack);
 		return 0;
 	}
+	if (sp <= cur->entry_sp)
+		return 0;
 	st = *cur;
 	bpf_map_delete_elem(&inflight, &tid);
+	if (sp != st.entry_sp + 8) {
+		count(CNT_DROP_MISSED_RETURN);
+		return 0;
+	}
 	finish_call(ctx, pid_tgid >> 32, &st, ret);
 	return 0;
 }
@@ -597,10 +727,17 @@ int BPF_KPROBE(free_enter, __u64 ptr)
 
 	if (!ptr || !is_target(pid_tgid >> 32))
 		return 0;
-	/* free() inside realloc()/operator new: the outer call accounts. */
-	if (bpf_map_lookup_elem(&inflight, &tid)) {
+	/* free() inside realloc(): the outer call accounts. */
+	switch (nesting_of(bpf_map_lookup_elem(&inflight, &tid), PT_REGS_SP(ctx), false)) {
+	case NEST_INSIDE:
 		count(CNT_NESTED_CALLS);
 		return 0;
+	case NEST_STALE:
+		bpf_map_delete_elem(&inflight, &tid);
+		count(CNT_DROP_MISSED_RETURN);
+		break;
+	case NEST_NONE:
+		break;
 	}
 	heap_forget(pid_tgid >> 32, ptr);
 	return 0;
@@ -608,23 +745,39 @@ int BPF_KPROBE(free_enter, __u64 ptr)
 
 /* ---- syscall tracepoints: raw mmap/munmap/mremap outside libc ---------- */
 
+static __always_inline __u64 user_sp(void)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+	return regs ? BPF_CORE_READ(regs, sp) : 0;
+}
+
 static __always_inline void sys_enter_common(__u32 fn, __u64 size,
 					     __u64 old_addr, __u64 aux)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
+	__u64 sp = user_sp();
 	struct inflight st = {};
 
 	if (!is_target(pid_tgid >> 32))
 		return;
 	/* Inside a libc wrapper or an allocator: that call accounts. */
-	if (bpf_map_lookup_elem(&inflight, &tid))
+	switch (nesting_of(bpf_map_lookup_elem(&inflight, &tid), sp, true)) {
+	case NEST_INSIDE:
 		return;
+	case NEST_STALE:
+		count(CNT_DROP_MISSED_RETURN);
+		break;
+	case NEST_NONE:
+		break;
+	}
 	st.fn = fn;
+	st.entry_sp = sp;
 	st.size_bytes = size;
 	st.old_addr = old_addr;
 	st.aux = aux | MMAP_VIA_SYSCALL;
-	if (bpf_map_update_elem(&inflight, &tid, &st, BPF_NOEXIST))
+	if (bpf_map_update_elem(&inflight, &tid, &st, BPF_ANY))
 		count(CNT_DROP_INFLIGHT_FULL);
 }
 

@@ -41,10 +41,13 @@ enum alloc_fn {
 
 /* The key the aggregation is done by.  Today `id` is a bpf_get_stackid()
  * id; a later unwinder may fill it differently without touching anything
- * that aggregates by it. */
+ * that aggregates by it.  lead_pc, when not 0, is a frame that goes in
+ * front of the captured ones: the caller's return address read from
+ * [rsp] at a function-entry probe, which frame-pointer walking misses. */
 struct stack_key {
 	__u32 tgid;
 	__u32 id;
+	__u64 lead_pc;
 };
 
 /* Per-stack aggregate, updated atomically in BPF on every alloc and free. */
@@ -91,15 +94,22 @@ enum counter {
 	CNT_DROP_INFLIGHT_FULL,
 	CNT_DROP_MMAP_TABLE_FULL,
 	CNT_DROP_EVENTS_LOST,	/* ring buffer full */
+	CNT_DROP_MISSED_RETURN,	/* a call unwound (exception, longjmp) past its return probe */
 	CNT__COUNT,
 };
 
-/* In-flight state of the outermost allocator call of one thread.  Nested
- * calls (realloc(NULL,n) -> malloc, malloc -> mmap, operator new -> malloc)
- * only bump `depth`: the outermost call alone is recorded. */
+/* In-flight state of the outermost allocator call of one thread, keyed
+ * by thread id.  Nested calls (realloc(NULL,n) -> malloc, malloc -> mmap,
+ * operator new -> malloc) are told apart by the user stack pointer: they
+ * run deeper than entry_sp.  A call that enters, or returns, *above* it
+ * means the in-flight call was unwound past its return probe. */
 struct inflight {
 	__u32 fn;		/* enum alloc_fn of the outermost call */
-	__u32 depth;		/* nested calls currently in progress */
+	__u32 entry_only;	/* no return probe (operator new): a nested
+				 * allocator call is adopted to learn the address */
+	__u64 entry_sp;		/* user rsp at entry: points at the return address */
+	__u64 adopt_sp;		/* entry rsp of the adopted nested call, 0 = none */
+	struct stack_key stack;	/* entry_only: the stack captured at entry */
 	__u64 size_bytes;
 	__u64 old_addr;		/* realloc/mremap: the block being moved */
 	__u64 out_ptr;		/* posix_memalign: where the result is stored */

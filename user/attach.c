@@ -50,15 +50,17 @@ static const struct probe_spec libc_probes[] = {
 	{ "mremap", PROG(mremap_enter), true, false },
 };
 
-/* operator new and new[], plain, nothrow and aligned.  operator delete
- * needs no probe: libstdc++'s delete calls free(). */
+/* operator new and new[], plain, nothrow and aligned: entry probes only,
+ * never return probes - a C++ exception cannot unwind through a
+ * uretprobe's trampoline, the target would die in std::terminate.
+ * operator delete needs no probe: libstdc++'s delete calls free(). */
 static const struct probe_spec cxx_probes[] = {
-	{ "_Znwm", PROG(cxx_new_enter), true, false },
-	{ "_Znam", PROG(cxx_new_enter), true, false },
-	{ "_ZnwmRKSt9nothrow_t", PROG(cxx_new_enter), true, false },
-	{ "_ZnamRKSt9nothrow_t", PROG(cxx_new_enter), true, false },
-	{ "_ZnwmSt11align_val_t", PROG(cxx_new_enter), true, false },
-	{ "_ZnamSt11align_val_t", PROG(cxx_new_enter), true, false },
+	{ "_Znwm", PROG(cxx_new_enter), false, false },
+	{ "_Znam", PROG(cxx_new_enter), false, false },
+	{ "_ZnwmRKSt9nothrow_t", PROG(cxx_new_enter), false, false },
+	{ "_ZnamRKSt9nothrow_t", PROG(cxx_new_enter), false, false },
+	{ "_ZnwmSt11align_val_t", PROG(cxx_new_enter), false, false },
+	{ "_ZnamSt11align_val_t", PROG(cxx_new_enter), false, false },
 };
 
 static struct bpf_program *prog_at(struct leakscope_bpf *skel, size_t off)

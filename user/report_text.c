@@ -71,14 +71,12 @@ static void print_stack(FILE *out, const struct report *r,
 	report_text__bytes(g, sizeof(g), s->growth_bytes);
 	fprintf(out, "\n  %" PRId64 " bytes (%s) in %" PRId64 " blocks, oldest %.1f s, growth %s%s:\n",
 		s->bytes, b, s->allocs, age, s->growth_bytes >= 0 ? "+" : "", g);
-	if (s->key.id == STACK_ID_LOST) {
-		fputs("    [stack not captured: counted in dropped.stack_lost]\n", out);
-		return;
-	}
-	if (!s->nframes)
-		fputs("    [no frames]\n", out);
 	for (int i = 0; i < s->nframes; i++)
 		print_frame(out, i, &s->frames[i]);
+	if (s->key.id == STACK_ID_LOST)
+		fputs("    [rest of the stack not captured: counted in dropped.stack_lost]\n", out);
+	else if (!s->nframes)
+		fputs("    [no frames]\n", out);
 }
 
 void report_text__print(FILE *out, const struct report *r)

@@ -8,7 +8,7 @@
 
 static size_t hash(const struct stack_key *k)
 {
-	uint64_t x = ((uint64_t)k->tgid << 32) | k->id;
+	uint64_t x = (((uint64_t)k->tgid << 32) | k->id) ^ (k->lead_pc * 0x9e3779b97f4a7c15ULL);
 
 	x ^= x >> 33;
 	x *= 0xff51afd7ed558ccdULL;
@@ -58,7 +58,8 @@ static size_t slot_of(const struct stacktab *t, const struct stack_key *k)
 {
 	size_t i = hash(k) & (t->cap - 1);
 
-	while (t->used[i] && (t->keys[i].tgid != k->tgid || t->keys[i].id != k->id))
+	while (t->used[i] && (t->keys[i].tgid != k->tgid || t->keys[i].id != k->id ||
+			      t->keys[i].lead_pc != k->lead_pc))
 		i = (i + 1) & (t->cap - 1);
 	return i;
 }

@@ -48,14 +48,24 @@ def test_frames_name_function_file_and_line():
 
 
 def test_cxx_new_exact_and_demangled():
+    # run_command asserts exit status 0: a throwing operator new under
+    # tracing must not kill the target (no return probe on new)
     reports, _ = run_command("cxx_leaks", "run")
     r = reports[-1]
     assert_exact(r, expected.CXX, expected.CXX_ZERO)
     assert_totals_consistent(r)
     lines = marker_lines("cxx_leaks.cc")
-    for f in first_frames(r, "shop::Cache::leak_orders()"):
-        assert f["line"] == lines["leak_orders"]
-        assert f["file"].endswith("cxx_leaks.cc")
+    for fn, marker in (("shop::Cache::leak_orders()", "leak_orders"),
+                       ("leak_after_throw()", "leak_after_throw")):
+        frames = first_frames(r, fn)
+        assert frames, fn
+        for f in frames:
+            assert f["line"] == lines[marker], (fn, f)
+            assert f["file"].endswith("cxx_leaks.cc")
+    # the caller's caller follows the caller
+    s = next(s for s in r["stacks"]
+             if s["frames"][0]["function"] == "shop::Cache::leak_orders()")
+    assert s["frames"][1]["function"] == "main"
 
 
 def test_threads_exact():

@@ -35,6 +35,11 @@ static void test_stacktab_insert_find_grow(void **state)
 	/* same id, other process: a different stack */
 	struct stack_key other = { .tgid = 999, .id = 7 };
 	assert_null(stacktab__find(&t, &other));
+	/* same captured stack behind another lead frame: another stack */
+	struct stack_key led = { .tgid = 101, .id = 7, .lead_pc = 0x401000 };
+	assert_null(stacktab__find(&t, &led));
+	*stacktab__upsert(&t, &led, 0) = 5;
+	assert_int_equal(*stacktab__find(&t, &led), 5);
 	/* upsert of an existing key keeps its value */
 	struct stack_key k7 = { .tgid = 101, .id = 7 };
 	assert_int_equal(*stacktab__upsert(&t, &k7, 0), 70);
