@@ -20,8 +20,10 @@ LIB_OBJS  := $(filter-out $(BUILD)/user/main.o,$(USER_OBJS))
 
 FIXTURE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls \
                   -fno-inline-functions-called-once -Wall
-FIXTURES  := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(wildcard tests/fixtures/*.c)) \
-             $(patsubst tests/fixtures/%.cc,$(BUILD)/fixtures/%,$(wildcard tests/fixtures/*.cc))
+FIXTURE_LIBS := $(wildcard tests/fixtures/lib_*.c)
+FIXTURES  := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(filter-out $(FIXTURE_LIBS),$(wildcard tests/fixtures/*.c))) \
+             $(patsubst tests/fixtures/%.cc,$(BUILD)/fixtures/%,$(wildcard tests/fixtures/*.cc)) \
+             $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%.so,$(FIXTURE_LIBS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
@@ -53,11 +55,14 @@ $(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) include/leakscope.h $(BUILD)/le
 $(BUILD)/leakscope: $(USER_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
+$(BUILD)/fixtures/lib_%.so: tests/fixtures/lib_%.c | $(BUILD)/fixtures
+	$(CC) $(FIXTURE_CFLAGS) -shared -fPIC $< -o $@
+
 $(BUILD)/fixtures/static_%: tests/fixtures/static_%.c | $(BUILD)/fixtures
 	$(CC) $(FIXTURE_CFLAGS) -static $< -o $@
 
 $(BUILD)/fixtures/%: tests/fixtures/%.c | $(BUILD)/fixtures
-	$(CC) $(FIXTURE_CFLAGS) $< -o $@ -lpthread
+	$(CC) $(FIXTURE_CFLAGS) $< -o $@ -lpthread -ldl
 
 $(BUILD)/fixtures/%: tests/fixtures/%.cc | $(BUILD)/fixtures
 	g++ $(FIXTURE_CFLAGS) $< -o $@

@@ -2,6 +2,12 @@
  * pipe, so the probes (filtered to its PID) are in place before its first
  * instruction; then it execs.  Uprobes filter by the process's mm, which
  * they follow across execve, so nothing of the new program is missed.
+ *
+ * The child is PTRACE_SEIZEd with PTRACE_O_TRACEEXIT and nothing else: no
+ * code is injected and it runs freely, but it is held for a moment at its
+ * exit, while its mappings still exist, so that libraries it dlopen()ed
+ * just before exiting can be symbolized in the final report.  Signals it
+ * receives are passed on at once (the session wakes on SIGCHLD).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -63,9 +70,12 @@ static int check_dynamic(const char *path, const char *obj)
 
 static void child_main(char **argv, const char *path, int go_rd, int err_wr)
 {
+	sigset_t none;
 	char b;
 	int e;
 
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);	/* leakscope blocks SIGCHLD */
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
@@ -110,7 +120,73 @@ int launch__prepare(char **argv, const char *obj, struct child *c)
 	close(errp[1]);
 	c->go_fd = go[1];
 	c->err_fd = errp[0];
+	/* Without ptrace (e.g. Yama ptrace_scope=3) all still works, except
+	 * that a library loaded just before exit may stay unsymbolized. */
+	c->traced = ptrace(PTRACE_SEIZE, c->pid, NULL, (void *)PTRACE_O_TRACEEXIT) == 0;
 	return 0;
+}
+
+static void set_exit_code(struct child *c, int status)
+{
+	c->exit_code = WIFEXITED(status) ? WEXITSTATUS(status)
+		     : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
+}
+
+enum child_state launch__poll(struct child *c)
+{
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(c->pid, &status, WNOHANG);
+		int event;
+
+		if (r <= 0)
+			return r < 0 && errno == ECHILD ? CHILD_GONE : CHILD_RUNNING;
+		if (WIFEXITED(status) || WIFSIGNALED(status)) {
+			set_exit_code(c, status);
+			c->pid = -1;
+			return CHILD_GONE;
+		}
+		if (!WIFSTOPPED(status))
+			continue;
+		event = status >> 16;
+		if (event == PTRACE_EVENT_EXIT)
+			return CHILD_AT_EXIT;
+		if (event == PTRACE_EVENT_STOP)		/* group stop (SIGSTOP, ^Z) */
+			ptrace(PTRACE_LISTEN, c->pid, NULL, NULL);
+		else					/* a signal for the child */
+			ptrace(PTRACE_CONT, c->pid, NULL, (void *)(long)WSTOPSIG(status));
+	}
+}
+
+void launch__release(struct child *c)
+{
+	int status;
+
+	ptrace(PTRACE_DETACH, c->pid, NULL, NULL);
+	while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	set_exit_code(c, status);
+	c->pid = -1;
+}
+
+void launch__detach(struct child *c)
+{
+	if (c->pid <= 0 || !c->traced)
+		return;
+	launch__poll(c);	/* pass on anything pending */
+	/* PTRACE_DETACH needs a stopped tracee: interrupt, wait, detach. */
+	if (ptrace(PTRACE_INTERRUPT, c->pid, NULL, NULL) == 0) {
+		int status;
+
+		while (waitpid(c->pid, &status, 0) == c->pid && WIFSTOPPED(status)) {
+			int sig = (status >> 16) ? 0 : WSTOPSIG(status);
+
+			if (ptrace(PTRACE_DETACH, c->pid, NULL, (void *)(long)sig) == 0)
+				break;
+		}
+	}
+	c->traced = 0;
 }
 
 int launch__go(struct child *c)

@@ -6,6 +6,8 @@
 
 struct child {
 	pid_t pid;
+	int exit_code;	/* as a shell reports it: status, or 128 + signal */
+	int traced;	/* PTRACE_SEIZEd for its exit event only */
 	int go_fd;	/* write a byte: the child execs */
 	int err_fd;	/* the child writes errno here if exec fails */
 	char path[4096];	/* resolved executable */
@@ -20,5 +22,22 @@ int launch__go(struct child *c);
 
 /* Kills and reaps a child that never got to run. */
 void launch__abort(struct child *c);
+
+enum child_state {
+	CHILD_RUNNING,
+	CHILD_AT_EXIT,	/* held at its exit: its mappings are still readable */
+	CHILD_GONE,	/* exited and reaped; exit_code is set */
+};
+
+/* Handles whatever the child reported (forwarding signals at once),
+ * without blocking.  At CHILD_AT_EXIT call launch__release() when done
+ * looking at the process. */
+enum child_state launch__poll(struct child *c);
+
+/* Lets a child held at its exit finish, and reaps it. */
+void launch__release(struct child *c);
+
+/* Stops holding the child (leakscope is leaving first); it runs on. */
+void launch__detach(struct child *c);
 
 #endif

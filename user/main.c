@@ -137,10 +137,10 @@ int main(int argc, char **argv)
 	s.skel = skel;
 	s.attach = &attach;
 	s.pid = pid;
-	s.is_child = o.cmd != NULL;
+	s.child = o.cmd ? &child : NULL;
 	s.stop = &stop_requested;
 	rc = session__run(&s);
-	child.pid = -1;		/* reaped (or left running) by the session */
+	child.pid = -1;		/* reaped, or detached and left running */
 
 cleanup:
 	attach__free(attach);

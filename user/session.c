@@ -1,14 +1,16 @@
-/* session.c - the loop: wait for the next tick, an event from BPF (the
- * target exec'd or mapped new code: refresh symbols) or the target's exit;
- * report; repeat.  The final report is printed before the probes are
+/* session.c - the loop: wait (epoll) for the next tick, an event from BPF
+ * (the target exec'd or mapped new code: refresh symbols), or the target's
+ * exit (its pidfd; for our own child, SIGCHLD); report; repeat.  The final report is printed before the probes are
  * detached: detaching takes the kernel seconds, the report does not.
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,6 +18,7 @@
 
 #include "attach.h"
 #include "collect.h"
+#include "launch.h"
 #include "leakscope.skel.h"
 #include "report_json.h"
 #include "report_text.h"
@@ -23,14 +26,16 @@
 #include "symbolize.h"
 #include "target.h"
 
-#define POLL_MS 100
+#define POLL_MS 500	/* upper bound on a wait; events wake us at once */
 
 struct loop {
 	struct session *s;
 	struct collector *col;
 	struct symbolizer *sym;
 	struct ring_buffer *rb;
-	int pidfd;
+	int pidfd;		/* readable when the target exits */
+	int sigfd;		/* `-- CMD`: SIGCHLD */
+	int epfd;
 	bool exec_seen;		/* `-- CMD`: symbols are the child's only after exec */
 	bool exited;
 	int exit_code;
@@ -72,19 +77,43 @@ static int on_event(void *ctx, void *data, size_t len)
 
 static void check_exit(struct loop *l)
 {
-	struct pollfd p = { .fd = l->pidfd, .events = POLLIN };
-	int status;
+	struct child *c = l->s->child;
 
-	if (l->pidfd >= 0 && poll(&p, 1, 0) == 1)
-		l->exited = true;
-	/* Our child: reap it for its status (it has exited if the pidfd
-	 * said so, so the blocking wait returns at once). */
-	if (l->s->is_child &&
-	    waitpid(l->s->pid, &status, l->exited ? 0 : WNOHANG) == l->s->pid) {
-		l->exited = true;
-		l->exit_code = WIFEXITED(status) ? WEXITSTATUS(status)
-			     : 128 + WTERMSIG(status);
+	if (!c) {
+		struct pollfd p = { .fd = l->pidfd, .events = POLLIN };
+
+		/* a pidfd turns readable once the target has exited */
+		if (l->pidfd >= 0 && poll(&p, 1, 0) == 1)
+			l->exited = true;
+		return;
 	}
+	switch (launch__poll(c)) {
+	case CHILD_RUNNING:
+		return;
+	case CHILD_AT_EXIT:
+		/* held at exit: its mappings are still there to read */
+		if (l->exec_seen)
+			symbolizer__refresh(l->sym);
+		launch__release(c);
+		break;
+	case CHILD_GONE:
+		break;
+	}
+	l->exited = true;
+	l->exit_code = c->exit_code;
+}
+
+/* Sleeps until an event, the child's SIGCHLD, the target's exit, or ms. */
+static void wait_events(struct loop *l, int ms)
+{
+	struct epoll_event evs[4];
+	struct signalfd_siginfo si;
+
+	if (epoll_wait(l->epfd, evs, 4, ms) < 0 && errno != EINTR)
+		return;
+	while (l->sigfd >= 0 && read(l->sigfd, &si, sizeof(si)) == sizeof(si))
+		;
+	ring_buffer__consume(l->rb);
 }
 
 static int report(struct loop *l, bool final)
@@ -111,6 +140,13 @@ static int report(struct loop *l, bool final)
 	return 0;
 }
 
+static int watch(int epfd, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return fd < 0 ? 0 : epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
 static int setup(struct loop *l, struct session *s)
 {
 	const struct options *o = s->opts;
@@ -123,8 +159,9 @@ static int setup(struct loop *l, struct session *s)
 
 	memset(l, 0, sizeof(*l));
 	l->s = s;
-	l->pidfd = syscall(SYS_pidfd_open, s->pid, 0);
-	l->exec_seen = !s->is_child;
+	l->sigfd = -1;
+	l->pidfd = s->child ? -1 : syscall(SYS_pidfd_open, s->pid, 0);
+	l->exec_seen = !s->child;
 	target__comm(s->pid, l->comm, sizeof(l->comm));
 	l->col = collector__new(s->skel, &f);
 	l->sym = symbolizer__new(s->pid);
@@ -132,6 +169,20 @@ static int setup(struct loop *l, struct session *s)
 	if (!l->col || !l->sym || !l->rb) {
 		fprintf(stderr, "leakscope: out of memory setting up the session\n");
 		return -ENOMEM;
+	}
+	if (s->child) {
+		sigset_t chld;
+
+		sigemptyset(&chld);
+		sigaddset(&chld, SIGCHLD);
+		sigprocmask(SIG_BLOCK, &chld, NULL);
+		l->sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+	}
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (l->epfd < 0 || watch(l->epfd, ring_buffer__epoll_fd(l->rb)) ||
+	    watch(l->epfd, l->sigfd) || watch(l->epfd, l->pidfd)) {
+		fprintf(stderr, "leakscope: cannot set up event polling: %s\n", strerror(errno));
+		return -errno;
 	}
 	if (l->exec_seen)
 		symbolizer__refresh(l->sym);
@@ -145,6 +196,10 @@ static void teardown(struct loop *l)
 	collector__free(l->col);
 	if (l->pidfd >= 0)
 		close(l->pidfd);
+	if (l->sigfd >= 0)
+		close(l->sigfd);
+	if (l->epfd > 0)
+		close(l->epfd);
 }
 
 int session__run(struct session *s)
@@ -163,12 +218,7 @@ int session__run(struct session *s)
 		uint64_t t = now_ms();
 		int wait = next > t ? (int)(next - t) : 0;
 
-		err = ring_buffer__poll(l.rb, wait < POLL_MS ? wait : POLL_MS);
-		if (err < 0 && err != -EINTR) {
-			fprintf(stderr, "leakscope: ring buffer: %s\n", strerror(-err));
-			break;
-		}
-		err = 0;
+		wait_events(&l, wait < POLL_MS ? wait : POLL_MS);
 		check_exit(&l);
 		if (*s->stop || l.exited || now_ms() < next)
 			continue;
@@ -181,15 +231,17 @@ int session__run(struct session *s)
 	}
 	if (!last_was_final && !err) {
 		ring_buffer__consume(l.rb);
-		if (l.exited && !s->is_child)
+		if (l.exited && !s->child)
 			fprintf(stderr, "leakscope: process %d exited\n", s->pid);
 		err = report(&l, true);
 	}
 	fprintf(stderr, "leakscope: detaching from PID %d\n", s->pid);
+	if (s->child && !l.exited)
+		launch__detach(s->child);	/* it runs on, untraced */
 	attach__free(*s->attach);
 	*s->attach = NULL;
 	teardown(&l);
 	if (err)
 		return 1;
-	return s->is_child ? l.exit_code : 0;
+	return s->child ? l.exit_code : 0;
 }

@@ -10,13 +10,14 @@
 
 struct leakscope_bpf;
 struct attachment;
+struct child;
 
 struct session {
 	const struct options *opts;
 	struct leakscope_bpf *skel;
 	struct attachment **attach;	/* detached (and NULLed) at the end */
 	pid_t pid;
-	bool is_child;			/* started by us: reap it, pass its status on */
+	struct child *child;		/* `-- CMD`: ours to reap; its status is passed on */
 	volatile sig_atomic_t *stop;	/* set by SIGINT/SIGTERM */
 };
 

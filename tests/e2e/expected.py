@@ -40,3 +40,8 @@ MT = {"thread_leak": (4 * 100 * 256, 400)}
 MT_ZERO = ["thread_churn"]
 
 STATIC = {"static_leak": (4 * 2500, 4)}
+
+DL = {"plugin_leak": (6 * 333, 6)}
+
+MANY_BLOCKS = 5000          # leak_many: 5000 x 16 bytes
+MANY_BYTES = 16
