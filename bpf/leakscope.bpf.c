@@ -862,3 +862,13 @@ int sched_exit(void *ctx)
 		emit(EV_EXIT, tgid);
 	return 0;
 }
+
+/* ---- benchmark floor ------------------------------------------------------ */
+
+/* Attached at the very same sites as the real programs by
+ * `--empty-probes`: what the probes alone cost. */
+SEC("uprobe")
+int empty_probe(struct pt_regs *ctx)
+{
+	return 0;
+}

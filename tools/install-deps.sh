@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="make clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
-      pkg-config libcmocka-dev python3 python3-pytest binutils gcc g++"
+      pkg-config libcapstone-dev libcmocka-dev python3 python3-pytest binutils gcc g++"
 
 missing=""
 for p in $PKGS; do

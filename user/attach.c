@@ -1,5 +1,6 @@
 /* attach.c - resolves allocator functions in the library the target
- * maps and attaches the entry and return uprobes, plus the tracepoints.
+ * maps, chooses each probe's site (placement.c), and attaches the entry
+ * and return uprobes, plus the tracepoints.
  *
  * Symbols are resolved to file offsets here rather than by libbpf so
  * that aliases (memalign == aligned_alloc in glibc) are probed once:
@@ -15,14 +16,13 @@
 #include "elfsym.h"
 #include "leakscope.skel.h"
 
-#define MAX_LINKS 128
+#define MAX_LINKS (2 * MAX_SITES + 16)
+#define MAX_FUNC_BYTES 4096	/* decoded per function for branch checks */
 
 struct attachment {
 	struct bpf_link *links[MAX_LINKS];
 	int nlinks;
 	int nsites;
-	uint64_t offsets[64];	/* sites already probed in this library */
-	int noffsets;
 };
 
 struct probe_spec {
@@ -30,24 +30,25 @@ struct probe_spec {
 	size_t prog_off;	/* offsetof(struct leakscope_bpf, progs.X) */
 	bool ret;		/* also attach the shared return probe */
 	bool required;		/* fail if missing (C library only) */
+	int nargs;		/* integer arguments the entry program reads */
 };
 
 #define PROG(name) offsetof(struct leakscope_bpf, progs.name)
 
 static const struct probe_spec libc_probes[] = {
-	{ "malloc", PROG(malloc_enter), true, true },
-	{ "free", PROG(free_enter), false, true },
-	{ "calloc", PROG(calloc_enter), true, true },
-	{ "realloc", PROG(realloc_enter), true, true },
-	{ "reallocarray", PROG(reallocarray_enter), true, false },
-	{ "posix_memalign", PROG(posix_memalign_enter), true, false },
-	{ "aligned_alloc", PROG(aligned_alloc_enter), true, false },
-	{ "memalign", PROG(aligned_alloc_enter), true, false },
-	{ "valloc", PROG(valloc_enter), true, false },
-	{ "pvalloc", PROG(pvalloc_enter), true, false },
-	{ "mmap", PROG(mmap_enter), true, false },
-	{ "munmap", PROG(munmap_enter), true, false },
-	{ "mremap", PROG(mremap_enter), true, false },
+	{ "malloc", PROG(malloc_enter), true, true, 1 },
+	{ "free", PROG(free_enter), false, true, 1 },
+	{ "calloc", PROG(calloc_enter), true, true, 2 },
+	{ "realloc", PROG(realloc_enter), true, true, 2 },
+	{ "reallocarray", PROG(reallocarray_enter), true, false, 3 },
+	{ "posix_memalign", PROG(posix_memalign_enter), true, false, 3 },
+	{ "aligned_alloc", PROG(aligned_alloc_enter), true, false, 2 },
+	{ "memalign", PROG(aligned_alloc_enter), true, false, 2 },
+	{ "valloc", PROG(valloc_enter), true, false, 1 },
+	{ "pvalloc", PROG(pvalloc_enter), true, false, 1 },
+	{ "mmap", PROG(mmap_enter), true, false, 4 },
+	{ "munmap", PROG(munmap_enter), true, false, 2 },
+	{ "mremap", PROG(mremap_enter), true, false, 3 },
 };
 
 /* operator new and new[], plain, nothrow and aligned: entry probes only,
@@ -55,13 +56,120 @@ static const struct probe_spec libc_probes[] = {
  * uretprobe's trampoline, the target would die in std::terminate.
  * operator delete needs no probe: libstdc++'s delete calls free(). */
 static const struct probe_spec cxx_probes[] = {
-	{ "_Znwm", PROG(cxx_new_enter), false, false },
-	{ "_Znam", PROG(cxx_new_enter), false, false },
-	{ "_ZnwmRKSt9nothrow_t", PROG(cxx_new_enter), false, false },
-	{ "_ZnamRKSt9nothrow_t", PROG(cxx_new_enter), false, false },
-	{ "_ZnwmSt11align_val_t", PROG(cxx_new_enter), false, false },
-	{ "_ZnamSt11align_val_t", PROG(cxx_new_enter), false, false },
+	{ "_Znwm", PROG(cxx_new_enter), false, false, 1 },
+	{ "_Znam", PROG(cxx_new_enter), false, false, 1 },
+	{ "_ZnwmRKSt9nothrow_t", PROG(cxx_new_enter), false, false, 1 },
+	{ "_ZnamRKSt9nothrow_t", PROG(cxx_new_enter), false, false, 1 },
+	{ "_ZnwmSt11align_val_t", PROG(cxx_new_enter), false, false, 1 },
+	{ "_ZnamSt11align_val_t", PROG(cxx_new_enter), false, false, 1 },
 };
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static bool is_alias(const struct probe_plan *plan, const char *lib,
+		     uint64_t off)
+{
+	for (int i = 0; i < plan->n; i++)
+		if (plan->sites[i].lib_path == lib && plan->sites[i].entry_off == off)
+			return true;
+	return false;
+}
+
+static int place_site(struct elfsym *e, struct probe_site *s, uint64_t size,
+		      int nargs)
+{
+	uint8_t code[MAX_FUNC_BYTES];
+	size_t len = size && size < sizeof(code) ? size : sizeof(code);
+	ssize_t n = elfsym__read(e, s->entry_off, code, len);
+
+	if (n <= 0)
+		return n < 0 ? (int)n : -EIO;
+	/* A return probe sits at the entry; a moved entry probe would add a
+	 * second trap, so only entry-only probes move. */
+	return placement__choose(code, n, s->entry_off, nargs, !s->ret, &s->place);
+}
+
+static int plan_lib(struct probe_plan *plan, const struct probe_spec *specs,
+		    size_t n, const char *path, const char *name)
+{
+	struct elfsym *e = elfsym__open(path);
+	int err = 0;
+
+	if (!e) {
+		err = -errno;
+		fprintf(stderr, "leakscope: cannot read %s (%s): %s\n", name, path,
+			strerror(errno));
+		return err;
+	}
+	for (size_t i = 0; i < n && !err; i++) {
+		struct probe_site *s = &plan->sites[plan->n];
+		uint64_t off, size;
+
+		if (elfsym__func(e, specs[i].sym, &off, &size)) {
+			if (specs[i].required) {
+				fprintf(stderr, "leakscope: %s has no %s(); is it an allocator? "
+					"Point --obj at the library that defines malloc/free\n",
+					name, specs[i].sym);
+				err = -ENOENT;
+			}
+			continue;
+		}
+		if (plan->n == MAX_SITES)
+			return -E2BIG;
+		memset(s, 0, sizeof(*s));
+		s->sym = specs[i].sym;
+		s->lib_path = path;
+		s->lib_name = name;
+		s->entry_off = off;
+		s->prog_off = specs[i].prog_off;
+		s->ret = specs[i].ret;
+		s->alias = is_alias(plan, path, off);
+		err = place_site(e, s, size, specs[i].nargs);
+		if (err)
+			fprintf(stderr, "leakscope: cannot decode %s in %s at 0x%lx: "
+				"not probing it is safer; is the file damaged?\n",
+				s->sym, name, (unsigned long)off);
+		plan->n++;
+	}
+	elfsym__close(e);
+	return err;
+}
+
+int attach__plan(const struct attach_opts *o, struct probe_plan *plan)
+{
+	int err;
+
+	memset(plan, 0, sizeof(*plan));
+	err = plan_lib(plan, libc_probes, COUNT(libc_probes), o->libc_path, o->libc_name);
+	if (!err && o->cxx_path)
+		err = plan_lib(plan, cxx_probes, COUNT(cxx_probes), o->cxx_path, o->cxx_name);
+	return err;
+}
+
+void attach__print_plan(FILE *out, const struct probe_plan *plan)
+{
+	fprintf(out, "%-22s %-9s %-10s %-20s %-14s %s\n", "FUNCTION", "PROBES",
+		"OFFSET", "INSTRUCTION", "KERNEL", "WHY / LIBRARY");
+	for (int i = 0; i < plan->n; i++) {
+		const struct probe_site *s = &plan->sites[i];
+		char off[32];
+
+		if (s->alias) {
+			fprintf(out, "%-22s %-9s %-10s %-20s %-14s alias of an earlier site, probed once\n",
+				s->sym, "-", "-", "-", "-");
+			continue;
+		}
+		snprintf(off, sizeof(off), "0x%lx%s", (unsigned long)s->entry_off,
+			 s->place.offset ? "+" : "");
+		if (s->place.offset)
+			snprintf(off + strlen(off), sizeof(off) - strlen(off), "%lu",
+				 (unsigned long)s->place.offset);
+		fprintf(out, "%-22s %-9s %-10s %-20.20s %-14s %s [%s]\n", s->sym,
+			s->ret ? "entry+ret" : "entry", off, s->place.insn,
+			s->place.emulated ? "emulated" : "single-stepped",
+			s->place.why, s->lib_name);
+	}
+}
 
 static struct bpf_program *prog_at(struct leakscope_bpf *skel, size_t off)
 {
@@ -80,79 +188,21 @@ static int keep(struct attachment *a, struct bpf_link *l)
 	return 0;
 }
 
-static bool seen_offset(struct attachment *a, uint64_t off)
-{
-	for (int i = 0; i < a->noffsets; i++)
-		if (a->offsets[i] == off)
-			return true;
-	if (a->noffsets < (int)(sizeof(a->offsets) / sizeof(a->offsets[0])))
-		a->offsets[a->noffsets++] = off;
-	return false;
-}
-
 static int attach_site(struct leakscope_bpf *skel, struct attachment *a,
-		       const struct probe_spec *p, pid_t pid, const char *path,
-		       uint64_t off)
+		       const struct probe_site *s, pid_t pid, bool empty)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, uo);
+	struct bpf_program *entry = empty ? skel->progs.empty_probe : prog_at(skel, s->prog_off);
+	struct bpf_program *ret = empty ? skel->progs.empty_probe : skel->progs.alloc_return;
 	int err;
 
-	uo.retprobe = false;
-	err = keep(a, bpf_program__attach_uprobe_opts(prog_at(skel, p->prog_off),
-						      pid, path, off, &uo));
-	if (err || !p->ret)
+	err = keep(a, bpf_program__attach_uprobe_opts(entry, pid, s->lib_path,
+						      s->entry_off + s->place.offset, &uo));
+	if (err || !s->ret)
 		return err;
 	uo.retprobe = true;
-	return keep(a, bpf_program__attach_uprobe_opts(skel->progs.alloc_return,
-						       pid, path, off, &uo));
-}
-
-static int attach_lib(struct leakscope_bpf *skel, struct attachment *a,
-		      const struct probe_spec *specs, size_t n, pid_t pid,
-		      const char *path, const char *name, bool verbose)
-{
-	struct elfsym *e = elfsym__open(path);
-	int err = 0, found = 0;
-
-	if (!e) {
-		fprintf(stderr, "leakscope: cannot read %s (%s): %s\n", name,
-			path, strerror(errno));
-		return -errno;
-	}
-	a->noffsets = 0;
-	for (size_t i = 0; i < n && !err; i++) {
-		uint64_t off;
-
-		if (elfsym__func_offset(e, specs[i].sym, &off)) {
-			if (specs[i].required) {
-				fprintf(stderr, "leakscope: %s has no %s(); is it an allocator? "
-					"Point --obj at the library that defines malloc/free\n",
-					name, specs[i].sym);
-				err = -ENOENT;
-			}
-			continue;
-		}
-		found++;
-		if (seen_offset(a, off)) {
-			if (verbose)
-				fprintf(stderr, "leakscope: %s is an alias at %s+0x%lx, probed once\n",
-					specs[i].sym, name, (unsigned long)off);
-			continue;
-		}
-		err = attach_site(skel, a, &specs[i], pid, path, off);
-		if (err) {
-			fprintf(stderr, "leakscope: cannot attach uprobe to %s in %s: %s\n",
-				specs[i].sym, name, strerror(-err));
-			break;
-		}
-		a->nsites++;
-		if (verbose)
-			fprintf(stderr, "leakscope: probe %s at %s+0x%lx%s\n",
-				specs[i].sym, name, (unsigned long)off,
-				specs[i].ret ? " (entry+return)" : " (entry)");
-	}
-	elfsym__close(e);
-	return err;
+	return keep(a, bpf_program__attach_uprobe_opts(ret, pid, s->lib_path,
+						       s->entry_off, &uo));
 }
 
 static int attach_tracepoints(struct leakscope_bpf *skel, struct attachment *a)
@@ -165,7 +215,7 @@ static int attach_tracepoints(struct leakscope_bpf *skel, struct attachment *a)
 	};
 	int err;
 
-	for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
+	for (size_t i = 0; i < COUNT(tps); i++) {
 		err = keep(a, bpf_program__attach(tps[i]));
 		if (err) {
 			fprintf(stderr, "leakscope: cannot attach tracepoint %s: %s\n",
@@ -177,22 +227,28 @@ static int attach_tracepoints(struct leakscope_bpf *skel, struct attachment *a)
 }
 
 struct attachment *attach__probes(struct leakscope_bpf *skel,
-				  const struct attach_opts *o)
+				  const struct probe_plan *plan, pid_t pid,
+				  bool empty)
 {
 	struct attachment *a = calloc(1, sizeof(*a));
-	int err;
+	int err = 0;
 
 	if (!a)
 		return NULL;
-	err = attach_tracepoints(skel, a);
-	if (!err)
-		err = attach_lib(skel, a, libc_probes,
-				 sizeof(libc_probes) / sizeof(libc_probes[0]),
-				 o->pid, o->libc_path, o->libc_name, o->verbose);
-	if (!err && o->cxx_path)
-		err = attach_lib(skel, a, cxx_probes,
-				 sizeof(cxx_probes) / sizeof(cxx_probes[0]),
-				 o->pid, o->cxx_path, o->cxx_name, o->verbose);
+	if (!empty)
+		err = attach_tracepoints(skel, a);
+	for (int i = 0; i < plan->n && !err; i++) {
+		const struct probe_site *s = &plan->sites[i];
+
+		if (s->alias)
+			continue;
+		err = attach_site(skel, a, s, pid, empty);
+		if (err)
+			fprintf(stderr, "leakscope: cannot attach uprobe to %s in %s: %s\n",
+				s->sym, s->lib_name, strerror(-err));
+		else
+			a->nsites++;
+	}
 	if (err) {
 		attach__free(a);
 		return NULL;

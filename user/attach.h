@@ -1,4 +1,4 @@
-/* attach.h - places leakscope's probes on a target's allocator. */
+/* attach.h - plans and places leakscope's probes on a target's allocator. */
 #ifndef LEAKSCOPE_ATTACH_H
 #define LEAKSCOPE_ATTACH_H
 
@@ -7,24 +7,53 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "placement.h"
+
 struct leakscope_bpf;
 struct attachment;
 
 struct attach_opts {
-	pid_t pid;		/* perf-event filter: only this process */
 	const char *libc_path;	/* path to open the allocator library by */
 	const char *libc_name;	/* its name as the target sees it */
 	const char *cxx_path;	/* libstdc++ to probe operator new in, or NULL */
 	const char *cxx_name;
-	bool verbose;
+	bool empty;		/* attach the empty program (benchmark floor) */
 };
 
-/* Attaches every allocator probe and the syscall/sched tracepoints.
- * Returns NULL after printing why; nothing stays attached then. */
-struct attachment *attach__probes(struct leakscope_bpf *skel,
-				  const struct attach_opts *o);
+#define MAX_SITES 32
 
-/* Number of uprobe sites attached (for the report header). */
+/* One probe site: a function, where its entry probe goes, and how the
+ * kernel will treat that instruction. */
+struct probe_site {
+	const char *sym;
+	const char *lib_path;	/* (borrowed from attach_opts) */
+	const char *lib_name;
+	uint64_t entry_off;	/* file offset of the function */
+	struct placement place;	/* probe at entry_off + place.offset */
+	size_t prog_off;	/* which BPF program (offset into the skeleton) */
+	bool ret;		/* also a return probe (at entry_off) */
+	bool alias;		/* same address as an earlier site: not probed */
+};
+
+struct probe_plan {
+	struct probe_site sites[MAX_SITES];
+	int n;
+};
+
+/* Resolves every allocator function and chooses its probe site by
+ * decoding its instructions.  Prints why and returns -errno on failure. */
+int attach__plan(const struct attach_opts *o, struct probe_plan *plan);
+
+/* The plan as a table: symbol, library, offset, emulated or not, why. */
+void attach__print_plan(FILE *out, const struct probe_plan *plan);
+
+/* Attaches the plan (filtered to pid) and the tracepoints.  Returns NULL
+ * after printing why; nothing stays attached then. */
+struct attachment *attach__probes(struct leakscope_bpf *skel,
+				  const struct probe_plan *plan, pid_t pid,
+				  bool empty);
+
+/* Number of uprobe sites attached (for the start-up message). */
 int attach__count(const struct attachment *a);
 
 /* Detaches everything (reverse order). NULL is fine. */

@@ -2,6 +2,7 @@
  *
  *   leakscope [OPTIONS] -p PID [INTERVAL [COUNT]]
  *   leakscope [OPTIONS] [INTERVAL [COUNT]] -- CMD [ARGS...]
+ *   leakscope probes [--obj PATH] (-p PID | -- CMD)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +20,7 @@ enum {
 	OPT_MAX_SIZE,
 	OPT_OBJ,
 	OPT_MAX_ALLOCS,
+	OPT_EMPTY_PROBES,
 };
 
 static const struct option long_opts[] = {
@@ -30,6 +32,7 @@ static const struct option long_opts[] = {
 	{ "max-size", required_argument, NULL, OPT_MAX_SIZE },
 	{ "obj", required_argument, NULL, OPT_OBJ },
 	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },
+	{ "empty-probes", no_argument, NULL, OPT_EMPTY_PROBES },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -40,6 +43,7 @@ void cli__usage(FILE *out)
 	fprintf(out,
 "Usage: leakscope [OPTIONS] -p PID [INTERVAL [COUNT]]\n"
 "       leakscope [OPTIONS] [INTERVAL [COUNT]] -- CMD [ARGS...]\n"
+"       leakscope probes [--obj PATH] (-p PID | -- CMD)\n"
 "\n"
 "Traces the outstanding allocations of a live process by call stack and\n"
 "reports the stacks holding the most memory every INTERVAL seconds\n"
@@ -54,7 +58,11 @@ void cli__usage(FILE *out)
 "      --obj PATH       probe the allocator in PATH instead of libc\n"
 "                       (jemalloc, tcmalloc, a static binary)\n"
 "      --max-allocs N   outstanding blocks tracked (default %u)\n"
-"  -v, --verbose        log probe attachment and libbpf messages\n"
+"  -v, --verbose        print the probe plan and libbpf messages\n"
+"      --empty-probes   benchmark floor: same probe sites, empty programs\n"
+"\n"
+"`leakscope probes` prints every probe site: function, offset, the\n"
+"instruction probed and whether the kernel emulates or single-steps it.\n"
 "  -h, --help           this help\n"
 "\n"
 "Examples:\n"
@@ -141,6 +149,11 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 	uint64_t v;
 
 	defaults(o);
+	if (argc > 1 && !strcmp(argv[1], "probes")) {
+		o->list_probes = true;
+		argv++;
+		argc--;
+	}
 	/* Split at "--" ourselves: what follows is the command, untouched. */
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--")) {
@@ -185,6 +198,9 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 			if (!*optarg)
 				return bad(err, "--obj path", optarg);
 			o->obj = optarg;
+			break;
+		case OPT_EMPTY_PROBES:
+			o->empty_probes = true;
 			break;
 		case OPT_MAX_ALLOCS:
 			if (parse_u64(optarg, 1u << 26, &v) || v < 1024)

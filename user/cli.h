@@ -20,6 +20,8 @@ struct options {
 	uint64_t max_size;
 	const char *obj;	/* --obj: allocator library instead of libc */
 	uint32_t max_allocs;	/* --max-allocs: outstanding blocks tracked */
+	bool list_probes;	/* `leakscope probes ...`: print the probe plan */
+	bool empty_probes;	/* --empty-probes: benchmark floor, no tracing */
 };
 
 /* Parses argv into opts.  Returns 0 on success, 1 when help was printed

@@ -91,7 +91,7 @@ static int vaddr_to_offset(Elf *elf, uint64_t vaddr, uint64_t *off)
 }
 
 static int find_in_section(Elf *elf, Elf_Scn *scn, const char *name,
-			   uint64_t *vaddr)
+			   uint64_t *vaddr, uint64_t *size)
 {
 	GElf_Shdr sh;
 	Elf_Data *data;
@@ -114,6 +114,7 @@ static int find_in_section(Elf *elf, Elf_Scn *scn, const char *name,
 		s = elf_strptr(elf, sh.sh_link, sym.st_name);
 		if (s && !strcmp(s, name)) {
 			*vaddr = sym.st_value;
+			*size = sym.st_size;
 			return 0;
 		}
 	}
@@ -121,6 +122,21 @@ static int find_in_section(Elf *elf, Elf_Scn *scn, const char *name,
 }
 
 int elfsym__func_offset(struct elfsym *e, const char *name, uint64_t *off)
+{
+	uint64_t size;
+
+	return elfsym__func(e, name, off, &size);
+}
+
+ssize_t elfsym__read(struct elfsym *e, uint64_t off, void *buf, size_t len)
+{
+	ssize_t n = pread(e->fd, buf, len, off);
+
+	return n < 0 ? -errno : n;
+}
+
+int elfsym__func(struct elfsym *e, const char *name, uint64_t *off,
+		 uint64_t *size)
 {
 	static const uint32_t order[] = { SHT_DYNSYM, SHT_SYMTAB };
 	uint64_t vaddr;
@@ -133,7 +149,7 @@ int elfsym__func_offset(struct elfsym *e, const char *name, uint64_t *off)
 
 			if (!gelf_getshdr(scn, &sh) || sh.sh_type != order[k])
 				continue;
-			if (!find_in_section(e->elf, scn, name, &vaddr))
+			if (!find_in_section(e->elf, scn, name, &vaddr, size))
 				return vaddr_to_offset(e->elf, vaddr, off);
 		}
 	}

@@ -3,6 +3,7 @@
 #define LEAKSCOPE_ELFSYM_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 struct elfsym;
 
@@ -16,5 +17,12 @@ int elfsym__is_dynamic(struct elfsym *e);
 /* Looks `name` up among defined functions (.dynsym, then .symtab) and
  * returns its file offset, the unit uprobes are placed by.  0 or -ENOENT. */
 int elfsym__func_offset(struct elfsym *e, const char *name, uint64_t *off);
+
+/* Same, also giving the function's size in bytes (st_size, 0 if unknown). */
+int elfsym__func(struct elfsym *e, const char *name, uint64_t *off,
+		 uint64_t *size);
+
+/* Reads len bytes at file offset off.  Returns bytes read or -errno. */
+ssize_t elfsym__read(struct elfsym *e, uint64_t off, void *buf, size_t len);
 
 #endif

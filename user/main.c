@@ -82,14 +82,46 @@ static int add_target(struct leakscope_bpf *skel, pid_t pid)
 	return 0;
 }
 
+/* The probe plan for the libraries found: what `leakscope probes` prints. */
+static int make_plan(const struct target_libs *libs, struct probe_plan *plan)
+{
+	struct attach_opts ao = {
+		.libc_path = libs->alloc_path,
+		.libc_name = libs->alloc_name,
+		.cxx_path = libs->has_cxx ? libs->cxx_path : NULL,
+		.cxx_name = libs->cxx_name,
+	};
+
+	return attach__plan(&ao, plan);
+}
+
+/* `leakscope probes`: nothing is loaded, attached or started. */
+static int list_probes(const struct options *o)
+{
+	struct target_libs libs;
+	struct probe_plan plan;
+	pid_t pid = getpid();
+
+	if (o->pid) {
+		pid = target__check_pid(o->pid);
+		if (pid < 0)
+			return 1;
+	}
+	if (target__find_libs(pid, o->pid ? pid : -1, o->obj, &libs) ||
+	    make_plan(&libs, &plan))
+		return 1;
+	attach__print_plan(stdout, &plan);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
 	struct leakscope_bpf *skel = NULL;
 	struct attachment *attach = NULL;
 	struct target_libs libs;
+	struct probe_plan plan;
 	struct child child = { .pid = -1, .go_fd = -1, .err_fd = -1 };
-	struct attach_opts ao = { 0 };
 	struct session s = { 0 };
 	pid_t pid;
 	int err, rc = 1;
@@ -101,6 +133,8 @@ int main(int argc, char **argv)
 	libbpf_set_print(libbpf_print);
 	if (preflight__check())
 		return 1;
+	if (o.list_probes)
+		return list_probes(&o);
 	install_signals();
 
 	if (o.cmd) {
@@ -115,16 +149,12 @@ int main(int argc, char **argv)
 			goto cleanup;
 		err = target__find_libs(pid, pid, o.obj, &libs);
 	}
-	if (err || load_bpf(&skel, &o) || add_target(skel, pid))
+	if (err || make_plan(&libs, &plan) || load_bpf(&skel, &o) ||
+	    add_target(skel, pid))
 		goto cleanup;
-
-	ao.pid = pid;
-	ao.libc_path = libs.alloc_path;
-	ao.libc_name = libs.alloc_name;
-	ao.cxx_path = libs.has_cxx ? libs.cxx_path : NULL;
-	ao.cxx_name = libs.cxx_name;
-	ao.verbose = o.verbose;
-	attach = attach__probes(skel, &ao);
+	if (o.verbose)
+		attach__print_plan(stderr, &plan);
+	attach = attach__probes(skel, &plan, pid, o.empty_probes);
 	if (!attach)
 		goto cleanup;
 	if (o.cmd && launch__go(&child))

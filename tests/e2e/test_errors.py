@@ -97,3 +97,24 @@ def test_sigkill_leaves_no_probe(fixture_proc):
         time.sleep(0.1)
     assert text_mapping_intact(fx.pid, is_libc) == 0
     assert fx.step() == "done"
+
+
+def test_probes_lists_placement(fixture_proc):
+    """`leakscope probes -p PID`: every site, where it went and why."""
+    fx = fixture_proc("cxx_leaks")
+    p = run("probes", "-p", str(fx.pid))
+    assert p.returncode == 0, p.stderr
+    rows = {line.split()[0]: line for line in p.stdout.splitlines()[1:]}
+    # Debian 12's free() starts with test/je (single-stepped): moved to the
+    # push after the NULL check, which the kernel emulates
+    assert "+9 " in rows["free"] and " emulated " in rows["free"]
+    assert "push rbp" in rows["free"]
+    # return-probed functions never move
+    for fn in ("malloc", "calloc", "realloc", "posix_memalign"):
+        assert "entry+ret" in rows[fn] and "+" not in rows[fn].split()[2]
+    assert "alias" in rows["memalign"]
+    # operator new: past endbr64
+    assert "endbr64" in rows["_Znwm"] and " emulated " in rows["_Znwm"]
+    # listing attaches nothing
+    assert leakscope_programs_loaded() == []
+    assert text_mapping_intact(fx.pid, is_libc) == 0
