@@ -53,12 +53,24 @@ struct {
 	__type(value, struct stack_agg);
 } stack_aggs SEC(".maps");
 
+/* Our own stack map: id (a hash of the frames) -> frames.  Unlike
+ * BPF_MAP_TYPE_STACK_TRACE, which is direct-mapped and loses a stack on
+ * every bucket collision (a quarter of 10k stacks in 16k buckets), it
+ * only loses stacks when it is full.  Allocated as stacks appear. */
 struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, DEFAULT_MAX_STACKS);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, MAX_STACK_DEPTH * sizeof(__u64));
-} stack_traces SEC(".maps");
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, struct stack_trace);
+} stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct stack_trace);
+} stack_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -145,24 +157,59 @@ static __always_inline void agg_add(struct stack_key *sk, __s64 bytes,
 	__sync_fetch_and_add(&agg->outstanding_allocs, allocs);
 }
 
+/* 64-bit hash of the frames (never STACK_ID_LOST). */
+static __always_inline __u64 hash_frames(const struct stack_trace *st)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+
+	for (int i = 0; i < MAX_STACK_DEPTH; i++) {
+		if (i >= st->nr)
+			break;
+		h = (h ^ st->ips[i]) * 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
+	return h ? h : 1;
+}
+
+/* Captures the user stack, minus `skip` innermost frames, into the stack
+ * map; returns its id, or STACK_ID_LOST (counted). */
+static __always_inline __u64 stack_id(void *ctx, __u64 skip)
+{
+	__u32 zero = 0;
+	struct stack_trace *st = bpf_map_lookup_elem(&stack_scratch, &zero);
+	long len;
+	__u64 id;
+
+	if (!st)
+		return STACK_ID_LOST;
+	len = bpf_get_stack(ctx, st->ips, sizeof(st->ips),
+			    BPF_F_USER_STACK | (skip & BPF_F_SKIP_FIELD_MASK));
+	if (len <= 0)
+		goto lost;
+	st->nr = len / sizeof(__u64);
+	id = hash_frames(st);
+	if (bpf_map_lookup_elem(&stacks, &id))
+		return id;
+	if (bpf_map_update_elem(&stacks, &id, st, BPF_NOEXIST) == 0 ||
+	    bpf_map_lookup_elem(&stacks, &id))	/* another CPU inserted it */
+		return id;
+lost:
+	count(CNT_DROP_STACK_LOST);
+	return STACK_ID_LOST;
+}
+
 /* Fills sk with the current user stack, minus `skip` innermost frames,
  * behind lead_pc (0: none), and makes sure its aggregate exists; false if
- * the aggregate map is full. */
+ * the aggregate map is full.  A stack that cannot be captured still
+ * counts its bytes, under STACK_ID_LOST. */
 static __always_inline bool capture_stack(void *ctx, __u32 tgid,
 					  struct stack_key *sk, __u64 skip,
 					  __u64 lead_pc)
 {
-	long id = bpf_get_stackid(ctx, &stack_traces,
-				  BPF_F_USER_STACK | (skip & BPF_F_SKIP_FIELD_MASK));
-
 	sk->tgid = tgid;
+	sk->pad = 0;
 	sk->lead_pc = lead_pc;
-	if (id < 0) {
-		count(CNT_DROP_STACK_LOST);
-		sk->id = STACK_ID_LOST;	/* bytes still counted, under "lost" */
-	} else {
-		sk->id = id;
-	}
+	sk->id = stack_id(ctx, skip);
 	if (!agg_get(sk)) {
 		count(CNT_DROP_STACK_AGG_FULL);
 		return false;

@@ -13,13 +13,13 @@
 
 #define MAX_STACK_DEPTH		127	/* PERF_MAX_STACK_DEPTH */
 #define DEFAULT_MAX_ALLOCS	(1u << 20)	/* outstanding heap blocks */
-#define DEFAULT_MAX_STACKS	16384	/* distinct call stacks */
+#define DEFAULT_MAX_STACKS	65536	/* distinct call stacks */
 #define MAX_MMAP_REGIONS	4096	/* outstanding anonymous mmaps */
 #define MAX_TARGETS		64
 #define MAX_INFLIGHT_THREADS	16384
 
-/* Stack ids that are not ids in the stack map. */
-#define STACK_ID_LOST		0xffffffffu	/* stack could not be captured */
+/* The stack id that is not in the stack map. */
+#define STACK_ID_LOST		0	/* stack could not be captured */
 
 /* Which allocator entry point a probe sits on. */
 enum alloc_fn {
@@ -39,15 +39,24 @@ enum alloc_fn {
 	FN__COUNT,
 };
 
-/* The key the aggregation is done by.  Today `id` is a bpf_get_stackid()
- * id; a later unwinder may fill it differently without touching anything
- * that aggregates by it.  lead_pc, when not 0, is a frame that goes in
- * front of the captured ones: the caller's return address read from
- * [rsp] at a function-entry probe, which frame-pointer walking misses. */
+/* The key the aggregation is done by.  `id` is a 64-bit hash of the
+ * captured frames, the key of the `stacks` map; a later unwinder may fill
+ * it differently without touching anything that aggregates by it.
+ * lead_pc, when not 0, is a frame that goes in front of the captured ones:
+ * the caller's return address read from [rsp] at a function-entry probe,
+ * which frame-pointer walking misses. */
 struct stack_key {
 	__u32 tgid;
-	__u32 id;
+	__u32 pad;
+	__u64 id;
 	__u64 lead_pc;
+};
+
+/* One captured stack, innermost frame first (return addresses). */
+struct stack_trace {
+	__u32 nr;
+	__u32 pad;
+	__u64 ips[MAX_STACK_DEPTH];
 };
 
 /* Per-stack aggregate, updated atomically in BPF on every alloc and free. */
@@ -89,7 +98,7 @@ enum counter {
 	CNT_FAILED_ALLOCS,	/* NULL / MAP_FAILED returns, not recorded */
 	CNT_NESTED_CALLS,	/* allocator calls made inside another one */
 	CNT_DROP_ALLOC_MAP_FULL,
-	CNT_DROP_STACK_LOST,	/* stack map full or hash collision */
+	CNT_DROP_STACK_LOST,	/* stack map full, or no user stack */
 	CNT_DROP_STACK_AGG_FULL,
 	CNT_DROP_INFLIGHT_FULL,
 	CNT_DROP_MMAP_TABLE_FULL,

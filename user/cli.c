@@ -21,6 +21,8 @@ enum {
 	OPT_OBJ,
 	OPT_MAX_ALLOCS,
 	OPT_EMPTY_PROBES,
+	OPT_MAX_STACKS,
+	OPT_SAMPLE_BYTES,
 };
 
 static const struct option long_opts[] = {
@@ -33,6 +35,8 @@ static const struct option long_opts[] = {
 	{ "obj", required_argument, NULL, OPT_OBJ },
 	{ "max-allocs", required_argument, NULL, OPT_MAX_ALLOCS },
 	{ "empty-probes", no_argument, NULL, OPT_EMPTY_PROBES },
+	{ "max-stacks", required_argument, NULL, OPT_MAX_STACKS },
+	{ "sample-bytes", required_argument, NULL, OPT_SAMPLE_BYTES },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -58,6 +62,10 @@ void cli__usage(FILE *out)
 "      --obj PATH       probe the allocator in PATH instead of libc\n"
 "                       (jemalloc, tcmalloc, a static binary)\n"
 "      --max-allocs N   outstanding blocks tracked (default %u)\n"
+"      --max-stacks N   distinct call stacks tracked (default %u)\n"
+"      --sample-bytes N sample allocations by bytes, one sample per N bytes\n"
+"                       on average (Poisson, as tcmalloc); reports scale the\n"
+"                       samples to unbiased estimates.  0 = every allocation\n"
 "  -v, --verbose        print the probe plan and libbpf messages\n"
 "      --empty-probes   benchmark floor: same probe sites, empty programs\n"
 "\n"
@@ -70,7 +78,7 @@ void cli__usage(FILE *out)
 "  sudo leakscope -p 1234 10 3       every 10 s, 3 reports, then detach\n"
 "  sudo leakscope -- ./myprog args   trace a command from its first allocation\n"
 "  sudo leakscope --json -p 1234     JSON Lines on stdout\n",
-		DEFAULT_MAX_ALLOCS);
+		DEFAULT_MAX_ALLOCS, DEFAULT_MAX_STACKS);
 }
 
 /* Parses a non-negative integer no larger than max; -EINVAL otherwise. */
@@ -141,6 +149,7 @@ static void defaults(struct options *o)
 	o->top_n = 10;
 	o->max_size = UINT64_MAX;
 	o->max_allocs = DEFAULT_MAX_ALLOCS;
+	o->max_stacks = DEFAULT_MAX_STACKS;
 }
 
 int cli__parse(int argc, char **argv, struct options *o, FILE *err)
@@ -198,6 +207,15 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 			if (!*optarg)
 				return bad(err, "--obj path", optarg);
 			o->obj = optarg;
+			break;
+		case OPT_MAX_STACKS:
+			if (parse_u64(optarg, 1u << 22, &v) || v < 256)
+				return bad(err, "--max-stacks (256-4194304)", optarg);
+			o->max_stacks = v;
+			break;
+		case OPT_SAMPLE_BYTES:
+			if (parse_u64(optarg, 1ULL << 40, &o->sample_bytes))
+				return bad(err, "--sample-bytes (bytes, 0-2^40)", optarg);
 			break;
 		case OPT_EMPTY_PROBES:
 			o->empty_probes = true;

@@ -20,6 +20,8 @@ struct options {
 	uint64_t max_size;
 	const char *obj;	/* --obj: allocator library instead of libc */
 	uint32_t max_allocs;	/* --max-allocs: outstanding blocks tracked */
+	uint32_t max_stacks;	/* --max-stacks: distinct stacks tracked */
+	uint64_t sample_bytes;	/* --sample-bytes: mean bytes between samples, 0 = all */
 	bool list_probes;	/* `leakscope probes ...`: print the probe plan */
 	bool empty_probes;	/* --empty-probes: benchmark floor, no tracing */
 };

@@ -240,19 +240,21 @@ static int update_growth(struct collector *c)
  * unless the kernel already recovered that same frame itself. */
 static void read_trace(struct collector *c, struct report_stack *s)
 {
-	int fd = bpf_map__fd(c->skel->maps.stack_traces);
-	uint64_t ips[MAX_STACK_DEPTH] = { 0 };
-	int n = 0;
+	int fd = bpf_map__fd(c->skel->maps.stacks);
+	struct stack_trace st;
+	uint32_t n = 0;
 
 	s->nips = 0;
 	if (s->key.lead_pc)
 		s->ips[s->nips++] = s->key.lead_pc;
-	if (s->key.id == STACK_ID_LOST || bpf_map_lookup_elem(fd, &s->key.id, ips))
+	if (s->key.id == STACK_ID_LOST || bpf_map_lookup_elem(fd, &s->key.id, &st))
 		return;
-	if (s->key.lead_pc && ips[0] == s->key.lead_pc)
+	if (st.nr > MAX_STACK_DEPTH)
+		st.nr = MAX_STACK_DEPTH;
+	if (s->key.lead_pc && st.nr && st.ips[0] == s->key.lead_pc)
 		n = 1;
-	for (; n < MAX_STACK_DEPTH && ips[n] && s->nips < MAX_STACK_DEPTH; n++)
-		s->ips[s->nips++] = ips[n];
+	for (; n < st.nr && s->nips < MAX_STACK_DEPTH; n++)
+		s->ips[s->nips++] = st.ips[n];
 }
 
 static uint64_t ktime_now_ns(void)

@@ -59,6 +59,8 @@ static int load_bpf(struct leakscope_bpf **out, const struct options *o)
 		return -errno;
 	}
 	bpf_map__set_max_entries(skel->maps.allocs, o->max_allocs);
+	bpf_map__set_max_entries(skel->maps.stacks, o->max_stacks);
+	bpf_map__set_max_entries(skel->maps.stack_aggs, o->max_stacks);
 	err = leakscope_bpf__load(skel);
 	if (err) {
 		fprintf(stderr, "leakscope: the kernel refused the BPF programs: %s%s\n",

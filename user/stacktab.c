@@ -8,7 +8,7 @@
 
 static size_t hash(const struct stack_key *k)
 {
-	uint64_t x = (((uint64_t)k->tgid << 32) | k->id) ^ (k->lead_pc * 0x9e3779b97f4a7c15ULL);
+	uint64_t x = k->id ^ ((uint64_t)k->tgid << 40) ^ (k->lead_pc * 0x9e3779b97f4a7c15ULL);
 
 	x ^= x >> 33;
 	x *= 0xff51afd7ed558ccdULL;
