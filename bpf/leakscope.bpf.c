@@ -24,6 +24,10 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* Set by the loader before load.  sample_period 0: record everything. */
+const volatile __u64 sample_period = 0;
+const volatile struct sample_tables sample_tab = {};
+
 /* tgid -> 1 for every traced process. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -278,7 +282,9 @@ static __always_inline void heap_forget(__u32 tgid, __u64 addr)
 	__s64 size;
 
 	if (!rec) {
-		count(CNT_UNTRACKED_FREES);
+		/* when sampling, most frees are of unsampled blocks */
+		if (!sample_period)
+			count(CNT_UNTRACKED_FREES);
 		return;
 	}
 	sk = rec->stack;
@@ -456,6 +462,22 @@ static __always_inline enum nesting nesting_of(struct inflight *cur, __u64 sp,
 	return NEST_STALE;
 }
 
+/* Is a new block of `size` bytes to be recorded?  (the one random draw
+ * of byte sampling; without --sample-bytes, always) */
+static __always_inline __u8 sample(__u64 size)
+{
+	if (!sample_period)
+		return 1;
+	return bpf_get_prandom_u32() <
+	       sample_threshold((const struct sample_tables *)&sample_tab, size, sample_period);
+}
+
+/* Calls that create a block draw; munmap/mremap only act on existing ones. */
+static __always_inline __u8 sample_call(__u32 fn, __u64 size)
+{
+	return fn == FN_MUNMAP || fn == FN_MREMAP ? 1 : sample(size);
+}
+
 /* Starts a call; a call made inside another allocator call is ignored,
  * except the first one inside an entry-only call, which it adopts. */
 static __always_inline void call_enter(struct pt_regs *ctx, __u32 fn,
@@ -492,6 +514,7 @@ static __always_inline void call_enter(struct pt_regs *ctx, __u32 fn,
 	st.old_addr = old_addr;
 	st.out_ptr = out_ptr;
 	st.aux = aux;
+	st.sampled = sample_call(fn, size);
 	if (bpf_map_update_elem(&inflight, &tid, &st, BPF_ANY))
 		count(CNT_DROP_INFLIGHT_FULL);
 }
@@ -523,10 +546,13 @@ static __always_inline void call_enter_entry_only(struct pt_regs *ctx,
 	case NEST_NONE:
 		break;
 	}
-	if (bpf_probe_read_user(&lead_pc, sizeof(lead_pc), (void *)sp))
-		lead_pc = 0;
-	if (!capture_stack(ctx, tgid, &st.stack, 1, lead_pc))
-		return;		/* counted; the nested malloc records alone */
+	st.sampled = sample(size);
+	if (st.sampled) {	/* an unsampled new costs no stack capture */
+		if (bpf_probe_read_user(&lead_pc, sizeof(lead_pc), (void *)sp))
+			lead_pc = 0;
+		if (!capture_stack(ctx, tgid, &st.stack, 1, lead_pc))
+			return;	/* counted; the nested malloc records alone */
+	}
 	st.fn = fn;
 	st.entry_only = 1;
 	st.entry_sp = sp;
@@ -552,7 +578,7 @@ static __always_inline void finish_mmap(void *ctx, __u32 tgid,
 		count(CNT_FAILED_ALLOCS);
 		return;
 	}
-	if (capture_stack(ctx, tgid, &sk, 0, 0))
+	if (st->sampled && capture_stack(ctx, tgid, &sk, 0, 0))
 		region_add(tgid, ret, page_round(st->size_bytes), &sk,
 			   bpf_ktime_get_ns(), true);
 }
@@ -619,7 +645,8 @@ static __always_inline void finish_heap(void *ctx, __u32 tgid,
 		count(CNT_FAILED_ALLOCS);
 		return;
 	}
-	heap_record(ctx, tgid, ret, st->size_bytes);
+	if (st->sampled)	/* an unsampled block costs no stack, no insert */
+		heap_record(ctx, tgid, ret, st->size_bytes);
 }
 
 static __always_inline void finish_call(void *ctx, __u32 tgid,
@@ -751,7 +778,8 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 		}
 		st = *cur;
 		bpf_map_delete_elem(&inflight, &tid);
-		heap_insert(pid_tgid >> 32, ret, st.size_bytes, &st.stack);
+		if (st.sampled)
+			heap_insert(pid_tgid >> 32, ret, st.size_bytes, &st.stack);
 		return 0;
 	}
 	if (sp <= cur->entry_sp)
@@ -824,6 +852,7 @@ static __always_inline void sys_enter_common(__u32 fn, __u64 size,
 	st.size_bytes = size;
 	st.old_addr = old_addr;
 	st.aux = aux | MMAP_VIA_SYSCALL;
+	st.sampled = sample_call(fn, size);
 	if (bpf_map_update_elem(&inflight, &tid, &st, BPF_ANY))
 		count(CNT_DROP_INFLIGHT_FULL);
 }

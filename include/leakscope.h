@@ -114,8 +114,10 @@ enum counter {
  * means the in-flight call was unwound past its return probe. */
 struct inflight {
 	__u32 fn;		/* enum alloc_fn of the outermost call */
-	__u32 entry_only;	/* no return probe (operator new): a nested
+	__u8 entry_only;	/* no return probe (operator new): a nested
 				 * allocator call is adopted to learn the address */
+	__u8 sampled;		/* record the new block (--sample-bytes decided) */
+	__u16 pad;
 	__u64 entry_sp;		/* user rsp at entry: points at the return address */
 	__u64 adopt_sp;		/* entry rsp of the adopted nested call, 0 = none */
 	struct stack_key stack;	/* entry_only: the stack captured at entry */
@@ -136,5 +138,7 @@ struct event {
 	__u32 type;
 	__u32 tgid;
 };
+
+#include "sampling.h"	/* the byte-sampling probability, shared too */
 
 #endif /* LEAKSCOPE_H */

@@ -14,6 +14,7 @@
 
 #include "attach.h"
 #include "elfsym.h"
+#include "leakscope.h"
 #include "leakscope.skel.h"
 
 #define MAX_LINKS (2 * MAX_SITES + 16)

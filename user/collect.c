@@ -3,10 +3,12 @@
  * Bytes and counts per stack come from the aggregate the BPF programs
  * keep up to date (O(stacks)).  One batched scan of the outstanding
  * blocks adds what the aggregate cannot know: the age of the oldest
- * block, and per-block filters (--min-age, --min-size, --max-size), in
- * which case the scan's sums replace the aggregate's.
+ * block, per-block filters (--min-age, --min-size, --max-size), and with
+ * --sample-bytes the weight 1/p of each sampled block; in those cases the
+ * scan's sums replace the aggregate's.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,14 +17,18 @@
 #include <bpf/libbpf.h>
 
 #include "collect.h"
+#include "leakscope.h"
 #include "leakscope.skel.h"
 #include "mapiter.h"
+#include "sampler.h"
 #include "stacktab.h"
 
 struct collector {
 	struct leakscope_bpf *skel;
 	struct collect_filter f;
 	bool filtered;
+	bool scan_sums;		/* filtered or sampled: sums come from the scan */
+	struct sample_tables tables;
 	int ncpus;
 	struct stacktab index;	/* stack -> position in work */
 	struct stacktab prev;	/* stack -> bytes at the previous report */
@@ -43,6 +49,8 @@ struct collector *collector__new(struct leakscope_bpf *skel,
 	c->skel = skel;
 	c->f = *f;
 	c->filtered = f->min_age_ns || f->min_size || f->max_size != UINT64_MAX;
+	c->scan_sums = c->filtered || f->sample_period;
+	sampling__init_tables(&c->tables);
 	c->ncpus = libbpf_num_possible_cpus();
 	if (c->ncpus <= 0 || stacktab__init(&c->index, 1024) ||
 	    stacktab__init(&c->prev, 1024)) {
@@ -130,7 +138,7 @@ static void on_agg(const void *key, const void *val, void *ctx)
 		c->err = -ENOMEM;
 		return;
 	}
-	if (!c->filtered) {
+	if (!c->scan_sums) {
 		s->bytes = a->outstanding_bytes;
 		s->allocs = a->outstanding_allocs;
 	}
@@ -144,14 +152,16 @@ static void on_block(struct collector *c, const struct stack_key *k,
 
 	if (!collect__block_passes(&c->f, size, ts_ns, c->now_ns))
 		return;
-	if (c->filtered) {
+	if (c->scan_sums) {
+		double w = sampling__weight(&c->tables, size, c->f.sample_period);
+
 		s = work_entry(c, k);
 		if (!s) {
 			c->err = -ENOMEM;
 			return;
 		}
-		s->bytes += size;
-		s->allocs++;
+		s->est_bytes += w * size;
+		s->est_allocs += w;
 	} else {
 		int64_t *idx = stacktab__find(&c->index, k);
 
@@ -280,6 +290,7 @@ int collector__collect(struct collector *c, pid_t pid, struct report *r)
 	r->timestamp = wall.tv_sec + wall.tv_nsec / 1e9;
 	c->now_ns = r->now_ns = ktime_now_ns();
 	r->filtered = c->filtered;
+	r->sample_period = c->f.sample_period;
 
 	err = read_counters(c, &r->totals);
 	if (!err)
@@ -300,6 +311,10 @@ int collector__collect(struct collector *c, pid_t pid, struct report *r)
 	for (size_t i = 0; i < c->work.n; i++) {	/* drop empty stacks */
 		struct report_stack *s = &c->work.v[i];
 
+		if (c->scan_sums) {
+			s->bytes = llround(s->est_bytes);
+			s->allocs = llround(s->est_allocs);
+		}
 		if (s->bytes <= 0 && s->allocs <= 0)
 			continue;
 		r->totals.outstanding_bytes += s->bytes;

@@ -15,6 +15,7 @@ struct collect_filter {
 	uint64_t min_size;
 	uint64_t max_size;	/* UINT64_MAX = none */
 	int top_n;
+	uint64_t sample_period;	/* --sample-bytes; 0 = every block recorded */
 };
 
 struct collector *collector__new(struct leakscope_bpf *skel,

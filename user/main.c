@@ -16,8 +16,10 @@
 #include "attach.h"
 #include "cli.h"
 #include "launch.h"
+#include "leakscope.h"
 #include "leakscope.skel.h"
 #include "preflight.h"
+#include "sampler.h"
 #include "session.h"
 #include "target.h"
 
@@ -58,6 +60,8 @@ static int load_bpf(struct leakscope_bpf **out, const struct options *o)
 		fprintf(stderr, "leakscope: cannot open the BPF object: %s\n", strerror(errno));
 		return -errno;
 	}
+	skel->rodata->sample_period = o->sample_bytes;
+	sampling__init_tables((struct sample_tables *)&skel->rodata->sample_tab);
 	bpf_map__set_max_entries(skel->maps.allocs, o->max_allocs);
 	bpf_map__set_max_entries(skel->maps.stacks, o->max_stacks);
 	bpf_map__set_max_entries(skel->maps.stack_aggs, o->max_stacks);

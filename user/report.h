@@ -28,6 +28,8 @@ struct report_stack {
 	int64_t allocs;
 	uint64_t oldest_ts_ns;	/* 0: no block seen in the scan */
 	int64_t growth_bytes;	/* since the previous report */
+	double est_bytes;	/* scan sums, weighted by 1/p when sampling */
+	double est_allocs;
 	uint64_t ips[MAX_STACK_DEPTH];
 	int nips;
 	struct frame *frames;	/* symbolized, innermost first */
@@ -53,6 +55,7 @@ struct report {
 	uint64_t now_ns;	/* bpf_ktime clock when collected */
 	bool final;
 	bool filtered;		/* --min-age / --min-size / --max-size applied */
+	uint64_t sample_period;	/* --sample-bytes: numbers are estimates; 0 = exact */
 	struct report_totals totals;
 	size_t nstacks_total;	/* stacks with outstanding memory */
 	struct report_stack *stacks;	/* the top N, by bytes */

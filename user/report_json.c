@@ -59,9 +59,9 @@ void report_json__print(FILE *out, const struct report *r)
 {
 	fprintf(out, "{\"pid\":%d,\"comm\":", r->pid);
 	json__string(out, r->comm);
-	fprintf(out, ",\"timestamp\":%.3f,\"final\":%s,\"filtered\":%s,\"totals\":",
+	fprintf(out, ",\"timestamp\":%.3f,\"final\":%s,\"filtered\":%s,\"sample_bytes\":%llu,\"totals\":",
 		r->timestamp, r->final ? "true" : "false",
-		r->filtered ? "true" : "false");
+		r->filtered ? "true" : "false", (unsigned long long)r->sample_period);
 	print_totals(out, &r->totals);
 	fprintf(out, ",\"stacks_total\":%zu,\"stacks\":[", r->nstacks_total);
 	for (size_t i = 0; i < r->nstacks; i++) {

@@ -91,8 +91,15 @@ void report_text__print(FILE *out, const struct report *r)
 		ts, r->pid, r->comm, r->final ? " final report" : "",
 		t->outstanding_bytes, b, t->outstanding_allocs, r->nstacks_total,
 		r->filtered ? " (filtered)" : "");
-	fprintf(out, "  allocs: %" PRIu64 "  frees: %" PRIu64 "  untracked frees: %" PRIu64 "  failed allocs: %" PRIu64 "\n",
-		t->allocs, t->frees, t->untracked_frees, t->failed_allocs);
+	if (r->sample_period)
+		fprintf(out, "  sampled: 1 per %" PRIu64 " bytes; outstanding figures are unbiased estimates, "
+			"allocs/frees count sampled blocks\n", r->sample_period);
+	if (r->sample_period)	/* a free of an unsampled block looks untracked */
+		snprintf(b, sizeof(b), "n/a");
+	else
+		snprintf(b, sizeof(b), "%" PRIu64, t->untracked_frees);
+	fprintf(out, "  allocs: %" PRIu64 "  frees: %" PRIu64 "  untracked frees: %s  failed allocs: %" PRIu64 "\n",
+		t->allocs, t->frees, b, t->failed_allocs);
 	print_drops(out, t);
 	if (r->nstacks)
 		fprintf(out, "  top %zu stacks by outstanding bytes:\n", r->nstacks);

@@ -19,6 +19,7 @@
 #include "attach.h"
 #include "collect.h"
 #include "launch.h"
+#include "leakscope.h"
 #include "leakscope.skel.h"
 #include "report_json.h"
 #include "report_text.h"
@@ -155,6 +156,7 @@ static int setup(struct loop *l, struct session *s)
 		.min_size = o->min_size,
 		.max_size = o->max_size,
 		.top_n = o->top_n,
+		.sample_period = o->sample_bytes,
 	};
 
 	memset(l, 0, sizeof(*l));

@@ -18,6 +18,7 @@ LEAKS = {
     "leak_big_malloc": (2 * (1 << 20), 2),
     "leak_mmap": (3 * 65536, 3),
     "leak_mmap_partial": (2 * 4096, 2),   # 5 pages, 3 unmapped, split in two
+    "leak_raw_mmap": (2 * 3 * 4096, 2),   # syscall instruction, no libc
     "leak_realloc_fail": (111, 1),
 }
 # Functions whose every allocation is freed again: must not appear.
