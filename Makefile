@@ -27,7 +27,7 @@ FIXTURES  := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(filter-out $(FI
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
-.PHONY: all deps test unit e2e demo fixtures clean
+.PHONY: all deps test unit e2e demo fixtures bench clean
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/leakscope
@@ -89,6 +89,18 @@ demo:
 	@tools/install-deps.sh
 	$(MAKE) all $(BUILD)/fixtures/demo_leaky_server
 	$(BUILD)/leakscope -n 3 1 -- $(BUILD)/fixtures/demo_leaky_server
+
+BENCH_CFLAGS := -O2 -g -fno-omit-frame-pointer
+$(BUILD)/churn: tools/bench/churn.c | $(BUILD)
+	$(CC) $(BENCH_CFLAGS) $< -o $@ -lpthread
+$(BUILD)/scale: tools/bench/scale.c | $(BUILD)
+	$(CC) $(BENCH_CFLAGS) $< -o $@
+
+# `make bench`: overhead and scale figures (README "Performance").
+bench:
+	@tools/install-deps.sh --bench
+	$(MAKE) all $(BUILD)/churn $(BUILD)/scale
+	tools/bench.sh
 
 clean:
 	rm -rf $(BUILD)

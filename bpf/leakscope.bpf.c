@@ -24,8 +24,11 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Set by the loader before load.  sample_period 0: record everything. */
+/* Set by the loader before load.  sample_period 0: record everything.
+ * target_tgid: the one traced process (a compare, not a map lookup, on
+ * every call); 0 = consult the targets map. */
 const volatile __u64 sample_period = 0;
+const volatile __u32 target_tgid = 0;
 const volatile struct sample_tables sample_tab = {};
 
 /* tgid -> 1 for every traced process. */
@@ -36,10 +39,12 @@ struct {
 	__type(value, __u8);
 } targets SEC(".maps");
 
+/* Per-thread in-flight call: task-local storage, so a call costs a
+ * pointer lookup instead of a hash insert and delete. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MAX_INFLIGHT_THREADS);
-	__type(key, __u32);		/* tid */
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct inflight);
 } inflight SEC(".maps");
 
@@ -126,7 +131,30 @@ static __always_inline __u32 current_tgid(void)
 
 static __always_inline bool is_target(__u32 tgid)
 {
+	if (target_tgid)
+		return tgid == target_tgid;
 	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
+}
+
+/* The current thread's in-flight state: NULL if it has none (and create
+ * is false) or memory ran out (counted).  Only `active` ones are live. */
+static __always_inline struct inflight *inflight_of_current(bool create)
+{
+	struct inflight *cur;
+
+	cur = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
+				   create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	if (!cur && create)
+		count(CNT_DROP_INFLIGHT_FULL);
+	return cur;
+}
+
+/* The thread's live in-flight call, or NULL. */
+static __always_inline struct inflight *inflight_live(void)
+{
+	struct inflight *cur = inflight_of_current(false);
+
+	return cur && cur->active ? cur : NULL;
 }
 
 static __always_inline void emit(enum event_type type, __u32 tgid)
@@ -175,9 +203,59 @@ static __always_inline __u64 hash_frames(const struct stack_trace *st)
 	return h ? h : 1;
 }
 
+struct fp_frame {
+	__u64 next;	/* saved rbp of the caller */
+	__u64 ret;	/* return address into the caller */
+};
+
+struct fp_walk {
+	struct stack_trace *st;
+	__u64 fp;
+};
+
+static long fp_step(__u32 i, struct fp_walk *w)
+{
+	struct fp_frame f;
+	__u32 n = w->st->nr;
+
+	if (n >= MAX_STACK_DEPTH || !w->fp || (w->fp & 7) ||
+	    bpf_probe_read_user(&f, sizeof(f), (void *)w->fp) || !f.ret)
+		return 1;
+	w->st->ips[n & (MAX_STACK_DEPTH - 1 | 127)] = f.ret;
+	w->st->nr = n + 1;
+	if (f.next <= w->fp)	/* frames go up the stack, or it is over */
+		return 1;
+	w->fp = f.next;
+	return 0;
+}
+
+/* The frame-pointer walk the kernel does for bpf_get_stack(), without its
+ * perf callchain machinery: ~4x cheaper per stack here.  Frame 0 is the
+ * current ip, then one return address per frame. */
+static __always_inline long walk_user_stack(struct pt_regs *regs,
+					    struct stack_trace *st, __u64 skip)
+{
+	struct fp_walk w = { .st = st, .fp = PT_REGS_FP(regs) };
+
+	st->ips[0] = PT_REGS_IP(regs);
+	st->nr = 1;
+	bpf_loop(MAX_STACK_DEPTH, fp_step, &w, 0);
+	if (skip) {	/* only 0 or 1 is used: drop frame 0 */
+		if (st->nr <= 1)
+			return 0;
+		for (int i = 0; i < MAX_STACK_DEPTH - 1; i++) {
+			if (i + 1 >= st->nr)
+				break;
+			st->ips[i] = st->ips[i + 1];
+		}
+		st->nr--;
+	}
+	return st->nr * sizeof(__u64);
+}
+
 /* Captures the user stack, minus `skip` innermost frames, into the stack
  * map; returns its id, or STACK_ID_LOST (counted). */
-static __always_inline __u64 stack_id(void *ctx, __u64 skip)
+static __always_inline __u64 stack_id(struct pt_regs *regs, __u64 skip)
 {
 	__u32 zero = 0;
 	struct stack_trace *st = bpf_map_lookup_elem(&stack_scratch, &zero);
@@ -186,8 +264,7 @@ static __always_inline __u64 stack_id(void *ctx, __u64 skip)
 
 	if (!st)
 		return STACK_ID_LOST;
-	len = bpf_get_stack(ctx, st->ips, sizeof(st->ips),
-			    BPF_F_USER_STACK | (skip & BPF_F_SKIP_FIELD_MASK));
+	len = walk_user_stack(regs, st, skip);
 	if (len <= 0)
 		goto lost;
 	st->nr = len / sizeof(__u64);
@@ -206,14 +283,14 @@ lost:
  * behind lead_pc (0: none), and makes sure its aggregate exists; false if
  * the aggregate map is full.  A stack that cannot be captured still
  * counts its bytes, under STACK_ID_LOST. */
-static __always_inline bool capture_stack(void *ctx, __u32 tgid,
+static __always_inline bool capture_stack(struct pt_regs *regs, __u32 tgid,
 					  struct stack_key *sk, __u64 skip,
 					  __u64 lead_pc)
 {
 	sk->tgid = tgid;
 	sk->pad = 0;
 	sk->lead_pc = lead_pc;
-	sk->id = stack_id(ctx, skip);
+	sk->id = stack_id(regs, skip);
 	if (!agg_get(sk)) {
 		count(CNT_DROP_STACK_AGG_FULL);
 		return false;
@@ -231,8 +308,6 @@ static __always_inline void agg_new_block(struct stack_key *sk, __u64 size)
 	}
 	__sync_fetch_and_add(&agg->outstanding_bytes, size);
 	__sync_fetch_and_add(&agg->outstanding_allocs, 1);
-	__sync_fetch_and_add(&agg->total_allocs, 1);
-	__sync_fetch_and_add(&agg->total_bytes, size);
 	count(CNT_ALLOCS);
 }
 
@@ -265,12 +340,12 @@ static __always_inline void heap_insert(__u32 tgid, __u64 addr, __u64 size,
 
 /* Records a block with the stack of the current return probe: frame #0
  * is the return address in the allocator's caller. */
-static __always_inline void heap_record(void *ctx, __u32 tgid, __u64 addr,
+static __always_inline void heap_record(struct pt_regs *regs, __u32 tgid, __u64 addr,
 					__u64 size)
 {
 	struct stack_key sk;
 
-	if (capture_stack(ctx, tgid, &sk, 0, 0))
+	if (capture_stack(regs, tgid, &sk, 0, 0))
 		heap_insert(tgid, addr, size, &sk);
 }
 
@@ -484,15 +559,15 @@ static __always_inline void call_enter(struct pt_regs *ctx, __u32 fn,
 				       __u64 size, __u64 old_addr,
 				       __u64 out_ptr, __u64 aux)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
 	__u64 sp = PT_REGS_SP(ctx);
 	struct inflight *cur, st = {};
 
-	if (!is_target(pid_tgid >> 32))
+	if (!is_target(current_tgid()))
 		return;
-	cur = bpf_map_lookup_elem(&inflight, &tid);
-	switch (nesting_of(cur, sp, false)) {
+	cur = inflight_of_current(true);
+	if (!cur)
+		return;
+	switch (nesting_of(cur->active ? cur : NULL, sp, false)) {
 	case NEST_INSIDE:
 		if (cur->entry_only && !cur->adopt_sp && fn != FN_MMAP)
 			cur->adopt_sp = sp;
@@ -515,8 +590,8 @@ static __always_inline void call_enter(struct pt_regs *ctx, __u32 fn,
 	st.out_ptr = out_ptr;
 	st.aux = aux;
 	st.sampled = sample_call(fn, size);
-	if (bpf_map_update_elem(&inflight, &tid, &st, BPF_ANY))
-		count(CNT_DROP_INFLIGHT_FULL);
+	st.active = 1;
+	*cur = st;
 }
 
 /* operator new: C++ exceptions cannot unwind through a uretprobe's
@@ -527,15 +602,16 @@ static __always_inline void call_enter(struct pt_regs *ctx, __u32 fn,
 static __always_inline void call_enter_entry_only(struct pt_regs *ctx,
 						  __u32 fn, __u64 size)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32;
+	__u32 tgid = current_tgid();
 	__u64 sp = PT_REGS_SP(ctx), lead_pc;
 	struct inflight *cur, st = {};
 
 	if (!is_target(tgid))
 		return;
-	cur = bpf_map_lookup_elem(&inflight, &tid);
-	switch (nesting_of(cur, sp, false)) {
+	cur = inflight_of_current(true);
+	if (!cur)
+		return;
+	switch (nesting_of(cur->active ? cur : NULL, sp, false)) {
 	case NEST_INSIDE:
 		count(CNT_NESTED_CALLS);	/* new(nothrow) -> new */
 		return;
@@ -550,20 +626,22 @@ static __always_inline void call_enter_entry_only(struct pt_regs *ctx,
 	if (st.sampled) {	/* an unsampled new costs no stack capture */
 		if (bpf_probe_read_user(&lead_pc, sizeof(lead_pc), (void *)sp))
 			lead_pc = 0;
-		if (!capture_stack(ctx, tgid, &st.stack, 1, lead_pc))
-			return;	/* counted; the nested malloc records alone */
+		if (!capture_stack(ctx, tgid, &st.stack, 1, lead_pc)) {
+			cur->active = 0;	/* counted; the nested malloc records alone */
+			return;
+		}
 	}
 	st.fn = fn;
 	st.entry_only = 1;
 	st.entry_sp = sp;
 	st.size_bytes = size;
-	if (bpf_map_update_elem(&inflight, &tid, &st, BPF_ANY))
-		count(CNT_DROP_INFLIGHT_FULL);
+	st.active = 1;
+	*cur = st;
 }
 
 #define MMAP_VIA_SYSCALL	(1ULL << 63)	/* in aux: the tracepoint owns it */
 
-static __always_inline void finish_mmap(void *ctx, __u32 tgid,
+static __always_inline void finish_mmap(struct pt_regs *regs, __u32 tgid,
 					struct inflight *st, __u64 ret)
 {
 	__u64 flags = st->aux & ~MMAP_VIA_SYSCALL;
@@ -578,7 +656,7 @@ static __always_inline void finish_mmap(void *ctx, __u32 tgid,
 		count(CNT_FAILED_ALLOCS);
 		return;
 	}
-	if (st->sampled && capture_stack(ctx, tgid, &sk, 0, 0))
+	if (st->sampled && capture_stack(regs, tgid, &sk, 0, 0))
 		region_add(tgid, ret, page_round(st->size_bytes), &sk,
 			   bpf_ktime_get_ns(), true);
 }
@@ -612,7 +690,7 @@ static __always_inline void finish_mremap(__u32 tgid, struct inflight *st,
 			   &c.first_stack, c.first_ts, false);
 }
 
-static __always_inline void finish_heap(void *ctx, __u32 tgid,
+static __always_inline void finish_heap(struct pt_regs *regs, __u32 tgid,
 					struct inflight *st, __u64 ret)
 {
 	switch (st->fn) {
@@ -646,15 +724,15 @@ static __always_inline void finish_heap(void *ctx, __u32 tgid,
 		return;
 	}
 	if (st->sampled)	/* an unsampled block costs no stack, no insert */
-		heap_record(ctx, tgid, ret, st->size_bytes);
+		heap_record(regs, tgid, ret, st->size_bytes);
 }
 
-static __always_inline void finish_call(void *ctx, __u32 tgid,
+static __always_inline void finish_call(struct pt_regs *regs, __u32 tgid,
 					struct inflight *st, __u64 ret)
 {
 	switch (st->fn) {
 	case FN_MMAP:
-		finish_mmap(ctx, tgid, st, ret);
+		finish_mmap(regs, tgid, st, ret);
 		break;
 	case FN_MUNMAP:
 		finish_munmap(tgid, st, ret);
@@ -663,7 +741,7 @@ static __always_inline void finish_call(void *ctx, __u32 tgid,
 		finish_mremap(tgid, st, ret);
 		break;
 	default:
-		finish_heap(ctx, tgid, st, ret);
+		finish_heap(regs, tgid, st, ret);
 		break;
 	}
 }
@@ -761,9 +839,7 @@ int BPF_KPROBE(mremap_enter, __u64 old_addr, __u64 old_len, __u64 new_len)
 SEC("uretprobe")
 int BPF_KRETPROBE(alloc_return, __u64 ret)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
-	struct inflight *cur = bpf_map_lookup_elem(&inflight, &tid);
+	struct inflight *cur = inflight_live();
 	__u64 sp = PT_REGS_SP(ctx);
 	struct inflight st;
 
@@ -776,45 +852,46 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 			cur->adopt_sp = 0;
 			return 0;
 		}
-		st = *cur;
-		bpf_map_delete_elem(&inflight, &tid);
-		if (st.sampled)
-			heap_insert(pid_tgid >> 32, ret, st.size_bytes, &st.stack);
+		cur->active = 0;
+		if (cur->sampled)
+			heap_insert(current_tgid(), ret, cur->size_bytes, &cur->stack);
 		return 0;
 	}
 	if (sp <= cur->entry_sp)
 		return 0;
 	st = *cur;
-	bpf_map_delete_elem(&inflight, &tid);
+	cur->active = 0;
 	if (sp != st.entry_sp + 8) {
 		count(CNT_DROP_MISSED_RETURN);
 		return 0;
 	}
-	finish_call(ctx, pid_tgid >> 32, &st, ret);
+	finish_call(ctx, current_tgid(), &st, ret);
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(free_enter, __u64 ptr)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
+	__u32 tgid = current_tgid();
+	struct inflight *cur;
 
-	if (!ptr || !is_target(pid_tgid >> 32))
+	if (!ptr || !is_target(tgid))
 		return 0;
 	/* free() inside realloc(): the outer call accounts. */
-	switch (nesting_of(bpf_map_lookup_elem(&inflight, &tid), PT_REGS_SP(ctx), false)) {
+	cur = inflight_live();
+	switch (nesting_of(cur, PT_REGS_SP(ctx), false)) {
 	case NEST_INSIDE:
 		count(CNT_NESTED_CALLS);
 		return 0;
 	case NEST_STALE:
-		bpf_map_delete_elem(&inflight, &tid);
-		count(CNT_DROP_MISSED_RETURN);
+		cur->active = 0;
+		if (!cur->entry_only)
+			count(CNT_DROP_MISSED_RETURN);
 		break;
 	case NEST_NONE:
 		break;
 	}
-	heap_forget(pid_tgid >> 32, ptr);
+	heap_forget(tgid, ptr);
 	return 0;
 }
 
@@ -830,19 +907,22 @@ static __always_inline __u64 user_sp(void)
 static __always_inline void sys_enter_common(__u32 fn, __u64 size,
 					     __u64 old_addr, __u64 aux)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
-	__u64 sp = user_sp();
-	struct inflight st = {};
+	struct inflight *cur, st = {};
+	__u64 sp;
 
-	if (!is_target(pid_tgid >> 32))
+	if (!is_target(current_tgid()))
 		return;
+	cur = inflight_of_current(true);
+	if (!cur)
+		return;
+	sp = user_sp();
 	/* Inside a libc wrapper or an allocator: that call accounts. */
-	switch (nesting_of(bpf_map_lookup_elem(&inflight, &tid), sp, true)) {
+	switch (nesting_of(cur->active ? cur : NULL, sp, true)) {
 	case NEST_INSIDE:
 		return;
 	case NEST_STALE:
-		count(CNT_DROP_MISSED_RETURN);
+		if (!cur->entry_only)
+			count(CNT_DROP_MISSED_RETURN);
 		break;
 	case NEST_NONE:
 		break;
@@ -853,22 +933,24 @@ static __always_inline void sys_enter_common(__u32 fn, __u64 size,
 	st.old_addr = old_addr;
 	st.aux = aux | MMAP_VIA_SYSCALL;
 	st.sampled = sample_call(fn, size);
-	if (bpf_map_update_elem(&inflight, &tid, &st, BPF_ANY))
-		count(CNT_DROP_INFLIGHT_FULL);
+	st.active = 1;
+	*cur = st;
 }
 
 static __always_inline void sys_exit_common(void *ctx, __u32 fn, long ret)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
-	struct inflight *cur = bpf_map_lookup_elem(&inflight, &tid);
-	struct inflight st;
+	struct inflight *cur, st;
 
+	if (!is_target(current_tgid()))
+		return;
+	cur = inflight_live();
 	if (!cur || cur->fn != fn || !(cur->aux & MMAP_VIA_SYSCALL))
 		return;
 	st = *cur;
-	bpf_map_delete_elem(&inflight, &tid);
-	finish_call(ctx, pid_tgid >> 32, &st, ret);
+	cur->active = 0;
+	/* the user registers: the tracepoint's ctx is its own record */
+	finish_call((struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf()),
+		    current_tgid(), &st, ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_mmap")
@@ -933,7 +1015,6 @@ int sched_exit(void *ctx)
 
 	if (!is_target(tgid))
 		return 0;
-	bpf_map_delete_elem(&inflight, &tid);	/* a thread died mid-call */
 	if (tid == tgid)
 		emit(EV_EXIT, tgid);
 	return 0;

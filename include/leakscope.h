@@ -16,7 +16,6 @@
 #define DEFAULT_MAX_STACKS	65536	/* distinct call stacks */
 #define MAX_MMAP_REGIONS	4096	/* outstanding anonymous mmaps */
 #define MAX_TARGETS		64
-#define MAX_INFLIGHT_THREADS	16384
 
 /* The stack id that is not in the stack map. */
 #define STACK_ID_LOST		0	/* stack could not be captured */
@@ -63,8 +62,6 @@ struct stack_trace {
 struct stack_agg {
 	__s64 outstanding_bytes;
 	__s64 outstanding_allocs;
-	__u64 total_allocs;	/* ever recorded on this stack */
-	__u64 total_bytes;
 };
 
 /* One outstanding heap block, keyed by (tgid, address). */
@@ -100,15 +97,15 @@ enum counter {
 	CNT_DROP_ALLOC_MAP_FULL,
 	CNT_DROP_STACK_LOST,	/* stack map full, or no user stack */
 	CNT_DROP_STACK_AGG_FULL,
-	CNT_DROP_INFLIGHT_FULL,
+	CNT_DROP_INFLIGHT_FULL,	/* no memory for a thread's in-flight state */
 	CNT_DROP_MMAP_TABLE_FULL,
 	CNT_DROP_EVENTS_LOST,	/* ring buffer full */
 	CNT_DROP_MISSED_RETURN,	/* a call unwound (exception, longjmp) past its return probe */
 	CNT__COUNT,
 };
 
-/* In-flight state of the outermost allocator call of one thread, keyed
- * by thread id.  Nested calls (realloc(NULL,n) -> malloc, malloc -> mmap,
+/* In-flight state of the outermost allocator call of one thread, in the
+ * thread's task-local storage.  Nested calls (realloc(NULL,n) -> malloc, malloc -> mmap,
  * operator new -> malloc) are told apart by the user stack pointer: they
  * run deeper than entry_sp.  A call that enters, or returns, *above* it
  * means the in-flight call was unwound past its return probe. */
@@ -117,7 +114,8 @@ struct inflight {
 	__u8 entry_only;	/* no return probe (operator new): a nested
 				 * allocator call is adopted to learn the address */
 	__u8 sampled;		/* record the new block (--sample-bytes decided) */
-	__u16 pad;
+	__u8 active;		/* a call is in flight (else the rest is stale) */
+	__u8 pad;
 	__u64 entry_sp;		/* user rsp at entry: points at the return address */
 	__u64 adopt_sp;		/* entry rsp of the adopted nested call, 0 = none */
 	struct stack_key stack;	/* entry_only: the stack captured at entry */

@@ -77,21 +77,26 @@ static bool is_alias(const struct probe_plan *plan, const char *lib,
 }
 
 static int place_site(struct elfsym *e, struct probe_site *s, uint64_t size,
-		      int nargs)
+		      int nargs, bool may_move)
 {
 	uint8_t code[MAX_FUNC_BYTES];
 	size_t len = size && size < sizeof(code) ? size : sizeof(code);
 	ssize_t n = elfsym__read(e, s->entry_off, code, len);
+	int err;
 
 	if (n <= 0)
 		return n < 0 ? (int)n : -EIO;
 	/* A return probe sits at the entry; a moved entry probe would add a
 	 * second trap, so only entry-only probes move. */
-	return placement__choose(code, n, s->entry_off, nargs, !s->ret, &s->place);
+	err = placement__choose(code, n, s->entry_off, nargs, may_move && !s->ret,
+				&s->place);
+	if (!err && !may_move && !s->ret && !s->place.emulated)
+		snprintf(s->place.why, sizeof(s->place.why), "entry: --no-placement");
+	return err;
 }
 
 static int plan_lib(struct probe_plan *plan, const struct probe_spec *specs,
-		    size_t n, const char *path, const char *name)
+		    size_t n, const char *path, const char *name, bool may_move)
 {
 	struct elfsym *e = elfsym__open(path);
 	int err = 0;
@@ -125,7 +130,7 @@ static int plan_lib(struct probe_plan *plan, const struct probe_spec *specs,
 		s->prog_off = specs[i].prog_off;
 		s->ret = specs[i].ret;
 		s->alias = is_alias(plan, path, off);
-		err = place_site(e, s, size, specs[i].nargs);
+		err = place_site(e, s, size, specs[i].nargs, may_move);
 		if (err)
 			fprintf(stderr, "leakscope: cannot decode %s in %s at 0x%lx: "
 				"not probing it is safer; is the file damaged?\n",
@@ -141,9 +146,13 @@ int attach__plan(const struct attach_opts *o, struct probe_plan *plan)
 	int err;
 
 	memset(plan, 0, sizeof(*plan));
-	err = plan_lib(plan, libc_probes, COUNT(libc_probes), o->libc_path, o->libc_name);
+	bool may_move = !o->entry_only_sites;
+
+	err = plan_lib(plan, libc_probes, COUNT(libc_probes), o->libc_path,
+		       o->libc_name, may_move);
 	if (!err && o->cxx_path)
-		err = plan_lib(plan, cxx_probes, COUNT(cxx_probes), o->cxx_path, o->cxx_name);
+		err = plan_lib(plan, cxx_probes, COUNT(cxx_probes), o->cxx_path,
+			       o->cxx_name, may_move);
 	return err;
 }
 

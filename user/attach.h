@@ -17,7 +17,7 @@ struct attach_opts {
 	const char *libc_name;	/* its name as the target sees it */
 	const char *cxx_path;	/* libstdc++ to probe operator new in, or NULL */
 	const char *cxx_name;
-	bool empty;		/* attach the empty program (benchmark floor) */
+	bool entry_only_sites;	/* never move a probe (benchmark comparison) */
 };
 
 #define MAX_SITES 32

@@ -23,6 +23,7 @@ enum {
 	OPT_EMPTY_PROBES,
 	OPT_MAX_STACKS,
 	OPT_SAMPLE_BYTES,
+	OPT_NO_PLACEMENT,
 };
 
 static const struct option long_opts[] = {
@@ -37,6 +38,7 @@ static const struct option long_opts[] = {
 	{ "empty-probes", no_argument, NULL, OPT_EMPTY_PROBES },
 	{ "max-stacks", required_argument, NULL, OPT_MAX_STACKS },
 	{ "sample-bytes", required_argument, NULL, OPT_SAMPLE_BYTES },
+	{ "no-placement", no_argument, NULL, OPT_NO_PLACEMENT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -68,6 +70,7 @@ void cli__usage(FILE *out)
 "                       samples to unbiased estimates.  0 = every allocation\n"
 "  -v, --verbose        print the probe plan and libbpf messages\n"
 "      --empty-probes   benchmark floor: same probe sites, empty programs\n"
+"      --no-placement   benchmark: every probe at its function's entry\n"
 "\n"
 "`leakscope probes` prints every probe site: function, offset, the\n"
 "instruction probed and whether the kernel emulates or single-steps it.\n"
@@ -216,6 +219,9 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 		case OPT_SAMPLE_BYTES:
 			if (parse_u64(optarg, 1ULL << 40, &o->sample_bytes))
 				return bad(err, "--sample-bytes (bytes, 0-2^40)", optarg);
+			break;
+		case OPT_NO_PLACEMENT:
+			o->no_placement = true;
 			break;
 		case OPT_EMPTY_PROBES:
 			o->empty_probes = true;

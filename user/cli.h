@@ -24,6 +24,7 @@ struct options {
 	uint64_t sample_bytes;	/* --sample-bytes: mean bytes between samples, 0 = all */
 	bool list_probes;	/* `leakscope probes ...`: print the probe plan */
 	bool empty_probes;	/* --empty-probes: benchmark floor, no tracing */
+	bool no_placement;	/* --no-placement: every probe at the entry (benchmark) */
 };
 
 /* Parses argv into opts.  Returns 0 on success, 1 when help was printed

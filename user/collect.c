@@ -36,6 +36,7 @@ struct collector {
 	struct agg_work work;
 	pid_t pid;
 	uint64_t now_ns;
+	size_t scanned;
 	int err;
 };
 
@@ -150,6 +151,7 @@ static void on_block(struct collector *c, const struct stack_key *k,
 {
 	struct report_stack *s;
 
+	c->scanned++;
 	if (!collect__block_passes(&c->f, size, ts_ns, c->now_ns))
 		return;
 	if (c->scan_sums) {
@@ -284,6 +286,7 @@ int collector__collect(struct collector *c, pid_t pid, struct report *r)
 	memset(&r->totals, 0, sizeof(r->totals));
 	c->pid = pid;
 	c->err = 0;
+	c->scanned = 0;
 	c->work.n = 0;
 	stacktab__clear(&c->index);
 	clock_gettime(CLOCK_REALTIME, &wall);
@@ -327,6 +330,7 @@ int collector__collect(struct collector *c, pid_t pid, struct report *r)
 		return err;
 	collect__sort(c->work.v, c->work.n);
 	r->nstacks_total = c->work.n;
+	r->blocks_scanned = c->scanned;
 	r->nstacks = c->work.n < (size_t)c->f.top_n ? c->work.n : (size_t)c->f.top_n;
 	r->stacks = c->work.v;
 	for (size_t i = 0; i < r->nstacks; i++)

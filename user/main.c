@@ -51,7 +51,7 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);	/* a closed stdout ends in an error, not a kill */
 }
 
-static int load_bpf(struct leakscope_bpf **out, const struct options *o)
+static int load_bpf(struct leakscope_bpf **out, const struct options *o, pid_t pid)
 {
 	struct leakscope_bpf *skel = leakscope_bpf__open();
 	int err;
@@ -61,6 +61,7 @@ static int load_bpf(struct leakscope_bpf **out, const struct options *o)
 		return -errno;
 	}
 	skel->rodata->sample_period = o->sample_bytes;
+	skel->rodata->target_tgid = pid;
 	sampling__init_tables((struct sample_tables *)&skel->rodata->sample_tab);
 	bpf_map__set_max_entries(skel->maps.allocs, o->max_allocs);
 	bpf_map__set_max_entries(skel->maps.stacks, o->max_stacks);
@@ -89,13 +90,15 @@ static int add_target(struct leakscope_bpf *skel, pid_t pid)
 }
 
 /* The probe plan for the libraries found: what `leakscope probes` prints. */
-static int make_plan(const struct target_libs *libs, struct probe_plan *plan)
+static int make_plan(const struct target_libs *libs, const struct options *o,
+		     struct probe_plan *plan)
 {
 	struct attach_opts ao = {
 		.libc_path = libs->alloc_path,
 		.libc_name = libs->alloc_name,
 		.cxx_path = libs->has_cxx ? libs->cxx_path : NULL,
 		.cxx_name = libs->cxx_name,
+		.entry_only_sites = o->no_placement,
 	};
 
 	return attach__plan(&ao, plan);
@@ -114,7 +117,7 @@ static int list_probes(const struct options *o)
 			return 1;
 	}
 	if (target__find_libs(pid, o->pid ? pid : -1, o->obj, &libs) ||
-	    make_plan(&libs, &plan))
+	    make_plan(&libs, o, &plan))
 		return 1;
 	attach__print_plan(stdout, &plan);
 	return 0;
@@ -155,7 +158,7 @@ int main(int argc, char **argv)
 			goto cleanup;
 		err = target__find_libs(pid, pid, o.obj, &libs);
 	}
-	if (err || make_plan(&libs, &plan) || load_bpf(&skel, &o) ||
+	if (err || make_plan(&libs, &o, &plan) || load_bpf(&skel, &o, pid) ||
 	    add_target(skel, pid))
 		goto cleanup;
 	if (o.verbose)

@@ -58,6 +58,7 @@ struct report {
 	uint64_t sample_period;	/* --sample-bytes: numbers are estimates; 0 = exact */
 	struct report_totals totals;
 	size_t nstacks_total;	/* stacks with outstanding memory */
+	size_t blocks_scanned;	/* outstanding blocks read for ages/filters */
 	struct report_stack *stacks;	/* the top N, by bytes */
 	size_t nstacks;
 };

@@ -43,12 +43,17 @@ struct loop {
 	char comm[32];
 };
 
-static uint64_t now_ms(void)
+static uint64_t now_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+	return ts.tv_sec * 1000000ULL + ts.tv_nsec / 1000;
+}
+
+static uint64_t now_ms(void)
+{
+	return now_us() / 1000;
 }
 
 static int on_event(void *ctx, void *data, size_t len)
@@ -117,9 +122,25 @@ static void wait_events(struct loop *l, int ms)
 	ring_buffer__consume(l->rb);
 }
 
+/* Peak resident memory of leakscope itself, in KiB (VmHWM). */
+static long peak_rss_kib(void)
+{
+	char line[128];
+	long kib = -1;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib;
+}
+
 static int report(struct loop *l, bool final)
 {
 	struct report r = { .pid = l->s->pid, .final = final };
+	uint64_t t0 = now_us();
 	int err;
 
 	if (!l->exited && l->exec_seen) {
@@ -138,6 +159,10 @@ static int report(struct loop *l, bool final)
 		report_json__print(stdout, &r);
 	else
 		report_text__print(stdout, &r);
+	if (l->s->opts->verbose)
+		fprintf(stderr, "leakscope: report: %zu stacks, %zu blocks scanned, "
+			"%.1f ms, peak RSS %.1f MiB\n", r.nstacks_total, r.blocks_scanned,
+			(now_us() - t0) / 1000.0, peak_rss_kib() / 1024.0);
 	return 0;
 }
 

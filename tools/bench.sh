@@ -1,0 +1,121 @@
+#!/bin/bash
+# bench.sh - `make bench`: what tracing costs a process, and what
+# leakscope costs itself.  Prints a table and writes build/bench.txt.
+#
+#  1. churn: malloc+free pairs of mixed sizes in THREADS threads, in ns
+#     per pair: untraced, probes with empty programs (the floor), full
+#     stacks, --sample-bytes 524288, and probes without placement.
+#     RUNS interleaved runs per mode, median reported.
+#  2. redis-server under redis-benchmark on loopback: requests/s
+#     untraced, traced, traced with sampling.
+#  3. scale: 1,000,000 outstanding blocks on 10,000 stacks: time to
+#     produce one report, and leakscope's peak RSS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+B=build
+LS=$B/leakscope
+ITER=${ITER:-300000}
+THREADS=${THREADS:-2}
+RUNS=${RUNS:-5}
+OUT=$B/bench.txt
+SAMPLE=524288
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+result() { sed -n 's/.*RESULT ns_per_pair=//p' | tail -1; }
+
+churn() {	# mode -> ns per pair (one run)
+	case $1 in
+	untraced) $B/churn $((ITER * 10)) "$THREADS" 2>&1 | result ;;
+	floor)    $LS --empty-probes -n 1 -- $B/churn "$ITER" "$THREADS" 2>&1 | result ;;
+	full)     $LS -n 1 -- $B/churn "$ITER" "$THREADS" 2>&1 | result ;;
+	sampled)  $LS --sample-bytes $SAMPLE -n 1 -- $B/churn "$ITER" "$THREADS" 2>&1 | result ;;
+	noplace)  $LS --no-placement -n 1 -- $B/churn $((ITER / 10)) "$THREADS" 2>&1 | result ;;
+	esac
+}
+
+bench_churn() {
+	local mode r
+	declare -gA NS
+	for mode in untraced floor full sampled noplace; do : > "$B/bench.$mode"; done
+	for ((r = 1; r <= RUNS; r++)); do
+		for mode in untraced floor full sampled noplace; do
+			churn $mode >> "$B/bench.$mode"
+		done
+	done
+	for mode in untraced floor full sampled noplace; do
+		NS[$mode]=$(median < "$B/bench.$mode")
+	done
+}
+
+redis_rps() {	# port -> mean requests/s over SET, GET, LPUSH, LPOP
+	redis-benchmark -p "$1" -q -n 100000 -c 20 -t set,get,lpush,lpop --csv 2>/dev/null |
+		awk -F'"' 'NR > 1 {s += $4; n++} END {printf "%.0f", s / n}'
+}
+
+bench_redis() {
+	local port=16379 pid obj="" rps ls
+	declare -gA RPS
+	if ! command -v redis-server >/dev/null; then
+		echo "bench: redis-server missing (make bench installs it)" >&2
+		return 1
+	fi
+	redis-server --port $port --bind 127.0.0.1 --save "" --appendonly no \
+		--daemonize no >/dev/null 2>&1 &
+	pid=$!
+	for _ in $(seq 50); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.1; done
+	# Debian's redis uses jemalloc: probe the allocator it really calls
+	lib=$(awk '$6 ~ /libjemalloc/ {print $6; exit}' /proc/$pid/maps)
+	[ -n "$lib" ] && obj="--obj $lib"
+	RPS[untraced]=$(redis_rps $port)
+	for mode in full sampled; do
+		extra=""
+		[ $mode = sampled ] && extra="--sample-bytes $SAMPLE"
+		# shellcheck disable=SC2086
+		$LS $obj $extra -p $pid 3600 >/dev/null 2>"$B/bench.redis.err" &
+		ls=$!
+		for _ in $(seq 100); do grep -q "tracing PID" "$B/bench.redis.err" && break; sleep 0.1; done
+		RPS[$mode]=$(redis_rps $port)
+		kill -INT $ls; wait $ls || true
+	done
+	RPS[again]=$(redis_rps $port)	# after detach: back to untraced speed
+	kill $pid; wait $pid 2>/dev/null || true
+	REDIS_ALLOC=${lib:-libc}
+}
+
+bench_scale() {
+	$LS -v -n 10 --max-allocs 2097152 1 -- $B/scale 6 >/dev/null 2>"$B/bench.scale.err"
+	SCALE=$(awk '/leakscope: report: / && $5 >= 1000000 {print $3, $5, $8, $12}' \
+		"$B/bench.scale.err" | sort -k3 -n | tail -1)
+	RSS=$(awk '/peak RSS/ {r = $12} END {print r}' "$B/bench.scale.err")
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+
+bench_churn
+bench_redis || true
+bench_scale
+
+{
+	echo "leakscope benchmark ($(date -u +%F), $(uname -r), $(nproc) CPUs)"
+	echo
+	echo "churn: malloc+free pairs, mixed sizes, $THREADS threads, median of $RUNS runs"
+	printf "  %-34s %10s %10s\n" "mode" "ns/pair" "x floor"
+	printf "  %-34s %10s %10s\n" "untraced" "${NS[untraced]}" "-"
+	printf "  %-34s %10s %10s\n" "probes, empty programs (floor)" "${NS[floor]}" "1.00"
+	printf "  %-34s %10s %10s\n" "leakscope, full stacks" "${NS[full]}" "$(ratio "${NS[full]}" "${NS[floor]}")"
+	printf "  %-34s %10s %10s\n" "leakscope --sample-bytes $SAMPLE" "${NS[sampled]}" "$(ratio "${NS[sampled]}" "${NS[floor]}")"
+	printf "  %-34s %10s %10s\n" "leakscope, no probe placement" "${NS[noplace]}" "$(ratio "${NS[noplace]}" "${NS[floor]}")"
+	echo
+	if [ -n "${RPS[untraced]:-}" ]; then
+		echo "redis-server ($REDIS_ALLOC) under redis-benchmark, mean of SET/GET/LPUSH/LPOP"
+		printf "  %-34s %10s %10s\n" "mode" "req/s" "x untraced"
+		printf "  %-34s %10s %10s\n" "untraced" "${RPS[untraced]}" "1.00"
+		printf "  %-34s %10s %10s\n" "traced, full stacks" "${RPS[full]}" "$(ratio "${RPS[full]}" "${RPS[untraced]}")"
+		printf "  %-34s %10s %10s\n" "traced, --sample-bytes $SAMPLE" "${RPS[sampled]}" "$(ratio "${RPS[sampled]}" "${RPS[untraced]}")"
+		printf "  %-34s %10s %10s\n" "after detach" "${RPS[again]}" "$(ratio "${RPS[again]}" "${RPS[untraced]}")"
+		echo
+	fi
+	set -- $SCALE
+	echo "scale: one report of $2 outstanding blocks on $1 stacks: $3 ms; leakscope peak RSS $RSS MiB"
+} | tee "$OUT"
