@@ -178,6 +178,21 @@ static __always_inline struct stack_agg *agg_get(struct stack_key *sk)
 	return bpf_map_lookup_elem(&stack_aggs, sk);
 }
 
+/* Counts blocks in or out of a stack, keeping held_since_ns. */
+static __always_inline void agg_count(struct stack_agg *agg, __s64 allocs,
+				      __u64 ts_ns)
+{
+	__s64 before;
+
+	if (!allocs)
+		return;
+	before = __sync_fetch_and_add(&agg->outstanding_allocs, allocs);
+	if (before == 0 && allocs > 0)
+		agg->held_since_ns = ts_ns;
+	else if (before + allocs == 0)
+		agg->held_since_ns = 0;
+}
+
 static __always_inline void agg_add(struct stack_key *sk, __s64 bytes,
 				    __s64 allocs)
 {
@@ -186,7 +201,7 @@ static __always_inline void agg_add(struct stack_key *sk, __s64 bytes,
 	if (!agg)
 		return;
 	__sync_fetch_and_add(&agg->outstanding_bytes, bytes);
-	__sync_fetch_and_add(&agg->outstanding_allocs, allocs);
+	agg_count(agg, allocs, bpf_ktime_get_ns());
 }
 
 /* 64-bit hash of the frames (never STACK_ID_LOST). */
@@ -307,7 +322,7 @@ static __always_inline void agg_new_block(struct stack_key *sk, __u64 size)
 		return;
 	}
 	__sync_fetch_and_add(&agg->outstanding_bytes, size);
-	__sync_fetch_and_add(&agg->outstanding_allocs, 1);
+	agg_count(agg, 1, bpf_ktime_get_ns());
 	count(CNT_ALLOCS);
 }
 

@@ -62,6 +62,10 @@ struct stack_trace {
 struct stack_agg {
 	__s64 outstanding_bytes;
 	__s64 outstanding_allocs;
+	/* set when the stack's count goes 0 -> 1, cleared at 1 -> 0: it has
+	 * held memory without a break since then.  For a leaking stack that
+	 * is exactly its oldest block; otherwise an upper bound on its age. */
+	__u64 held_since_ns;
 };
 
 /* One outstanding heap block, keyed by (tgid, address). */

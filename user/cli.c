@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "collect.h"
 #include "leakscope.h"
 
 enum {
@@ -24,6 +25,7 @@ enum {
 	OPT_MAX_STACKS,
 	OPT_SAMPLE_BYTES,
 	OPT_NO_PLACEMENT,
+	OPT_SCAN_LIMIT,
 };
 
 static const struct option long_opts[] = {
@@ -39,6 +41,7 @@ static const struct option long_opts[] = {
 	{ "max-stacks", required_argument, NULL, OPT_MAX_STACKS },
 	{ "sample-bytes", required_argument, NULL, OPT_SAMPLE_BYTES },
 	{ "no-placement", no_argument, NULL, OPT_NO_PLACEMENT },
+	{ "scan-limit", required_argument, NULL, OPT_SCAN_LIMIT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -65,6 +68,9 @@ void cli__usage(FILE *out)
 "                       (jemalloc, tcmalloc, a static binary)\n"
 "      --max-allocs N   outstanding blocks tracked (default %u)\n"
 "      --max-stacks N   distinct call stacks tracked (default %u)\n"
+"      --scan-limit N   up to N outstanding blocks, ages are exact (a scan of\n"
+"                       every block); above, a stack's age is how long it has\n"
+"                       held memory without a break (default %u)\n"
 "      --sample-bytes N sample allocations by bytes, one sample per N bytes\n"
 "                       on average (Poisson, as tcmalloc); reports scale the\n"
 "                       samples to unbiased estimates.  0 = every allocation\n"
@@ -81,7 +87,7 @@ void cli__usage(FILE *out)
 "  sudo leakscope -p 1234 10 3       every 10 s, 3 reports, then detach\n"
 "  sudo leakscope -- ./myprog args   trace a command from its first allocation\n"
 "  sudo leakscope --json -p 1234     JSON Lines on stdout\n",
-		DEFAULT_MAX_ALLOCS, DEFAULT_MAX_STACKS);
+		DEFAULT_MAX_ALLOCS, DEFAULT_MAX_STACKS, DEFAULT_SCAN_LIMIT);
 }
 
 /* Parses a non-negative integer no larger than max; -EINVAL otherwise. */
@@ -153,6 +159,7 @@ static void defaults(struct options *o)
 	o->max_size = UINT64_MAX;
 	o->max_allocs = DEFAULT_MAX_ALLOCS;
 	o->max_stacks = DEFAULT_MAX_STACKS;
+	o->scan_limit = DEFAULT_SCAN_LIMIT;
 }
 
 int cli__parse(int argc, char **argv, struct options *o, FILE *err)
@@ -219,6 +226,10 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 		case OPT_SAMPLE_BYTES:
 			if (parse_u64(optarg, 1ULL << 40, &o->sample_bytes))
 				return bad(err, "--sample-bytes (bytes, 0-2^40)", optarg);
+			break;
+		case OPT_SCAN_LIMIT:
+			if (parse_u64(optarg, UINT64_MAX, &o->scan_limit))
+				return bad(err, "--scan-limit (blocks)", optarg);
 			break;
 		case OPT_NO_PLACEMENT:
 			o->no_placement = true;

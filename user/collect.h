@@ -16,15 +16,22 @@ struct collect_filter {
 	uint64_t max_size;	/* UINT64_MAX = none */
 	int top_n;
 	uint64_t sample_period;	/* --sample-bytes; 0 = every block recorded */
+	uint64_t scan_limit;	/* --scan-limit */
 };
 
 struct collector *collector__new(struct leakscope_bpf *skel,
 				 const struct collect_filter *f);
 void collector__free(struct collector *c);
 
+/* Default of --scan-limit: outstanding blocks up to which a report scans
+ * them for exact ages (~50 ms here); above, ages are "held since" from the
+ * aggregate, O(stacks). */
+#define DEFAULT_SCAN_LIMIT 65536
+
 /* Fills r (stacks are owned by the collector until the next call) for
- * process pid.  Cost: O(stacks) map reads plus one batched scan of the
- * outstanding blocks for ages and filters.  0 or a negative errno. */
+ * process pid.  Cost: O(stacks) map reads; plus a batched scan of the
+ * outstanding blocks when filters or sampling need it, or when there are
+ * few enough for exact ages.  0 or a negative errno. */
 int collector__collect(struct collector *c, pid_t pid, struct report *r);
 
 /* --- pure helpers, exposed for unit tests --- */

@@ -10,7 +10,7 @@
 
 #include "placement.h"
 
-#define MAX_SKIPPED 4	/* instructions a probe may move past */
+#define MAX_SKIPPED 16	/* instructions a probe may move past */
 
 /* The argument registers of the SysV x86-64 ABI, with every alias. */
 static const x86_reg arg_regs[6][4] = {

@@ -26,7 +26,8 @@ struct report_stack {
 	struct stack_key key;
 	int64_t bytes;		/* outstanding (after --min-age/--min/max-size) */
 	int64_t allocs;
-	uint64_t oldest_ts_ns;	/* 0: no block seen in the scan */
+	uint64_t oldest_ts_ns;	/* 0: unknown */
+	uint64_t held_since_ns;	/* from BPF: held without a break since */
 	int64_t growth_bytes;	/* since the previous report */
 	double est_bytes;	/* scan sums, weighted by 1/p when sampling */
 	double est_allocs;
@@ -59,6 +60,7 @@ struct report {
 	struct report_totals totals;
 	size_t nstacks_total;	/* stacks with outstanding memory */
 	size_t blocks_scanned;	/* outstanding blocks read for ages/filters */
+	bool ages_exact;	/* oldest_ts_ns from a block scan; else held_since */
 	struct report_stack *stacks;	/* the top N, by bytes */
 	size_t nstacks;
 };

@@ -63,7 +63,8 @@ void report_json__print(FILE *out, const struct report *r)
 		r->timestamp, r->final ? "true" : "false",
 		r->filtered ? "true" : "false", (unsigned long long)r->sample_period);
 	print_totals(out, &r->totals);
-	fprintf(out, ",\"stacks_total\":%zu,\"stacks\":[", r->nstacks_total);
+	fprintf(out, ",\"ages_exact\":%s,\"stacks_total\":%zu,\"stacks\":[",
+		r->ages_exact ? "true" : "false", r->nstacks_total);
 	for (size_t i = 0; i < r->nstacks; i++) {
 		if (i)
 			putc(',', out);

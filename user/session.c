@@ -182,6 +182,7 @@ static int setup(struct loop *l, struct session *s)
 		.max_size = o->max_size,
 		.top_n = o->top_n,
 		.sample_period = o->sample_bytes,
+		.scan_limit = o->scan_limit,
 	};
 
 	memset(l, 0, sizeof(*l));

@@ -106,3 +106,28 @@ def test_threads_live(fixture_proc):
     assert got.get("thread_leak") == expected.MT["thread_leak"]
     assert "thread_churn" not in got
     assert fx.step().startswith("ok ")
+
+
+def test_ages_without_a_block_scan(fixture_proc):
+    """Above --scan-limit, a report reads only the per-stack aggregates
+    (O(stacks)); a leaking stack's age is then how long it has held
+    memory, which for a leak is its oldest block's age."""
+    fx = fixture_proc("leaks")
+    exact = Tracer(fx.pid, "--json", "-n", "1000")
+    cheap = Tracer(fx.pid, "--json", "-n", "1000", "--scan-limit", "0")
+    assert fx.step() == "done"
+    time.sleep(1.2)
+    exact.proc.send_signal(signal.SIGINT)    # both report at the same time
+    cheap.proc.send_signal(signal.SIGINT)
+    _, out_e, _ = exact.wait()
+    rc, out_c, err = cheap.wait()
+    assert rc == 0, err
+    e, c = parse_reports(out_e)[-1], parse_reports(out_c)[-1]
+    assert e["ages_exact"] is True and c["ages_exact"] is False
+    assert by_function(c) == by_function(e)          # same bytes and counts
+    age_e = {s["frames"][0]["function"]: s["oldest_age_s"] for s in e["stacks"] if s["frames"]}
+    for s in c["stacks"]:
+        fn = s["frames"][0]["function"] if s["frames"] else None
+        if fn in expected.LEAKS:                      # never freed: the same age
+            assert s["oldest_age_s"] >= 1.0
+            assert abs(s["oldest_age_s"] - age_e[fn]) < 0.5
