@@ -552,6 +552,23 @@ static __always_inline enum nesting nesting_of(struct inflight *cur, __u64 sp,
 	return NEST_STALE;
 }
 
+/* Classifies a call or syscall at sp against the thread's in-flight call
+ * cur (which may be NULL or inactive).  A stale one is retired here and
+ * counted as a missed return - unless it was entry-only: an operator new
+ * left behind means its allocation failed (it threw), nothing was lost. */
+static __always_inline enum nesting classify(struct inflight *cur, __u64 sp,
+					     bool is_syscall)
+{
+	enum nesting n = nesting_of(cur && cur->active ? cur : NULL, sp, is_syscall);
+
+	if (n == NEST_STALE) {
+		cur->active = 0;
+		if (!cur->entry_only)
+			count(CNT_DROP_MISSED_RETURN);
+	}
+	return n;
+}
+
 /* Is a new block of `size` bytes to be recorded?  (the one random draw
  * of byte sampling; without --sample-bytes, always) */
 static __always_inline __u8 sample(__u64 size)
@@ -582,21 +599,12 @@ static __always_inline void call_enter(struct pt_regs *ctx, __u32 fn,
 	cur = inflight_of_current(true);
 	if (!cur)
 		return;
-	switch (nesting_of(cur->active ? cur : NULL, sp, false)) {
-	case NEST_INSIDE:
+	if (classify(cur, sp, false) == NEST_INSIDE) {
 		if (cur->entry_only && !cur->adopt_sp && fn != FN_MMAP)
 			cur->adopt_sp = sp;
 		else
 			count(CNT_NESTED_CALLS);
 		return;
-	case NEST_STALE:
-		/* an entry-only call left behind means its allocation
-		 * failed (operator new threw): nothing was lost */
-		if (!cur->entry_only)
-			count(CNT_DROP_MISSED_RETURN);
-		break;
-	case NEST_NONE:
-		break;
 	}
 	st.fn = fn;
 	st.entry_sp = sp;
@@ -626,16 +634,9 @@ static __always_inline void call_enter_entry_only(struct pt_regs *ctx,
 	cur = inflight_of_current(true);
 	if (!cur)
 		return;
-	switch (nesting_of(cur->active ? cur : NULL, sp, false)) {
-	case NEST_INSIDE:
+	if (classify(cur, sp, false) == NEST_INSIDE) {
 		count(CNT_NESTED_CALLS);	/* new(nothrow) -> new */
 		return;
-	case NEST_STALE:
-		if (!cur->entry_only)
-			count(CNT_DROP_MISSED_RETURN);
-		break;
-	case NEST_NONE:
-		break;
 	}
 	st.sampled = sample(size);
 	if (st.sampled) {	/* an unsampled new costs no stack capture */
@@ -888,23 +889,13 @@ SEC("uprobe")
 int BPF_KPROBE(free_enter, __u64 ptr)
 {
 	__u32 tgid = current_tgid();
-	struct inflight *cur;
 
 	if (!ptr || !is_target(tgid))
 		return 0;
 	/* free() inside realloc(): the outer call accounts. */
-	cur = inflight_live();
-	switch (nesting_of(cur, PT_REGS_SP(ctx), false)) {
-	case NEST_INSIDE:
+	if (classify(inflight_live(), PT_REGS_SP(ctx), false) == NEST_INSIDE) {
 		count(CNT_NESTED_CALLS);
 		return 0;
-	case NEST_STALE:
-		cur->active = 0;
-		if (!cur->entry_only)
-			count(CNT_DROP_MISSED_RETURN);
-		break;
-	case NEST_NONE:
-		break;
 	}
 	heap_forget(tgid, ptr);
 	return 0;
@@ -932,16 +923,8 @@ static __always_inline void sys_enter_common(__u32 fn, __u64 size,
 		return;
 	sp = user_sp();
 	/* Inside a libc wrapper or an allocator: that call accounts. */
-	switch (nesting_of(cur->active ? cur : NULL, sp, true)) {
-	case NEST_INSIDE:
+	if (classify(cur, sp, true) == NEST_INSIDE)
 		return;
-	case NEST_STALE:
-		if (!cur->entry_only)
-			count(CNT_DROP_MISSED_RETURN);
-		break;
-	case NEST_NONE:
-		break;
-	}
 	st.fn = fn;
 	st.entry_sp = sp;
 	st.size_bytes = size;

@@ -10,6 +10,8 @@
 #     untraced, traced, traced with sampling.
 #  3. scale: 1,000,000 outstanding blocks on 10,000 stacks: time to
 #     produce one report, and leakscope's peak RSS.
+#
+#   tools/bench.sh [churn] [redis] [scale]     (default: all three)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,9 +36,10 @@ churn() {	# mode -> ns per pair (one run)
 	esac
 }
 
+declare -A NS RPS
+
 bench_churn() {
 	local mode r
-	declare -gA NS
 	for mode in untraced floor full sampled noplace; do : > "$B/bench.$mode"; done
 	for ((r = 1; r <= RUNS; r++)); do
 		for mode in untraced floor full sampled noplace; do
@@ -54,8 +57,7 @@ redis_rps() {	# port -> mean requests/s over SET, GET, LPUSH, LPOP
 }
 
 bench_redis() {
-	local port=16379 pid obj="" rps ls
-	declare -gA RPS
+	local port=16379 pid obj="" ls
 	if ! command -v redis-server >/dev/null; then
 		echo "bench: redis-server missing (make bench installs it)" >&2
 		return 1
@@ -83,22 +85,29 @@ bench_redis() {
 	REDIS_ALLOC=${lib:-libc}
 }
 
-bench_scale() {
-	$LS -v -n 10 --max-allocs 2097152 1 -- $B/scale 6 >/dev/null 2>"$B/bench.scale.err"
-	SCALE=$(awk '/leakscope: report: / && $5 >= 1000000 {print $3, $5, $8, $12}' \
+bench_scale() {	# the slowest report with all 1M blocks outstanding
+	$LS -v -n 10 1 -- $B/scale 6 >/dev/null 2>"$B/bench.scale.err"
+	SCALE=$(awk '/leakscope: report: / && $5 >= 1000000 {print $3, $5, $9}' \
 		"$B/bench.scale.err" | sort -k3 -n | tail -1)
-	RSS=$(awk '/peak RSS/ {r = $12} END {print r}' "$B/bench.scale.err")
+	RSS=$(awk '/peak RSS/ {r = $13} END {print r}' "$B/bench.scale.err")
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 
-bench_churn
-bench_redis || true
-bench_scale
+PARTS=${*:-churn redis scale}
+for part in $PARTS; do
+	case $part in
+	churn) bench_churn ;;
+	redis) bench_redis || true ;;
+	scale) bench_scale ;;
+	*) echo "bench: unknown part '$part' (churn, redis, scale)" >&2; exit 2 ;;
+	esac
+done
 
 {
 	echo "leakscope benchmark ($(date -u +%F), $(uname -r), $(nproc) CPUs)"
 	echo
+	if [ -n "${NS[floor]:-}" ]; then
 	echo "churn: malloc+free pairs, mixed sizes, $THREADS threads, median of $RUNS runs"
 	printf "  %-34s %10s %10s\n" "mode" "ns/pair" "x floor"
 	printf "  %-34s %10s %10s\n" "untraced" "${NS[untraced]}" "-"
@@ -107,6 +116,7 @@ bench_scale
 	printf "  %-34s %10s %10s\n" "leakscope --sample-bytes $SAMPLE" "${NS[sampled]}" "$(ratio "${NS[sampled]}" "${NS[floor]}")"
 	printf "  %-34s %10s %10s\n" "leakscope, no probe placement" "${NS[noplace]}" "$(ratio "${NS[noplace]}" "${NS[floor]}")"
 	echo
+	fi
 	if [ -n "${RPS[untraced]:-}" ]; then
 		echo "redis-server ($REDIS_ALLOC) under redis-benchmark, mean of SET/GET/LPUSH/LPOP"
 		printf "  %-34s %10s %10s\n" "mode" "req/s" "x untraced"
@@ -116,6 +126,9 @@ bench_scale
 		printf "  %-34s %10s %10s\n" "after detach" "${RPS[again]}" "$(ratio "${RPS[again]}" "${RPS[untraced]}")"
 		echo
 	fi
-	set -- $SCALE
-	echo "scale: one report of $2 outstanding blocks on $1 stacks: $3 ms; leakscope peak RSS $RSS MiB"
+	if [ -n "${SCALE:-}" ]; then
+		set -- $SCALE
+		echo "scale: one report of $2 outstanding blocks on $1 stacks: $3 ms (slowest);" \
+			"leakscope peak RSS $RSS MiB"
+	fi
 } | tee "$OUT"

@@ -160,8 +160,9 @@ static int report(struct loop *l, bool final)
 	else
 		report_text__print(stdout, &r);
 	if (l->s->opts->verbose)
-		fprintf(stderr, "leakscope: report: %zu stacks, %zu blocks scanned, "
-			"%.1f ms, peak RSS %.1f MiB\n", r.nstacks_total, r.blocks_scanned,
+		fprintf(stderr, "leakscope: report: %zu stacks, %lld blocks, %zu scanned, "
+			"%.1f ms, peak RSS %.1f MiB\n", r.nstacks_total,
+			(long long)r.totals.outstanding_allocs, r.blocks_scanned,
 			(now_us() - t0) / 1000.0, peak_rss_kib() / 1024.0);
 	return 0;
 }

@@ -76,6 +76,26 @@ static void test_filters(void **state)
 	assert_string_equal(o.obj, "/lib/libjemalloc.so.2");
 }
 
+static void test_probes_and_tuning(void **state)
+{
+	struct options o;
+
+	assert_int_equal(parse(&o, "probes", "-p", "42", NULL), 0);
+	assert_true(o.list_probes);
+	assert_int_equal(o.pid, 42);
+	assert_int_equal(parse(&o, "--sample-bytes", "524288", "--max-stacks", "4096",
+			       "--scan-limit", "0", "-p", "7", NULL), 0);
+	assert_false(o.list_probes);
+	assert_int_equal(o.sample_bytes, 524288);
+	assert_int_equal(o.max_stacks, 4096);
+	assert_int_equal(o.scan_limit, 0);
+	assert_int_equal(parse(&o, "-p", "7", NULL), 0);
+	assert_int_equal(o.sample_bytes, 0);		/* default: every block */
+	assert_int_equal(o.scan_limit, 65536);
+	assert_int_equal(parse(&o, "-p", "7", "--max-stacks", "10", NULL), -EINVAL);
+	assert_int_equal(parse(&o, "-p", "7", "--sample-bytes", "x", NULL), -EINVAL);
+}
+
 static void test_rejects(void **state)
 {
 	struct options o;
@@ -104,6 +124,7 @@ int main(void)
 		cmocka_unit_test(test_interval_and_count),
 		cmocka_unit_test(test_command_after_dashdash),
 		cmocka_unit_test(test_filters),
+		cmocka_unit_test(test_probes_and_tuning),
 		cmocka_unit_test(test_rejects),
 	};
 
