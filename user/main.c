@@ -135,6 +135,9 @@ int main(int argc, char **argv)
 	pid_t pid;
 	int err, rc = 1;
 
+	/* First: a SIGINT inherited as ignored (background jobs) would
+	 * otherwise be lost if it came before the handler. */
+	install_signals();
 	err = cli__parse(argc, argv, &o, stderr);
 	if (err)
 		return err > 0 ? 0 : 2;
@@ -144,7 +147,6 @@ int main(int argc, char **argv)
 		return 1;
 	if (o.list_probes)
 		return list_probes(&o);
-	install_signals();
 
 	if (o.cmd) {
 		if (launch__prepare(o.cmd, o.obj, &child))
@@ -161,11 +163,15 @@ int main(int argc, char **argv)
 	if (err || make_plan(&libs, &o, &plan) || load_bpf(&skel, &o, pid) ||
 	    add_target(skel, pid))
 		goto cleanup;
+	if (stop_requested)
+		goto interrupted;
 	if (o.verbose)
 		attach__print_plan(stderr, &plan);
 	attach = attach__probes(skel, &plan, pid, o.empty_probes);
 	if (!attach)
 		goto cleanup;
+	if (stop_requested)
+		goto interrupted;
 	if (o.cmd && launch__go(&child))
 		goto cleanup;
 	fprintf(stderr, "leakscope: tracing PID %d through %s (%d probe sites); %s\n",
@@ -180,7 +186,11 @@ int main(int argc, char **argv)
 	s.stop = &stop_requested;
 	rc = session__run(&s);
 	child.pid = -1;		/* reaped, or detached and left running */
+	goto cleanup;
 
+interrupted:	/* Ctrl-C before tracing began: undo, report nothing */
+	fprintf(stderr, "leakscope: interrupted before tracing began; nothing attached\n");
+	rc = 130;
 cleanup:
 	attach__free(attach);
 	leakscope_bpf__destroy(skel);

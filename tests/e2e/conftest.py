@@ -95,13 +95,21 @@ class Fixture:
         self.proc.wait()
 
 
+def default_sigint():
+    """For Popen(preexec_fn=...): a test runner started in the background
+    has SIGINT ignored, and children inherit that; an interactive user's
+    Ctrl-C is SIG_DFL until leakscope installs its handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Tracer:
     """build/leakscope -p PID, in the background."""
 
     def __init__(self, pid, *args):
         self.proc = subprocess.Popen([str(LEAKSCOPE), *args, "-p", str(pid)],
                                      stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=subprocess.PIPE, text=True,
+                                     preexec_fn=default_sigint)
         line = self.proc.stderr.readline()
         assert "tracing PID" in line, line + self.proc.stderr.read()
 
