@@ -11,7 +11,7 @@ PYTHON    ?= /usr/bin/python3
 CFLAGS    ?= -O2 -g
 CFLAGS    += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
              -Iinclude -I$(BUILD) -Iuser
-LDLIBS    := -lbpf -lelf -ldw -lz -lcapstone -lstdc++ -lm
+LDLIBS    := -lbpf -lelf -ldw -lz -lcapstone -lncursesw -lstdc++ -lm
 
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))

@@ -321,8 +321,11 @@ static __always_inline void agg_new_block(struct stack_key *sk, __u64 size)
 		count(CNT_DROP_STACK_AGG_FULL);
 		return;
 	}
+	__u64 now = bpf_ktime_get_ns();
+
 	__sync_fetch_and_add(&agg->outstanding_bytes, size);
-	agg_count(agg, 1, bpf_ktime_get_ns());
+	agg_count(agg, 1, now);
+	agg->last_alloc_ns = now;
 	count(CNT_ALLOCS);
 }
 

@@ -66,6 +66,7 @@ struct stack_agg {
 	 * held memory without a break since then.  For a leaking stack that
 	 * is exactly its oldest block; otherwise an upper bound on its age. */
 	__u64 held_since_ns;
+	__u64 last_alloc_ns;	/* newest block: all blocks are at least this old */
 };
 
 /* One outstanding heap block, keyed by (tgid, address). */

@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="make clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
-      pkg-config libcapstone-dev libcmocka-dev python3 python3-pytest binutils gcc g++"
+      pkg-config libcapstone-dev libncurses-dev libcmocka-dev tmux python3 python3-pytest binutils gcc g++"
 
 # `--bench`: also what `make bench` drives (a real server and its load tool)
 [ "${1:-}" = "--bench" ] && PKGS="$PKGS redis-server redis-tools"

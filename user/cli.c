@@ -3,6 +3,7 @@
  *   leakscope [OPTIONS] -p PID [INTERVAL [COUNT]]
  *   leakscope [OPTIONS] [INTERVAL [COUNT]] -- CMD [ARGS...]
  *   leakscope probes [--obj PATH] (-p PID | -- CMD)
+ *   leakscope top [OPTIONS] (-p PID | -- CMD)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -53,6 +54,7 @@ void cli__usage(FILE *out)
 "Usage: leakscope [OPTIONS] -p PID [INTERVAL [COUNT]]\n"
 "       leakscope [OPTIONS] [INTERVAL [COUNT]] -- CMD [ARGS...]\n"
 "       leakscope probes [--obj PATH] (-p PID | -- CMD)\n"
+"       leakscope top [OPTIONS] [INTERVAL] (-p PID | -- CMD)\n"
 "\n"
 "Traces the outstanding allocations of a live process by call stack and\n"
 "reports the stacks holding the most memory every INTERVAL seconds\n"
@@ -80,6 +82,9 @@ void cli__usage(FILE *out)
 "\n"
 "`leakscope probes` prints every probe site: function, offset, the\n"
 "instruction probed and whether the kernel emulates or single-steps it.\n"
+"`leakscope top` is a live view (default every 1 s): b c g a sort, < >\n"
+"move the sort column, Enter shows a stack, / filters, p pauses, + -\n"
+"change the interval, q quits.  Without a terminal it prints text reports.\n"
 "  -h, --help           this help\n"
 "\n"
 "Examples:\n"
@@ -168,8 +173,11 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 	uint64_t v;
 
 	defaults(o);
-	if (argc > 1 && !strcmp(argv[1], "probes")) {
-		o->list_probes = true;
+	if (argc > 1 && (!strcmp(argv[1], "probes") || !strcmp(argv[1], "top"))) {
+		o->list_probes = argv[1][0] == 'p';
+		o->top = argv[1][0] == 't';
+		if (o->top)
+			o->interval_s = 1;	/* a live view: unless given */
 		argv++;
 		argc--;
 	}

@@ -24,6 +24,7 @@ struct options {
 	uint64_t sample_bytes;	/* --sample-bytes: mean bytes between samples, 0 = all */
 	uint64_t scan_limit;	/* --scan-limit: blocks up to which ages are exact */
 	bool list_probes;	/* `leakscope probes ...`: print the probe plan */
+	bool top;		/* `leakscope top ...`: the live view */
 	bool empty_probes;	/* --empty-probes: benchmark floor, no tracing */
 	bool no_placement;	/* --no-placement: every probe at the entry (benchmark) */
 };

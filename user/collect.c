@@ -35,7 +35,9 @@ struct collector {
 	int ncpus;
 	struct stacktab index;	/* stack -> position in work */
 	struct stacktab prev;	/* stack -> bytes at the previous report */
-	bool have_prev;
+	struct stacktab hist_index;	/* stack -> position in hist */
+	struct history *hist;	/* outstanding bytes of each stack over time */
+	size_t nhist, caphist;
 	struct agg_work work;
 	pid_t pid;
 	uint64_t now_ns;
@@ -58,7 +60,7 @@ struct collector *collector__new(struct leakscope_bpf *skel,
 	sampling__init_tables(&c->tables);
 	c->ncpus = libbpf_num_possible_cpus();
 	if (c->ncpus <= 0 || stacktab__init(&c->index, 1024) ||
-	    stacktab__init(&c->prev, 1024)) {
+	    stacktab__init(&c->prev, 1024) || stacktab__init(&c->hist_index, 1024)) {
 		collector__free(c);
 		return NULL;
 	}
@@ -71,6 +73,8 @@ void collector__free(struct collector *c)
 		return;
 	stacktab__free(&c->index);
 	stacktab__free(&c->prev);
+	stacktab__free(&c->hist_index);
+	free(c->hist);
 	free(c->work.v);
 	free(c);
 }
@@ -145,6 +149,7 @@ static void on_agg(const void *key, const void *val, void *ctx)
 	}
 	c->agg_blocks += a->outstanding_allocs;
 	s->held_since_ns = a->held_since_ns;
+	s->last_alloc_ns = a->last_alloc_ns;
 	if (!c->scan_sums) {
 		s->bytes = a->outstanding_bytes;
 		s->allocs = a->outstanding_allocs;
@@ -230,6 +235,51 @@ static int read_counters(struct collector *c, struct report_totals *t)
 	for (int k = CNT_DROP_ALLOC_MAP_FULL; k < CNT__COUNT; k++) {
 		t->drops[k] = sum[k];
 		t->dropped += sum[k];
+	}
+	return 0;
+}
+
+/* The history of a stack, created empty if new.  NULL on ENOMEM. */
+static struct history *history_of(struct collector *c, const struct stack_key *k)
+{
+	int64_t *idx = stacktab__upsert(&c->hist_index, k, -1);
+
+	if (!idx)
+		return NULL;
+	if (*idx < 0) {
+		if (c->nhist == c->caphist) {
+			size_t cap = c->caphist ? c->caphist * 2 : 256;
+			struct history *nh = realloc(c->hist, cap * sizeof(*nh));
+
+			if (!nh)
+				return NULL;
+			c->hist = nh;
+			c->caphist = cap;
+		}
+		memset(&c->hist[c->nhist], 0, sizeof(c->hist[0]));
+		*idx = c->nhist++;
+	}
+	return &c->hist[*idx];
+}
+
+/* Adds this report's bytes to every stack's history and classifies it. */
+static int classify_stacks(struct collector *c)
+{
+	double now_s = c->now_ns / 1e9;
+
+	for (size_t i = 0; i < c->work.n; i++) {
+		struct report_stack *s = &c->work.v[i];
+		struct history *h = history_of(c, &s->key);
+		double newest_age = s->last_alloc_ns && c->now_ns >= s->last_alloc_ns
+				    ? (c->now_ns - s->last_alloc_ns) / 1e9 : -1;
+		struct verdict v;
+
+		if (!h)
+			return -ENOMEM;
+		history__push(h, now_s, s->bytes);
+		v = classify__stack(h, newest_age, c->f.min_age_s);
+		s->cls = v.cls;
+		s->growth_bytes_per_s = v.growth_bytes_per_s;
 	}
 	return 0;
 }
@@ -337,6 +387,8 @@ int collector__collect(struct collector *c, pid_t pid, struct report *r)
 	}
 	c->work.n = kept;
 	err = update_growth(c);
+	if (!err)
+		err = classify_stacks(c);
 	if (err)
 		return err;
 	collect__sort(c->work.v, c->work.n);

@@ -17,6 +17,7 @@ struct collect_filter {
 	int top_n;
 	uint64_t sample_period;	/* --sample-bytes; 0 = every block recorded */
 	uint64_t scan_limit;	/* --scan-limit */
+	double min_age_s;	/* --min-age, for the "old" class */
 };
 
 struct collector *collector__new(struct leakscope_bpf *skel,

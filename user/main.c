@@ -182,6 +182,8 @@ int main(int argc, char **argv)
 	s.skel = skel;
 	s.attach = &attach;
 	s.pid = pid;
+	s.alloc_lib = libs.alloc_name;
+	s.cxx_lib = libs.has_cxx ? libs.cxx_name : NULL;
 	s.child = o.cmd ? &child : NULL;
 	s.stop = &stop_requested;
 	rc = session__run(&s);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "classify.h"
 #include "leakscope.h"
 
 struct frame {
@@ -28,6 +29,9 @@ struct report_stack {
 	int64_t allocs;
 	uint64_t oldest_ts_ns;	/* 0: unknown */
 	uint64_t held_since_ns;	/* from BPF: held without a break since */
+	uint64_t last_alloc_ns;	/* from BPF: the newest block's allocation */
+	enum leak_class cls;	/* from this stack's history */
+	double growth_bytes_per_s;
 	int64_t growth_bytes;	/* since the previous report */
 	double est_bytes;	/* scan sums, weighted by 1/p when sampling */
 	double est_allocs;

@@ -45,8 +45,10 @@ static void print_stack(FILE *out, const struct report *r,
 		fprintf(out, ",\"oldest_age_s\":%.3f", (r->now_ns - s->oldest_ts_ns) / 1e9);
 	else
 		fputs(",\"oldest_age_s\":null", out);
-	fprintf(out, ",\"growth_bytes\":%" PRId64 ",\"stack_lost\":%s,\"frames\":[",
-		s->growth_bytes, s->key.id == STACK_ID_LOST ? "true" : "false");
+	fprintf(out, ",\"growth_bytes\":%" PRId64 ",\"class\":", s->growth_bytes);
+	json__string(out, s->cls == CLASS_UNKNOWN ? NULL : classify__name(s->cls));
+	fprintf(out, ",\"growth_bytes_per_s\":%.1f,\"stack_lost\":%s,\"frames\":[",
+		s->growth_bytes_per_s, s->key.id == STACK_ID_LOST ? "true" : "false");
 	for (int i = 0; i < s->nframes; i++) {
 		if (i)
 			putc(',', out);

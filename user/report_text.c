@@ -69,9 +69,15 @@ static void print_stack(FILE *out, const struct report *r,
 
 	report_text__bytes(b, sizeof(b), s->bytes);
 	report_text__bytes(g, sizeof(g), s->growth_bytes);
-	fprintf(out, "\n  %" PRId64 " bytes (%s) in %" PRId64 " blocks, %s %.1f s, growth %s%s:\n",
+	fprintf(out, "\n  %" PRId64 " bytes (%s) in %" PRId64 " blocks, %s %.1f s, growth %s%s",
 		s->bytes, b, s->allocs, r->ages_exact ? "oldest" : "held for", age,
 		s->growth_bytes >= 0 ? "+" : "", g);
+	if (s->cls != CLASS_UNKNOWN) {
+		report_text__bytes(g, sizeof(g), s->growth_bytes_per_s);
+		fprintf(out, ", %s (%s%s/s)", classify__name(s->cls),
+			s->growth_bytes_per_s >= 0 ? "+" : "", g);
+	}
+	fputs(":\n", out);
 	for (int i = 0; i < s->nframes; i++)
 		print_frame(out, i, &s->frames[i]);
 	if (s->key.id == STACK_ID_LOST)

@@ -26,6 +26,7 @@
 #include "session.h"
 #include "symbolize.h"
 #include "target.h"
+#include "tui.h"
 
 #define POLL_MS 500	/* upper bound on a wait; events wake us at once */
 
@@ -41,6 +42,10 @@ struct loop {
 	bool exited;
 	int exit_code;
 	char comm[32];
+	struct report last;	/* the latest report: the live view redraws it */
+	struct tui *tui;	/* `top` on a terminal; else reports are printed */
+	uint64_t start_ms;
+	int interval_s;
 };
 
 static uint64_t now_us(void)
@@ -143,6 +148,8 @@ static int report(struct loop *l, bool final)
 	uint64_t t0 = now_us();
 	int err;
 
+	if (l->tui && tui__paused(l->tui))
+		return 0;
 	if (!l->exited && l->exec_seen) {
 		symbolizer__refresh(l->sym);
 		target__comm(l->s->pid, l->comm, sizeof(l->comm));
@@ -155,7 +162,11 @@ static int report(struct loop *l, bool final)
 		fprintf(stderr, "leakscope: cannot read the trace: %s\n", strerror(-err));
 		return err;
 	}
-	if (l->s->opts->json)
+	l->last = r;
+	if (l->tui)
+		tui__update(l->tui, &l->last, (now_ms() - l->start_ms) / 1000.0,
+			    l->interval_s);
+	else if (l->s->opts->json)
 		report_json__print(stdout, &r);
 	else
 		report_text__print(stdout, &r);
@@ -184,10 +195,16 @@ static int setup(struct loop *l, struct session *s)
 		.top_n = o->top_n,
 		.sample_period = o->sample_bytes,
 		.scan_limit = o->scan_limit,
+		.min_age_s = o->min_age_s,
 	};
+	bool live = o->top && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
 
+	if (live && f.top_n < 1000)
+		f.top_n = 1000;		/* the view sorts and filters them */
 	memset(l, 0, sizeof(*l));
 	l->s = s;
+	l->start_ms = now_ms();
+	l->interval_s = o->interval_s;
 	l->sigfd = -1;
 	l->pidfd = s->child ? -1 : syscall(SYS_pidfd_open, s->pid, 0);
 	l->exec_seen = !s->child;
@@ -215,11 +232,18 @@ static int setup(struct loop *l, struct session *s)
 	}
 	if (l->exec_seen)
 		symbolizer__refresh(l->sym);
+	if (live) {
+		l->tui = tui__new(s->alloc_lib, s->cxx_lib, o->sample_bytes);
+		if (!l->tui || watch(l->epfd, STDIN_FILENO))
+			return -ENOMEM;
+	}
 	return 0;
 }
 
 static void teardown(struct loop *l)
 {
+	tui__free(l->tui);	/* the terminal back first */
+	l->tui = NULL;
 	ring_buffer__free(l->rb);
 	symbolizer__free(l->sym);
 	collector__free(l->col);
@@ -231,34 +255,56 @@ static void teardown(struct loop *l)
 		close(l->epfd);
 }
 
+/* `top`: keys may quit, or change the interval (the next tick moves). */
+static bool handle_keys(struct loop *l, uint64_t *next)
+{
+	int before = l->interval_s;
+
+	switch (tui__handle_keys(l->tui, &l->interval_s)) {
+	case TUI_QUIT:
+		return true;
+	case TUI_INTERVAL:
+		*next += (int64_t)(l->interval_s - before) * 1000;
+		break;
+	default:
+		break;
+	}
+	return false;
+}
+
 int session__run(struct session *s)
 {
 	const struct options *o = s->opts;
-	uint64_t next = now_ms() + o->interval_s * 1000ULL;
+	uint64_t next;
 	int reports = 0, err = 0;
-	bool last_was_final = false;
+	bool last_was_final = false, quit = false;
 	struct loop l;
 
 	if (setup(&l, s)) {
 		teardown(&l);
 		return 1;
 	}
-	while (!*s->stop && !l.exited) {
+	next = now_ms() + l.interval_s * 1000ULL;
+	while (!*s->stop && !l.exited && !quit) {
 		uint64_t t = now_ms();
 		int wait = next > t ? (int)(next - t) : 0;
 
 		wait_events(&l, wait < POLL_MS ? wait : POLL_MS);
 		check_exit(&l);
-		if (*s->stop || l.exited || now_ms() < next)
+		if (l.tui)
+			quit = handle_keys(&l, &next);
+		if (*s->stop || l.exited || quit || now_ms() < next)
 			continue;
 		reports++;
 		last_was_final = o->count && reports >= o->count;
 		err = report(&l, last_was_final);
 		if (err || last_was_final)
 			break;
-		next += o->interval_s * 1000ULL;
+		next += l.interval_s * 1000ULL;
 	}
-	if (!last_was_final && !err) {
+	tui__free(l.tui);	/* leaving the live view: the final report is text */
+	l.tui = NULL;
+	if (!last_was_final && !err && !quit) {
 		ring_buffer__consume(l.rb);
 		if (l.exited && !s->child)
 			fprintf(stderr, "leakscope: process %d exited\n", s->pid);

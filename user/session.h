@@ -17,6 +17,8 @@ struct session {
 	struct leakscope_bpf *skel;
 	struct attachment **attach;	/* detached (and NULLed) at the end */
 	pid_t pid;
+	const char *alloc_lib;		/* allocator libraries, as the target names them */
+	const char *cxx_lib;		/* (the live view skips their frames) */
 	struct child *child;		/* `-- CMD`: ours to reap; its status is passed on */
 	volatile sig_atomic_t *stop;	/* set by SIGINT/SIGTERM */
 };
