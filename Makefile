@@ -88,7 +88,7 @@ test:
 demo:
 	@tools/install-deps.sh
 	$(MAKE) all $(BUILD)/fixtures/demo_leaky_server
-	$(BUILD)/leakscope -n 3 1 -- $(BUILD)/fixtures/demo_leaky_server
+	$(BUILD)/leakscope -n 2 1 -- $(BUILD)/fixtures/demo_leaky_server
 
 BENCH_CFLAGS := -O2 -g -fno-omit-frame-pointer
 $(BUILD)/churn: tools/bench/churn.c | $(BUILD)
