@@ -21,6 +21,7 @@
 #define PROT_EXEC	0x4
 #define PAGE_SIZE	4096ULL
 #define IS_ERR_VALUE(x)	((unsigned long)(x) >= (unsigned long)-4095)
+#define EEXIST		17
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -285,34 +286,39 @@ lost:
 }
 
 /* Fills sk with the current user stack (without the ip if skip_ip),
- * behind lead_pc (0: none), and makes sure its aggregate exists; false if
- * the aggregate map is full.  A stack that cannot be captured still
+ * behind lead_pc (0: none), and returns its aggregate (created if new);
+ * NULL if the aggregate map is full.  A stack that cannot be captured still
  * counts its bytes, under STACK_ID_LOST. */
-static __always_inline bool capture_stack(struct pt_regs *regs, __u32 tgid,
-					  struct stack_key *sk, bool skip_ip,
-					  __u64 lead_pc)
+static __always_inline struct stack_agg *capture_stack(struct pt_regs *regs,
+						       __u32 tgid,
+						       struct stack_key *sk,
+						       bool skip_ip, __u64 lead_pc)
 {
+	struct stack_agg *agg;
+
 	sk->tgid = tgid;
 	sk->pad = 0;
 	sk->lead_pc = lead_pc;
 	sk->id = stack_id(regs, skip_ip);
-	if (!agg_get(sk)) {
+	agg = agg_get(sk);
+	if (!agg)
 		count(CNT_DROP_STACK_AGG_FULL);
-		return false;
-	}
-	return true;
+	return agg;
 }
 
-static __always_inline void agg_new_block(struct stack_key *sk, __u64 size)
+/* Counts a new block into its stack's aggregate (agg: if the caller has
+ * it already; else looked up). */
+static __always_inline void agg_new_block(struct stack_key *sk,
+					  struct stack_agg *agg, __u64 size)
 {
-	struct stack_agg *agg = bpf_map_lookup_elem(&stack_aggs, sk);
+	__u64 now = bpf_ktime_get_ns();
 
+	if (!agg)
+		agg = bpf_map_lookup_elem(&stack_aggs, sk);
 	if (!agg) {	/* capture_stack() created it; only a full map fails */
 		count(CNT_DROP_STACK_AGG_FULL);
 		return;
 	}
-	__u64 now = bpf_ktime_get_ns();
-
 	__sync_fetch_and_add(&agg->outstanding_bytes, size);
 	agg_count(agg, 1, now);
 	agg->last_alloc_ns = now;
@@ -322,28 +328,33 @@ static __always_inline void agg_new_block(struct stack_key *sk, __u64 size)
 /* ---- heap blocks -------------------------------------------------------- */
 
 static __always_inline void heap_insert(__u32 tgid, __u64 addr, __u64 size,
-					struct stack_key *sk)
+					struct stack_key *sk, struct stack_agg *agg)
 {
 	struct alloc_key key = { .tgid = tgid, .addr = addr };
 	struct alloc_rec rec = { .size_bytes = size, .stack = *sk };
 	struct alloc_rec *old;
+	long err;
 
 	rec.ts_ns = bpf_ktime_get_ns();
-	/* A block already recorded at this address was freed behind our back
-	 * (e.g. by a path we do not probe): retire it before reusing the key. */
-	old = bpf_map_lookup_elem(&allocs, &key);
-	if (old) {
-		struct stack_key osk = old->stack;
-		__s64 osize = old->size_bytes;
+	err = bpf_map_update_elem(&allocs, &key, &rec, BPF_NOEXIST);
+	if (err == -EEXIST) {
+		/* A block already recorded at this address was freed behind
+		 * our back (by a path we do not probe): retire it first. */
+		old = bpf_map_lookup_elem(&allocs, &key);
+		if (old) {
+			struct stack_key osk = old->stack;
+			__s64 osize = old->size_bytes;
 
-		if (!bpf_map_delete_elem(&allocs, &key))
-			agg_add(&osk, -osize, -1);
+			if (!bpf_map_delete_elem(&allocs, &key))
+				agg_add(&osk, -osize, -1);
+		}
+		err = bpf_map_update_elem(&allocs, &key, &rec, BPF_NOEXIST);
 	}
-	if (bpf_map_update_elem(&allocs, &key, &rec, BPF_ANY)) {
+	if (err) {
 		count(CNT_DROP_ALLOC_MAP_FULL);
 		return;
 	}
-	agg_new_block(&rec.stack, size);
+	agg_new_block(&rec.stack, agg, size);
 }
 
 /* Records a block with the stack of the current return probe: frame #0
@@ -352,9 +363,10 @@ static __always_inline void heap_record(struct pt_regs *regs, __u32 tgid, __u64 
 					__u64 size)
 {
 	struct stack_key sk;
+	struct stack_agg *agg = capture_stack(regs, tgid, &sk, false, 0);
 
-	if (capture_stack(regs, tgid, &sk, false, 0))
-		heap_insert(tgid, addr, size, &sk);
+	if (agg)
+		heap_insert(tgid, addr, size, &sk, agg);
 }
 
 static __always_inline void heap_forget(__u32 tgid, __u64 addr)
@@ -424,7 +436,7 @@ static __always_inline void region_add(__u32 tgid, __u64 start, __u64 len,
 	r->ts_ns = ts_ns;
 	r->stack = *sk;
 	if (new_block)
-		agg_new_block(sk, len);
+		agg_new_block(sk, NULL, len);
 	else
 		agg_add(sk, len, 1);
 }
@@ -863,7 +875,7 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 		}
 		cur->active = 0;
 		if (cur->sampled)
-			heap_insert(current_tgid(), ret, cur->size_bytes, &cur->stack);
+			heap_insert(current_tgid(), ret, cur->size_bytes, &cur->stack, NULL);
 		return 0;
 	}
 	if (sp <= cur->entry_sp)

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define HISTORY_LEN	32	/* samples kept per stack */
+#define HISTORY_LEN	16	/* samples kept per stack (the trend needs RECENT_LEN) */
 #define RECENT_LEN	10	/* the window the trend is judged on */
 #define MIN_SAMPLES	5	/* fewer: not classified yet */
 
