@@ -11,6 +11,18 @@ def assert_exact(report, table, zero):
         assert fn not in got, f"{fn} should have nothing outstanding: {got[fn]}"
 
 
+def assert_lines(report, source, functions):
+    """Every stack whose innermost frame is one of `functions` ({function:
+    marker}) points at the marker's line in `source`."""
+    lines = marker_lines(source)
+    for fn, marker in functions.items():
+        frames = first_frames(report, fn)
+        assert frames, fn
+        for f in frames:
+            assert f["file"].endswith("tests/fixtures/" + source), f
+            assert f["line"] == lines[marker], (fn, f)
+
+
 def assert_totals_consistent(report):
     t = report["totals"]
     assert t["outstanding_bytes"] == sum(s["outstanding_bytes"] for s in report["stacks"])
@@ -31,13 +43,9 @@ def test_every_api_exact():
 
 def test_frames_name_function_file_and_line():
     reports, _ = run_command("leaks", "run")
-    lines = marker_lines("leaks.c")
+    assert_lines(reports[-1], "leaks.c", {fn: fn for fn in expected.LEAKS})
     for fn in expected.LEAKS:
-        frames = first_frames(reports[-1], fn)
-        assert frames, fn
-        for f in frames:
-            assert f["file"].endswith("tests/fixtures/leaks.c"), f
-            assert f["line"] == lines[fn], (fn, f)
+        for f in first_frames(reports[-1], fn):
             assert f["module"].endswith("/build/fixtures/leaks"), f
             assert f["address"].startswith("0x")
     # the caller's caller is main, on the line that calls the leaker
@@ -54,14 +62,8 @@ def test_cxx_new_exact_and_demangled():
     r = reports[-1]
     assert_exact(r, expected.CXX, expected.CXX_ZERO)
     assert_totals_consistent(r)
-    lines = marker_lines("cxx_leaks.cc")
-    for fn, marker in (("shop::Cache::leak_orders()", "leak_orders"),
-                       ("leak_after_throw()", "leak_after_throw")):
-        frames = first_frames(r, fn)
-        assert frames, fn
-        for f in frames:
-            assert f["line"] == lines[marker], (fn, f)
-            assert f["file"].endswith("cxx_leaks.cc")
+    assert_lines(r, "cxx_leaks.cc", {"shop::Cache::leak_orders()": "leak_orders",
+                                     "leak_after_throw()": "leak_after_throw"})
     # the caller's caller follows the caller
     s = next(s for s in r["stacks"]
              if s["frames"][0]["function"] == "shop::Cache::leak_orders()")
@@ -73,9 +75,7 @@ def test_threads_exact():
     r = reports[-1]
     assert_exact(r, expected.MT, expected.MT_ZERO)
     assert_totals_consistent(r)
-    lines = marker_lines("mt_leaks.c")
-    for f in first_frames(r, "thread_leak"):
-        assert f["line"] == lines["thread_leak"]
+    assert_lines(r, "mt_leaks.c", {"thread_leak": "thread_leak"})
 
 
 def test_obj_probes_a_static_program():
@@ -107,5 +107,5 @@ def test_text_report_lists_leaks():
     assert "top 3 stacks by outstanding bytes" in out
     # the biggest: leak_big_malloc's 1 MiB blocks, with its source line
     line = marker_lines("leaks.c")["leak_big_malloc"]
-    assert f"leak_big_malloc+0x" in out
+    assert "leak_big_malloc+0x" in out
     assert f"tests/fixtures/leaks.c:{line}" in out

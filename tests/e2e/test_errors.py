@@ -1,5 +1,4 @@
 """Bad input gets a clear message, a non-zero exit, and nothing attached."""
-import os
 import signal
 import subprocess
 import time

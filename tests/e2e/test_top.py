@@ -1,6 +1,5 @@
 """`leakscope top` in a real terminal (tmux): the leak on top and growing,
 the bounded cache a plateau, keys work, q detaches cleanly."""
-import os
 import shutil
 import subprocess
 import time
