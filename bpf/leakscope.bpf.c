@@ -734,8 +734,10 @@ static __always_inline void finish_heap(struct pt_regs *regs, __u32 tgid,
 			count(CNT_FAILED_ALLOCS);
 			return;
 		}
-		if (bpf_probe_read_user(&ret, sizeof(ret), (void *)st->out_ptr))
+		if (bpf_probe_read_user(&ret, sizeof(ret), (void *)st->out_ptr)) {
+			count(CNT_DROP_UNREADABLE);
 			return;
+		}
 		break;
 	default:
 		break;

@@ -106,6 +106,7 @@ enum counter {
 	CNT_DROP_MMAP_TABLE_FULL,
 	CNT_DROP_EVENTS_LOST,	/* ring buffer full */
 	CNT_DROP_MISSED_RETURN,	/* a call unwound (exception, longjmp) past its return probe */
+	CNT_DROP_UNREADABLE,	/* posix_memalign's result could not be read */
 	CNT__COUNT,
 };
 

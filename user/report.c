@@ -13,6 +13,7 @@ const char *report__drop_name(enum counter c)
 	case CNT_DROP_MMAP_TABLE_FULL: return "mmap_table_full";
 	case CNT_DROP_EVENTS_LOST: return "events_lost";
 	case CNT_DROP_MISSED_RETURN: return "missed_return";
+	case CNT_DROP_UNREADABLE: return "unreadable_result";
 	default: return NULL;
 	}
 }
