@@ -4,6 +4,7 @@
  *   leakscope [OPTIONS] [INTERVAL [COUNT]] -- CMD [ARGS...]
  *   leakscope probes [--obj PATH] (-p PID | -- CMD)
  *   leakscope top [OPTIONS] (-p PID | -- CMD)
+ *   leakscope record [--duration SECS] [-o FILE] [--format F] (-p PID | -- CMD)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -27,6 +28,8 @@ enum {
 	OPT_SAMPLE_BYTES,
 	OPT_NO_PLACEMENT,
 	OPT_SCAN_LIMIT,
+	OPT_DURATION,
+	OPT_FORMAT,
 };
 
 static const struct option long_opts[] = {
@@ -43,6 +46,9 @@ static const struct option long_opts[] = {
 	{ "sample-bytes", required_argument, NULL, OPT_SAMPLE_BYTES },
 	{ "no-placement", no_argument, NULL, OPT_NO_PLACEMENT },
 	{ "scan-limit", required_argument, NULL, OPT_SCAN_LIMIT },
+	{ "duration", required_argument, NULL, OPT_DURATION },
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "output", required_argument, NULL, 'o' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -55,6 +61,8 @@ void cli__usage(FILE *out)
 "       leakscope [OPTIONS] [INTERVAL [COUNT]] -- CMD [ARGS...]\n"
 "       leakscope probes [--obj PATH] (-p PID | -- CMD)\n"
 "       leakscope top [OPTIONS] [INTERVAL] (-p PID | -- CMD)\n"
+"       leakscope record [--duration SECS] [-o FILE] [--format folded|json]\n"
+"                        [OPTIONS] (-p PID | -- CMD)\n"
 "\n"
 "Traces the outstanding allocations of a live process by call stack and\n"
 "reports the stacks holding the most memory every INTERVAL seconds\n"
@@ -85,6 +93,9 @@ void cli__usage(FILE *out)
 "`leakscope top` is a live view (default every 1 s): b c g a sort, < >\n"
 "move the sort column, Enter shows a stack, / filters, p pauses, + -\n"
 "change the interval, q quits.  Without a terminal it prints text reports.\n"
+"`leakscope record` traces headless and at the end (--duration, Ctrl-C,\n"
+"SIGTERM, the target's exit) writes one profile of outstanding memory:\n"
+"folded stacks (default; flamegraph.pl, speedscope, inferno) or json.\n"
 "  -h, --help           this help\n"
 "\n"
 "Examples:\n"
@@ -165,6 +176,7 @@ static void defaults(struct options *o)
 	o->max_allocs = DEFAULT_MAX_ALLOCS;
 	o->max_stacks = DEFAULT_MAX_STACKS;
 	o->scan_limit = DEFAULT_SCAN_LIMIT;
+	o->output = "-";
 }
 
 int cli__parse(int argc, char **argv, struct options *o, FILE *err)
@@ -173,9 +185,11 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 	uint64_t v;
 
 	defaults(o);
-	if (argc > 1 && (!strcmp(argv[1], "probes") || !strcmp(argv[1], "top"))) {
+	if (argc > 1 && (!strcmp(argv[1], "probes") || !strcmp(argv[1], "top") ||
+			 !strcmp(argv[1], "record"))) {
 		o->list_probes = argv[1][0] == 'p';
 		o->top = argv[1][0] == 't';
+		o->record = argv[1][0] == 'r';
 		if (o->top)
 			o->interval_s = 1;	/* a live view: unless given */
 		argv++;
@@ -194,7 +208,7 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 	}
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:n:vh", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:n:o:vh", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (parse_u64(optarg, INT_MAX, &v) || v == 0)
@@ -235,6 +249,23 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 			if (parse_u64(optarg, 1ULL << 40, &o->sample_bytes))
 				return bad(err, "--sample-bytes (bytes, 0-2^40)", optarg);
 			break;
+		case OPT_DURATION:
+			if (parse_seconds(optarg, &o->duration_s) || o->duration_s <= 0)
+				return bad(err, "--duration (seconds)", optarg);
+			break;
+		case OPT_FORMAT:
+			if (!strcmp(optarg, "folded"))
+				o->format = FORMAT_FOLDED;
+			else if (!strcmp(optarg, "json"))
+				o->format = FORMAT_JSON;
+			else
+				return bad(err, "--format (folded or json)", optarg);
+			break;
+		case 'o':
+			if (!*optarg)
+				return bad(err, "-o path", optarg);
+			o->output = optarg;
+			break;
 		case OPT_SCAN_LIMIT:
 			if (parse_u64(optarg, UINT64_MAX, &o->scan_limit))
 				return bad(err, "--scan-limit (blocks)", optarg);
@@ -268,6 +299,10 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 	}
 	if (parse_positional(argc - optind, &argv[optind], o, err))
 		return -EINVAL;
+	if (!o->record && (o->duration_s || strcmp(o->output, "-"))) {
+		fprintf(err, "leakscope: --duration and -o go with `leakscope record`\n");
+		return -EINVAL;
+	}
 	if (o->min_size > o->max_size) {
 		fprintf(err, "leakscope: --min-size is larger than --max-size\n");
 		return -EINVAL;

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+enum record_format { FORMAT_FOLDED = 0, FORMAT_JSON };
+
 struct options {
 	pid_t pid;		/* -p: attach to this live process */
 	char **cmd;		/* -- CMD ARGS: start and trace this command */
@@ -25,6 +27,10 @@ struct options {
 	uint64_t scan_limit;	/* --scan-limit: blocks up to which ages are exact */
 	bool list_probes;	/* `leakscope probes ...`: print the probe plan */
 	bool top;		/* `leakscope top ...`: the live view */
+	bool record;		/* `leakscope record ...`: one profile at the end */
+	double duration_s;	/* record --duration; 0 = until stopped or exit */
+	const char *output;	/* record -o; "-" = stdout */
+	int format;		/* record --format: enum record_format */
 	bool empty_probes;	/* --empty-probes: benchmark floor, no tracing */
 	bool no_placement;	/* --no-placement: every probe at the entry (benchmark) */
 };

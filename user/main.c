@@ -176,7 +176,8 @@ int main(int argc, char **argv)
 		goto cleanup;
 	fprintf(stderr, "leakscope: tracing PID %d through %s (%d probe sites); %s\n",
 		pid, libs.alloc_name, attach__count(attach),
-		o.count ? "stops after the last report" : "Ctrl-C to stop");
+		o.record ? "the profile is written at the end (--duration, Ctrl-C, exit)"
+		: o.count ? "stops after the last report" : "Ctrl-C to stop");
 
 	s.opts = &o;
 	s.skel = skel;

@@ -4,6 +4,7 @@
  * detached: detaching takes the kernel seconds, the report does not.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "launch.h"
 #include "leakscope.h"
 #include "leakscope.skel.h"
+#include "report_folded.h"
 #include "report_json.h"
 #include "report_text.h"
 #include "session.h"
@@ -142,6 +144,34 @@ static long peak_rss_kib(void)
 	return kib;
 }
 
+/* `record`: the one profile, to -o (or stdout). */
+static int write_profile(struct loop *l, const struct report *r)
+{
+	const struct options *o = l->s->opts;
+	bool to_stdout = !strcmp(o->output, "-");
+	FILE *f = to_stdout ? stdout : fopen(o->output, "we");
+	int err = 0;
+
+	if (!f) {
+		err = -errno;
+		fprintf(stderr, "leakscope: cannot write %s: %s\n", o->output, strerror(errno));
+		return err;
+	}
+	if (o->format == FORMAT_JSON)
+		report_json__print(f, r);
+	else
+		err = report_folded__print(f, r);
+	if ((!to_stdout && fclose(f)) || err) {
+		err = err ? err : -errno;
+		fprintf(stderr, "leakscope: writing %s failed: %s\n", o->output, strerror(-err));
+		return err;
+	}
+	fprintf(stderr, "leakscope: wrote %s: %zu stacks, %lld bytes outstanding\n",
+		to_stdout ? "the profile" : o->output, r->nstacks_total,
+		(long long)r->totals.outstanding_bytes);
+	return 0;
+}
+
 static int report(struct loop *l, bool final)
 {
 	struct report r = { .pid = l->s->pid, .final = final };
@@ -163,6 +193,8 @@ static int report(struct loop *l, bool final)
 		return err;
 	}
 	l->last = r;
+	if (l->s->opts->record)
+		return write_profile(l, &r);
 	if (l->tui)
 		tui__update(l->tui, &l->last, (now_ms() - l->start_ms) / 1000.0,
 			    l->interval_s);
@@ -201,6 +233,8 @@ static int setup(struct loop *l, struct session *s)
 
 	if (live && f.top_n < 1000)
 		f.top_n = 1000;		/* the view sorts and filters them */
+	if (o->record)
+		f.top_n = INT_MAX;	/* a profile holds every stack */
 	memset(l, 0, sizeof(*l));
 	l->s = s;
 	l->start_ms = now_ms();
@@ -293,6 +327,10 @@ int session__run(struct session *s)
 		check_exit(&l);
 		if (l.tui)
 			quit = handle_keys(&l, &next);
+		if (o->record) {	/* no reports until the end */
+			quit = o->duration_s && now_ms() >= l.start_ms + o->duration_s * 1000;
+			continue;
+		}
 		if (*s->stop || l.exited || quit || now_ms() < next)
 			continue;
 		reports++;
@@ -304,7 +342,7 @@ int session__run(struct session *s)
 	}
 	tui__free(l.tui);	/* leaving the live view: the final report is text */
 	l.tui = NULL;
-	if (!last_was_final && !err && !quit) {
+	if (!last_was_final && !err && (!quit || o->record)) {
 		ring_buffer__consume(l.rb);
 		if (l.exited && !s->child)
 			fprintf(stderr, "leakscope: process %d exited\n", s->pid);
