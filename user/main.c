@@ -147,6 +147,15 @@ int main(int argc, char **argv)
 		return 1;
 	if (o.list_probes)
 		return list_probes(&o);
+	/* `record`: a wrong -o must fail now, not after the whole trace */
+	if (o.record) {
+		s.profile = strcmp(o.output, "-") ? fopen(o.output, "we") : stdout;
+		if (!s.profile) {
+			fprintf(stderr, "leakscope: cannot write %s: %s\n", o.output,
+				strerror(errno));
+			return 1;
+		}
+	}
 
 	if (o.cmd) {
 		if (launch__prepare(o.cmd, o.obj, &child))
@@ -195,6 +204,8 @@ interrupted:	/* Ctrl-C before tracing began: undo, report nothing */
 	fprintf(stderr, "leakscope: interrupted before tracing began; nothing attached\n");
 	rc = 130;
 cleanup:
+	if (s.profile && s.profile != stdout)	/* not written: interrupted early */
+		fclose(s.profile);
 	attach__free(attach);
 	leakscope_bpf__destroy(skel);
 	if (child.pid > 0 && child.go_fd >= 0)

@@ -149,14 +149,12 @@ static int write_profile(struct loop *l, const struct report *r)
 {
 	const struct options *o = l->s->opts;
 	bool to_stdout = !strcmp(o->output, "-");
-	FILE *f = to_stdout ? stdout : fopen(o->output, "we");
+	FILE *f = l->s->profile;
 	int err = 0;
 
-	if (!f) {
-		err = -errno;
-		fprintf(stderr, "leakscope: cannot write %s: %s\n", o->output, strerror(errno));
-		return err;
-	}
+	l->s->profile = NULL;	/* written once */
+	if (!f)
+		return -EBADF;
 	if (o->format == FORMAT_JSON)
 		report_json__print(f, r);
 	else

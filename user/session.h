@@ -3,6 +3,7 @@
 #define LEAKSCOPE_SESSION_H
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -20,6 +21,7 @@ struct session {
 	const char *alloc_lib;		/* allocator libraries, as the target names them */
 	const char *cxx_lib;		/* (the live view skips their frames) */
 	struct child *child;		/* `-- CMD`: ours to reap; its status is passed on */
+	FILE *profile;			/* `record`: opened before attaching */
 	volatile sig_atomic_t *stop;	/* set by SIGINT/SIGTERM */
 };
 

@@ -56,3 +56,13 @@ def test_record_options_need_record():
     p = subprocess.run([str(LEAKSCOPE), "record", "--format", "xml", "-p", "1"],
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 2 and "folded or json" in p.stderr
+
+
+def test_unwritable_output_fails_before_tracing():
+    """A typo in -o must not cost the user a whole recording."""
+    p = subprocess.run([str(LEAKSCOPE), "record", "-o", "/nonexistent/dir/p.folded",
+                        "--", str(FIXTURES / "leaks"), "run"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1
+    assert "cannot write /nonexistent/dir/p.folded" in p.stderr
+    assert "tracing PID" not in p.stderr
