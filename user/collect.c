@@ -26,6 +26,12 @@
 #include "sampler.h"
 #include "stacktab.h"
 
+/* The stacks of the report being built. */
+struct agg_work {
+	struct report_stack *v;
+	size_t n, cap;
+};
+
 struct collector {
 	struct leakscope_bpf *skel;
 	struct collect_filter f;

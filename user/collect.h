@@ -37,11 +37,6 @@ int collector__collect(struct collector *c, pid_t pid, struct report *r);
 
 /* --- pure helpers, exposed for unit tests --- */
 
-struct agg_work {
-	struct report_stack *v;
-	size_t n, cap;
-};
-
 /* Sorts stacks by outstanding bytes (then count, then id), descending. */
 void collect__sort(struct report_stack *v, size_t n);
 

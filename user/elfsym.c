@@ -121,13 +121,6 @@ static int find_in_section(Elf *elf, Elf_Scn *scn, const char *name,
 	return -ENOENT;
 }
 
-int elfsym__func_offset(struct elfsym *e, const char *name, uint64_t *off)
-{
-	uint64_t size;
-
-	return elfsym__func(e, name, off, &size);
-}
-
 ssize_t elfsym__read(struct elfsym *e, uint64_t off, void *buf, size_t len)
 {
 	ssize_t n = pread(e->fd, buf, len, off);

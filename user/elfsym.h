@@ -15,10 +15,8 @@ void elfsym__close(struct elfsym *e);
 int elfsym__is_dynamic(struct elfsym *e);
 
 /* Looks `name` up among defined functions (.dynsym, then .symtab) and
- * returns its file offset, the unit uprobes are placed by.  0 or -ENOENT. */
-int elfsym__func_offset(struct elfsym *e, const char *name, uint64_t *off);
-
-/* Same, also giving the function's size in bytes (st_size, 0 if unknown). */
+ * gives its file offset, the unit uprobes are placed by, and its size in
+ * bytes (st_size, 0 if unknown).  0 or -ENOENT. */
 int elfsym__func(struct elfsym *e, const char *name, uint64_t *off,
 		 uint64_t *size);
 

@@ -74,13 +74,13 @@ static void test_demangle(void **state)
 static void test_elf_offsets(void **state)
 {
 	struct elfsym *e = elfsym__open("/proc/self/exe");
-	uint64_t off;
+	uint64_t off, size;
 
 	assert_non_null(e);
 	assert_true(elfsym__is_dynamic(e));
-	assert_int_equal(elfsym__func_offset(e, "main", &off), 0);
+	assert_int_equal(elfsym__func(e, "main", &off, &size), 0);
 	assert_true(off > 0);
-	assert_int_equal(elfsym__func_offset(e, "no_such_function_xyz", &off), -ENOENT);
+	assert_int_equal(elfsym__func(e, "no_such_function_xyz", &off, &size), -ENOENT);
 	elfsym__close(e);
 	assert_null(elfsym__open("/etc/hostname"));	/* not ELF */
 	assert_null(elfsym__open("/nonexistent"));
