@@ -11,10 +11,13 @@ PYTHON    ?= /usr/bin/python3
 CFLAGS    ?= -O2 -g
 CFLAGS    += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
              -Iinclude -I$(BUILD) -Iuser
-LDLIBS    := -lbpf -lelf -ldw -lz -lcapstone -lncursesw -lstdc++ -lm
+LDLIBS    := -lbpf -lelf -ldw -lz -lcapstone -lncursesw -lprotobuf-c -lmicrohttpd \
+             -lstdc++ -lm
 
 USER_SRCS := $(wildcard user/*.c)
-USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
+# pprof's profile.proto, compiled by protoc-c into build/profile.pb-c.[ch]
+PROTO_OBJ := $(BUILD)/user/profile.pb-c.o
+USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS)) $(PROTO_OBJ)
 # Everything but main.c is library code the unit tests link against.
 LIB_OBJS  := $(filter-out $(BUILD)/user/main.o,$(USER_OBJS))
 
@@ -49,7 +52,14 @@ $(BUILD)/leakscope.bpf.o: bpf/leakscope.bpf.c include/leakscope.h $(BUILD)/vmlin
 $(BUILD)/leakscope.skel.h: $(BUILD)/leakscope.bpf.o
 	$(BPFTOOL) gen skeleton $< name leakscope_bpf > $@
 
-$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) include/leakscope.h $(BUILD)/leakscope.skel.h | $(BUILD)/user
+$(BUILD)/profile.pb-c.c $(BUILD)/profile.pb-c.h: proto/profile.proto | $(BUILD)
+	protoc-c --proto_path=proto --c_out=$(BUILD) $<
+
+$(PROTO_OBJ): $(BUILD)/profile.pb-c.c | $(BUILD)/user
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) include/leakscope.h $(BUILD)/leakscope.skel.h \
+		$(BUILD)/profile.pb-c.h | $(BUILD)/user
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/leakscope: $(USER_OBJS)

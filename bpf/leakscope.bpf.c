@@ -306,6 +306,22 @@ static __always_inline struct stack_agg *capture_stack(struct pt_regs *regs,
 	return agg;
 }
 
+/* Adds a new block to its stack's allocation totals: itself, or when
+ * sampling its weight 1/p in Q16 (size*w < 2^62 for any size: p ~ 1
+ * from size ~ 44 * period on, and size*(1/p) ~ period below that). */
+static __always_inline void agg_alloc_total(struct stack_agg *agg, __u64 size)
+{
+	__u64 w = 1, thr;
+
+	if (sample_period) {
+		thr = sample_threshold((const struct sample_tables *)&sample_tab,
+				       size, sample_period);
+		w = thr ? (SAMPLE_ONE << 16) / thr : 0;
+	}
+	__sync_fetch_and_add(&agg->alloc_bytes, size * w);
+	__sync_fetch_and_add(&agg->alloc_count, w);
+}
+
 /* Counts a new block into its stack's aggregate (agg: if the caller has
  * it already; else looked up). */
 static __always_inline void agg_new_block(struct stack_key *sk,
@@ -322,6 +338,7 @@ static __always_inline void agg_new_block(struct stack_key *sk,
 	__sync_fetch_and_add(&agg->outstanding_bytes, size);
 	agg_count(agg, 1, now);
 	agg->last_alloc_ns = now;
+	agg_alloc_total(agg, size);
 	count(CNT_ALLOCS);
 }
 

@@ -67,6 +67,10 @@ struct stack_agg {
 	 * is exactly its oldest block; otherwise an upper bound on its age. */
 	__u64 held_since_ns;
 	__u64 last_alloc_ns;	/* newest block: all blocks are at least this old */
+	/* every block allocated since attach, freed or not (pprof's alloc_*):
+	 * exact; when sampling, estimates sum(size/p) and sum(1/p) in Q16 */
+	__u64 alloc_bytes;
+	__u64 alloc_count;
 };
 
 /* One outstanding heap block, keyed by (tgid, address). */

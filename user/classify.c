@@ -31,6 +31,11 @@ const char *classify__name(enum leak_class c)
 	}
 }
 
+const char *classify__label(enum leak_class c)
+{
+	return c == CLASS_UNKNOWN ? "unknown" : classify__name(c);
+}
+
 void history__push(struct history *h, double t_s, double bytes)
 {
 	if (h->n == 0)

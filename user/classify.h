@@ -40,6 +40,8 @@ struct verdict classify__stack(const struct history *h,
 			       double newest_block_age_s, double min_age_s);
 
 const char *classify__name(enum leak_class c);
+/* The same, "unknown" for CLASS_UNKNOWN: a label value (pprof, metrics). */
+const char *classify__label(enum leak_class c);
 
 /* --- exposed for unit tests --- */
 

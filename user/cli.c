@@ -5,6 +5,7 @@
  *   leakscope probes [--obj PATH] (-p PID | -- CMD)
  *   leakscope top [OPTIONS] (-p PID | -- CMD)
  *   leakscope record [--duration SECS] [-o FILE] [--format F] (-p PID | -- CMD)
+ *   leakscope serve [--listen ADDR:PORT] [INTERVAL] (-p PID | -- CMD)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -30,6 +31,7 @@ enum {
 	OPT_SCAN_LIMIT,
 	OPT_DURATION,
 	OPT_FORMAT,
+	OPT_LISTEN,
 };
 
 static const struct option long_opts[] = {
@@ -49,6 +51,7 @@ static const struct option long_opts[] = {
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "output", required_argument, NULL, 'o' },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -61,8 +64,9 @@ void cli__usage(FILE *out)
 "       leakscope [OPTIONS] [INTERVAL [COUNT]] -- CMD [ARGS...]\n"
 "       leakscope probes [--obj PATH] (-p PID | -- CMD)\n"
 "       leakscope top [OPTIONS] [INTERVAL] (-p PID | -- CMD)\n"
-"       leakscope record [--duration SECS] [-o FILE] [--format folded|json]\n"
+"       leakscope record [--duration SECS] [-o FILE] [--format pprof|folded|json]\n"
 "                        [OPTIONS] (-p PID | -- CMD)\n"
+"       leakscope serve [--listen ADDR:PORT] [OPTIONS] [INTERVAL] (-p PID | -- CMD)\n"
 "\n"
 "Traces the outstanding allocations of a live process by call stack and\n"
 "reports the stacks holding the most memory every INTERVAL seconds\n"
@@ -94,8 +98,12 @@ void cli__usage(FILE *out)
 "move the sort column, Enter shows a stack, / filters, p pauses, + -\n"
 "change the interval, q quits.  Without a terminal it prints text reports.\n"
 "`leakscope record` traces headless and at the end (--duration, Ctrl-C,\n"
-"SIGTERM, the target's exit) writes one profile of outstanding memory:\n"
-"folded stacks (default; flamegraph.pl, speedscope, inferno) or json.\n"
+"SIGTERM, the target's exit) writes one profile: pprof (default; gzip\n"
+"profile.proto for go tool pprof, Parca, Pyroscope), folded stacks\n"
+"(flamegraph.pl, speedscope, inferno) or json.\n"
+"`leakscope serve` is an agent: /metrics (Prometheus) and /debug/pprof/heap\n"
+"(pprof) on --listen (default " DEFAULT_LISTEN ", loopback), refreshed\n"
+"every INTERVAL seconds (default 5).\n"
 "  -h, --help           this help\n"
 "\n"
 "Examples:\n"
@@ -186,12 +194,13 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 
 	defaults(o);
 	if (argc > 1 && (!strcmp(argv[1], "probes") || !strcmp(argv[1], "top") ||
-			 !strcmp(argv[1], "record"))) {
+			 !strcmp(argv[1], "record") || !strcmp(argv[1], "serve"))) {
 		o->list_probes = argv[1][0] == 'p';
 		o->top = argv[1][0] == 't';
 		o->record = argv[1][0] == 'r';
-		if (o->top)
-			o->interval_s = 1;	/* a live view: unless given */
+		o->serve = !strcmp(argv[1], "serve");
+		if (o->top || o->record)
+			o->interval_s = 1;	/* live view; record: history for classes */
 		argv++;
 		argc--;
 	}
@@ -254,12 +263,19 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 				return bad(err, "--duration (seconds)", optarg);
 			break;
 		case OPT_FORMAT:
-			if (!strcmp(optarg, "folded"))
+			if (!strcmp(optarg, "pprof"))
+				o->format = FORMAT_PPROF;
+			else if (!strcmp(optarg, "folded"))
 				o->format = FORMAT_FOLDED;
 			else if (!strcmp(optarg, "json"))
 				o->format = FORMAT_JSON;
 			else
-				return bad(err, "--format (folded or json)", optarg);
+				return bad(err, "--format (pprof, folded or json)", optarg);
+			break;
+		case OPT_LISTEN:
+			if (!*optarg)
+				return bad(err, "--listen ADDR:PORT", optarg);
+			o->listen = optarg;
 			break;
 		case 'o':
 			if (!*optarg)
@@ -303,6 +319,12 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 		fprintf(err, "leakscope: --duration and -o go with `leakscope record`\n");
 		return -EINVAL;
 	}
+	if (!o->serve && o->listen) {
+		fprintf(err, "leakscope: --listen goes with `leakscope serve`\n");
+		return -EINVAL;
+	}
+	if (!o->listen)
+		o->listen = DEFAULT_LISTEN;
 	if (o->min_size > o->max_size) {
 		fprintf(err, "leakscope: --min-size is larger than --max-size\n");
 		return -EINVAL;

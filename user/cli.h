@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-enum record_format { FORMAT_FOLDED = 0, FORMAT_JSON };
+enum record_format { FORMAT_PPROF = 0, FORMAT_FOLDED, FORMAT_JSON };
+
+#define DEFAULT_LISTEN "127.0.0.1:9464"
 
 struct options {
 	pid_t pid;		/* -p: attach to this live process */
@@ -31,6 +33,8 @@ struct options {
 	double duration_s;	/* record --duration; 0 = until stopped or exit */
 	const char *output;	/* record -o; "-" = stdout */
 	int format;		/* record --format: enum record_format */
+	bool serve;		/* `leakscope serve ...`: HTTP agent (/metrics, pprof) */
+	const char *listen;	/* serve --listen ADDR:PORT */
 	bool empty_probes;	/* --empty-probes: benchmark floor, no tracing */
 	bool no_placement;	/* --no-placement: every probe at the entry (benchmark) */
 };

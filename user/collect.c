@@ -146,7 +146,9 @@ static void on_agg(const void *key, const void *val, void *ctx)
 	struct collector *c = ctx;
 	struct report_stack *s;
 
-	if ((pid_t)k->tgid != c->pid || (!a->outstanding_allocs && !a->outstanding_bytes))
+	bool held = a->outstanding_allocs || a->outstanding_bytes;
+
+	if ((pid_t)k->tgid != c->pid || (!held && !(c->f.with_freed && a->alloc_count)))
 		return;
 	s = work_entry(c, k);
 	if (!s) {
@@ -156,6 +158,8 @@ static void on_agg(const void *key, const void *val, void *ctx)
 	c->agg_blocks += a->outstanding_allocs;
 	s->held_since_ns = a->held_since_ns;
 	s->last_alloc_ns = a->last_alloc_ns;
+	s->alloc_bytes = c->f.sample_period ? (int64_t)(a->alloc_bytes >> 16) : (int64_t)a->alloc_bytes;
+	s->alloc_count = c->f.sample_period ? (int64_t)(a->alloc_count >> 16) : (int64_t)a->alloc_count;
 	if (!c->scan_sums) {
 		s->bytes = a->outstanding_bytes;
 		s->allocs = a->outstanding_allocs;
@@ -385,7 +389,7 @@ int collector__collect(struct collector *c, pid_t pid, struct report *r)
 			s->bytes = llround(s->est_bytes);
 			s->allocs = llround(s->est_allocs);
 		}
-		if (s->bytes <= 0 && s->allocs <= 0)
+		if (s->bytes <= 0 && s->allocs <= 0 && !(c->f.with_freed && s->alloc_count))
 			continue;
 		r->totals.outstanding_bytes += s->bytes;
 		r->totals.outstanding_allocs += s->allocs;

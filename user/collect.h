@@ -18,6 +18,7 @@ struct collect_filter {
 	uint64_t sample_period;	/* --sample-bytes; 0 = every block recorded */
 	uint64_t scan_limit;	/* --scan-limit */
 	double min_age_s;	/* --min-age, for the "old" class */
+	bool with_freed;	/* keep stacks that freed all they allocated (pprof) */
 };
 
 struct collector *collector__new(struct leakscope_bpf *skel,

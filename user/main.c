@@ -20,6 +20,7 @@
 #include "leakscope.skel.h"
 #include "preflight.h"
 #include "sampler.h"
+#include "serve.h"
 #include "session.h"
 #include "target.h"
 
@@ -148,6 +149,12 @@ int main(int argc, char **argv)
 	if (o.list_probes)
 		return list_probes(&o);
 	/* `record`: a wrong -o must fail now, not after the whole trace */
+	if (o.record && o.format == FORMAT_PPROF && !strcmp(o.output, "-") &&
+	    isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "leakscope: a pprof profile is binary: give -o FILE "
+			"(e.g. -o heap.pb.gz), redirect stdout, or --format folded\n");
+		return 2;
+	}
 	if (o.record) {
 		s.profile = strcmp(o.output, "-") ? fopen(o.output, "we") : stdout;
 		if (!s.profile) {
@@ -156,6 +163,9 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	/* `serve`: a port in use must fail now too */
+	if (o.serve && !(s.serve = serve__new(o.listen)))
+		return 1;
 
 	if (o.cmd) {
 		if (launch__prepare(o.cmd, o.obj, &child))
@@ -186,7 +196,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "leakscope: tracing PID %d through %s (%d probe sites); %s\n",
 		pid, libs.alloc_name, attach__count(attach),
 		o.record ? "the profile is written at the end (--duration, Ctrl-C, exit)"
-		: o.count ? "stops after the last report" : "Ctrl-C to stop");
+		: o.serve ? "serving until Ctrl-C or SIGTERM" : o.count ? "stops after the last report" : "Ctrl-C to stop");
 
 	s.opts = &o;
 	s.skel = skel;
@@ -207,6 +217,7 @@ cleanup:
 	if (s.profile && s.profile != stdout)	/* not written: interrupted early */
 		fclose(s.profile);
 	attach__free(attach);
+	serve__free(s.serve);
 	leakscope_bpf__destroy(skel);
 	if (child.pid > 0 && child.go_fd >= 0)
 		launch__abort(&child);

@@ -33,6 +33,8 @@ struct report_stack {
 	enum leak_class cls;	/* from this stack's history */
 	double growth_bytes_per_s;
 	int64_t growth_bytes;	/* since the previous report */
+	int64_t alloc_bytes;	/* allocated since attach, freed or not */
+	int64_t alloc_count;
 	double est_bytes;	/* scan sums, weighted by 1/p when sampling */
 	double est_allocs;
 	uint64_t ips[MAX_STACK_DEPTH];

@@ -24,7 +24,9 @@
 #include "leakscope.skel.h"
 #include "report_folded.h"
 #include "report_json.h"
+#include "report_pprof.h"
 #include "report_text.h"
+#include "serve.h"
 #include "session.h"
 #include "symbolize.h"
 #include "target.h"
@@ -47,8 +49,17 @@ struct loop {
 	struct report last;	/* the latest report: the live view redraws it */
 	struct tui *tui;	/* `top` on a terminal; else reports are printed */
 	uint64_t start_ms;
+	double start_wall_s;
 	int interval_s;
 };
+
+static double wall_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static uint64_t now_us(void)
 {
@@ -127,6 +138,8 @@ static void wait_events(struct loop *l, int ms)
 	while (l->sigfd >= 0 && read(l->sigfd, &si, sizeof(si)) == sizeof(si))
 		;
 	ring_buffer__consume(l->rb);
+	if (l->s->serve)
+		serve__run(l->s->serve);
 }
 
 /* Peak resident memory of leakscope itself, in KiB (VmHWM). */
@@ -144,6 +157,33 @@ static long peak_rss_kib(void)
 	return kib;
 }
 
+static int module_of(void *ctx, uint64_t addr, struct module_info *out)
+{
+	return symbolizer__module(ctx, addr, out);
+}
+
+static int write_pprof(struct loop *l, FILE *f, const struct report *r)
+{
+	char host[256] = "unknown";
+	struct pprof_meta m = {
+		.hostname = host,
+		.time_ns = (int64_t)(l->start_wall_s * 1e9),
+		.duration_ns = (int64_t)((r->timestamp - l->start_wall_s) * 1e9),
+	};
+	uint8_t *buf;
+	size_t len;
+	int err;
+
+	gethostname(host, sizeof(host) - 1);
+	err = report_pprof__encode(r, &m, module_of, l->sym, &buf, &len);
+	if (err)
+		return err;
+	if (fwrite(buf, 1, len, f) != len)
+		err = -errno;
+	free(buf);
+	return err;
+}
+
 /* `record`: the one profile, to -o (or stdout). */
 static int write_profile(struct loop *l, const struct report *r)
 {
@@ -157,8 +197,12 @@ static int write_profile(struct loop *l, const struct report *r)
 		return -EBADF;
 	if (o->format == FORMAT_JSON)
 		report_json__print(f, r);
+	else if (o->format == FORMAT_PPROF)
+		err = write_pprof(l, f, r);
 	else
 		err = report_folded__print(f, r);
+	if (to_stdout && fflush(f) && !err)
+		err = -errno;
 	if ((!to_stdout && fclose(f)) || err) {
 		err = err ? err : -errno;
 		fprintf(stderr, "leakscope: writing %s failed: %s\n", o->output, strerror(-err));
@@ -193,6 +237,10 @@ static int report(struct loop *l, bool final)
 	l->last = r;
 	if (l->s->opts->record)
 		return write_profile(l, &r);
+	if (l->s->serve) {
+		serve__update(l->s->serve, &l->last, (now_us() - t0) / 1e6);
+		return 0;
+	}
 	if (l->tui)
 		tui__update(l->tui, &l->last, (now_ms() - l->start_ms) / 1000.0,
 			    l->interval_s);
@@ -206,6 +254,14 @@ static int report(struct loop *l, bool final)
 			(long long)r.totals.outstanding_allocs, r.blocks_scanned,
 			(now_us() - t0) / 1000.0, peak_rss_kib() / 1024.0);
 	return 0;
+}
+
+/* `record`: a sample of every stack's history between two profiles. */
+static void collect_quietly(struct loop *l)
+{
+	struct report r = { .pid = l->s->pid };
+
+	collector__collect(l->col, l->s->pid, &r);
 }
 
 static int watch(int epfd, int fd)
@@ -231,11 +287,14 @@ static int setup(struct loop *l, struct session *s)
 
 	if (live && f.top_n < 1000)
 		f.top_n = 1000;		/* the view sorts and filters them */
-	if (o->record)
+	if (o->record || o->serve)
 		f.top_n = INT_MAX;	/* a profile holds every stack */
+	/* pprof's alloc_* also count stacks that freed all they allocated */
+	f.with_freed = o->serve || (o->record && o->format == FORMAT_PPROF);
 	memset(l, 0, sizeof(*l));
 	l->s = s;
 	l->start_ms = now_ms();
+	l->start_wall_s = wall_now_s();
 	l->interval_s = o->interval_s;
 	l->sigfd = -1;
 	l->pidfd = s->child ? -1 : syscall(SYS_pidfd_open, s->pid, 0);
@@ -264,6 +323,11 @@ static int setup(struct loop *l, struct session *s)
 	}
 	if (l->exec_seen)
 		symbolizer__refresh(l->sym);
+	if (s->serve) {
+		serve__attach(s->serve, s->skel, l->sym);
+		if (watch(l->epfd, serve__fd(s->serve)))
+			return -errno;
+	}
 	if (live) {
 		l->tui = tui__new(s->alloc_lib, s->cxx_lib, o->sample_bytes);
 		if (!l->tui || watch(l->epfd, STDIN_FILENO))
@@ -274,6 +338,8 @@ static int setup(struct loop *l, struct session *s)
 
 static void teardown(struct loop *l)
 {
+	if (l->s->serve)	/* answers 503 from here on */
+		serve__update(l->s->serve, NULL, 0);
 	tui__free(l->tui);	/* the terminal back first */
 	l->tui = NULL;
 	ring_buffer__free(l->rb);
@@ -316,7 +382,8 @@ int session__run(struct session *s)
 		teardown(&l);
 		return 1;
 	}
-	next = now_ms() + l.interval_s * 1000ULL;
+	/* serve: a first report at once, then every interval */
+	next = now_ms() + (o->serve ? 0 : l.interval_s * 1000ULL);
 	while (!*s->stop && !l.exited && !quit) {
 		uint64_t t = now_ms();
 		int wait = next > t ? (int)(next - t) : 0;
@@ -327,6 +394,10 @@ int session__run(struct session *s)
 			quit = handle_keys(&l, &next);
 		if (o->record) {	/* no reports until the end */
 			quit = o->duration_s && now_ms() >= l.start_ms + o->duration_s * 1000;
+			if (!quit && now_ms() >= next) {
+				collect_quietly(&l);	/* history, for the classes */
+				next += l.interval_s * 1000ULL;
+			}
 			continue;
 		}
 		if (*s->stop || l.exited || quit || now_ms() < next)
@@ -340,7 +411,7 @@ int session__run(struct session *s)
 	}
 	tui__free(l.tui);	/* leaving the live view: the final report is text */
 	l.tui = NULL;
-	if (!last_was_final && !err && (!quit || o->record)) {
+	if (!last_was_final && !err && (!quit || o->record) && !o->serve) {
 		ring_buffer__consume(l.rb);
 		if (l.exited && !s->child)
 			fprintf(stderr, "leakscope: process %d exited\n", s->pid);

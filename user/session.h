@@ -22,6 +22,7 @@ struct session {
 	const char *cxx_lib;		/* (the live view skips their frames) */
 	struct child *child;		/* `-- CMD`: ours to reap; its status is passed on */
 	FILE *profile;			/* `record`: opened before attaching */
+	struct serve *serve;		/* `serve`: listening before attaching */
 	volatile sig_atomic_t *stop;	/* set by SIGINT/SIGTERM */
 };
 

@@ -325,6 +325,30 @@ int symbolizer__resolve(struct symbolizer *s, uint64_t addr,
 	return n;
 }
 
+int symbolizer__module(struct symbolizer *s, uint64_t addr, struct module_info *out)
+{
+	Dwfl_Module *mod = addr ? dwfl_addrmodule(s->dwfl, addr - 1) : NULL;
+	const unsigned char *bits;
+	const char *name;
+	Dwarf_Addr start, end;
+	GElf_Addr vaddr;
+	int n;
+
+	if (!mod)
+		return -ENOENT;
+	name = dwfl_module_info(mod, NULL, &start, &end, NULL, NULL, NULL, NULL);
+	out->start = start;
+	out->end = end;
+	out->path = name ? symcache__intern(&s->cache, name) : NULL;
+	if (!out->path)
+		out->path = "";
+	out->build_id[0] = 0;
+	n = dwfl_module_build_id(mod, &bits, &vaddr);
+	for (int i = 0; i < n && i < 64; i++)
+		snprintf(out->build_id + 2 * i, 3, "%02x", bits[i]);
+	return 0;
+}
+
 int symbolizer__report(struct symbolizer *s, struct report *r)
 {
 	size_t need = 0;

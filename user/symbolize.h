@@ -26,6 +26,16 @@ void symbolizer__refresh(struct symbolizer *s);
 int symbolizer__resolve(struct symbolizer *s, uint64_t addr,
 			struct frame *out, int max);
 
+/* The module (ELF file) mapped at a return address, for pprof mappings. */
+struct module_info {
+	uint64_t start, end;	/* load address of the ELF, end of its last segment */
+	const char *path;	/* as the maps file names it; lives as long as s */
+	char build_id[129];	/* lower-case hex; "" when the file has none */
+};
+
+/* 0, or -ENOENT when no known module holds addr. */
+int symbolizer__module(struct symbolizer *s, uint64_t addr, struct module_info *out);
+
 /* Symbolizes every stack of a report (frames owned by the symbolizer,
  * valid until the next call). 0 or -ENOMEM. */
 int symbolizer__report(struct symbolizer *s, struct report *r);

@@ -1,0 +1,163 @@
+/* metrics.c - Prometheus text exposition (format 0.0.4) of a report.
+ *
+ * Base units (bytes, seconds), `_total` for counters, one HELP and TYPE
+ * per family, label values escaped.  Cardinality stays fixed: a target
+ * is (pid, comm), classes are five, drop reasons are a fixed list.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "metrics.h"
+
+void metrics__label_value(FILE *f, const char *s)
+{
+	putc('"', f);
+	for (; s && *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fprintf(f, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			putc(*s, f);
+	}
+	putc('"', f);
+}
+
+/* Integers exactly, others to 15 significant digits. */
+static void value(FILE *f, double v)
+{
+	if (v == (double)(int64_t)v && v < 9007199254740992.0 && v > -9007199254740992.0)
+		fprintf(f, " %" PRId64 "\n", (int64_t)v);
+	else
+		fprintf(f, " %.15g\n", v);
+}
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* name{pid="..",comm=".."} value */
+static void target_series(FILE *f, const char *name, const struct report *r,
+			  const char *extra_key, const char *extra_val, double v)
+{
+	fprintf(f, "%s{pid=\"%d\",comm=", name, (int)r->pid);
+	metrics__label_value(f, r->comm);
+	if (extra_key) {
+		fprintf(f, ",%s=", extra_key);
+		metrics__label_value(f, extra_val);
+	}
+	putc('}', f);
+	value(f, v);
+}
+
+static void target_metric(FILE *f, const char *name, const char *type,
+			  const char *help, const struct report *r, double v)
+{
+	family(f, name, type, help);
+	target_series(f, name, r, NULL, NULL, v);
+}
+
+static void plain_metric(FILE *f, const char *name, const char *type,
+			 const char *help, double v)
+{
+	family(f, name, type, help);
+	fputs(name, f);
+	value(f, v);
+}
+
+static void class_metrics(FILE *f, const struct report *r)
+{
+	size_t per_class[CLASS_CHURN + 1] = { 0 };
+	double growing_bytes = 0, growth = 0;
+
+	for (size_t i = 0; i < r->nstacks; i++) {
+		const struct report_stack *s = &r->stacks[i];
+
+		if (s->bytes <= 0 && s->allocs <= 0)
+			continue;	/* freed all it allocated: in pprof only */
+		per_class[s->cls <= CLASS_CHURN ? s->cls : CLASS_UNKNOWN]++;
+		if (s->cls == CLASS_GROWING) {
+			growing_bytes += s->bytes;
+			growth += s->growth_bytes_per_s;
+		}
+	}
+	family(f, "leakscope_stacks", "gauge",
+	       "Call stacks holding memory, by leak class (unknown: too little history yet).");
+	for (int c = 0; c <= CLASS_CHURN; c++)
+		target_series(f, "leakscope_stacks", r, "class", classify__label(c), per_class[c]);
+	target_metric(f, "leakscope_growing_bytes", "gauge",
+		      "Outstanding bytes of the stacks classified as growing.", r, growing_bytes);
+	target_metric(f, "leakscope_growth_bytes_per_second", "gauge",
+		      "Sum of the growth rates of the growing stacks.", r, growth);
+}
+
+static void drop_metrics(FILE *f, const struct report *r)
+{
+	family(f, "leakscope_drops_total", "counter",
+	       "Events leakscope could not record, by reason (numbers may be low by these).");
+	for (int k = CNT_DROP_ALLOC_MAP_FULL; k < CNT__COUNT; k++) {
+		fputs("leakscope_drops_total{reason=", f);
+		metrics__label_value(f, report__drop_name(k));
+		fprintf(f, "} %" PRIu64 "\n", r->totals.drops[k]);
+	}
+}
+
+static void self_metrics(FILE *f, const struct report *r, const struct self_stats *st)
+{
+	plain_metric(f, "leakscope_start_time_seconds", "gauge",
+		     "When leakscope attached, seconds since the epoch.", st->start_time_s);
+	plain_metric(f, "leakscope_sampling_period_bytes", "gauge",
+		     "--sample-bytes: mean bytes between samples; 0 = every allocation.",
+		     (double)r->sample_period);
+	plain_metric(f, "leakscope_reports_total", "counter",
+		     "Reports (map reads) made since attach.", (double)st->reports);
+	plain_metric(f, "leakscope_report_duration_seconds", "gauge",
+		     "Time the last report took (map reads, classification, symbols).",
+		     st->report_s);
+	plain_metric(f, "leakscope_cpu_seconds_total", "counter",
+		     "User and system CPU time of leakscope's own process.", st->cpu_s);
+	plain_metric(f, "leakscope_resident_memory_bytes", "gauge",
+		     "Resident memory of leakscope's own process.", st->rss_bytes);
+	if (!st->bpf_stats)
+		return;
+	plain_metric(f, "leakscope_bpf_run_seconds_total", "counter",
+		     "Time spent in leakscope's BPF programs, in the target's threads.",
+		     st->bpf_run_ns / 1e9);
+	plain_metric(f, "leakscope_bpf_runs_total", "counter",
+		     "Runs of leakscope's BPF programs (probe hits).", (double)st->bpf_runs);
+}
+
+char *metrics__render(const struct report *r, const struct self_stats *st, size_t *len)
+{
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
+
+	if (!f)
+		return NULL;
+	target_metric(f, "leakscope_outstanding_bytes", "gauge",
+		      "Bytes the target allocated while traced and has not freed.",
+		      r, (double)r->totals.outstanding_bytes);
+	target_metric(f, "leakscope_outstanding_allocations", "gauge",
+		      "Blocks the target allocated while traced and has not freed.",
+		      r, (double)r->totals.outstanding_allocs);
+	target_metric(f, "leakscope_allocations_total", "counter",
+		      "Allocations traced (sampled ones, with --sample-bytes).",
+		      r, (double)r->totals.allocs);
+	target_metric(f, "leakscope_frees_total", "counter",
+		      "Frees of traced blocks.", r, (double)r->totals.frees);
+	target_metric(f, "leakscope_untracked_frees_total", "counter",
+		      "Frees of blocks allocated before attach (or not sampled).",
+		      r, (double)r->totals.untracked_frees);
+	target_metric(f, "leakscope_failed_allocations_total", "counter",
+		      "Allocations that returned NULL.", r, (double)r->totals.failed_allocs);
+	class_metrics(f, r);
+	drop_metrics(f, r);
+	self_metrics(f, r, st);
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}

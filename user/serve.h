@@ -1,0 +1,29 @@
+/* serve.h - `leakscope serve`: the session's latest report over HTTP,
+ * /metrics for Prometheus and /debug/pprof/heap for pprof scrapers. */
+#ifndef LEAKSCOPE_SERVE_H
+#define LEAKSCOPE_SERVE_H
+
+#include "report.h"
+
+struct leakscope_bpf;
+struct symbolizer;
+struct serve;
+
+/* Starts listening on listen (see http.h).  NULL after saying why.
+ * Requests get 503 until serve__attach() and the first report. */
+struct serve *serve__new(const char *listen);
+/* The trace to answer from: its programs (for their run-time stats) and
+ * its symbolizer (for pprof mappings). */
+void serve__attach(struct serve *s, struct leakscope_bpf *skel, struct symbolizer *sym);
+void serve__free(struct serve *s);
+
+/* The fd to wait on (readable: requests to answer). */
+int serve__fd(const struct serve *s);
+/* Answers the requests that are ready. */
+void serve__run(struct serve *s);
+/* The report answered from now on (it must stay valid until the next
+ * call: the session's latest), and how long it took to make; NULL: none
+ * (the session is over). */
+void serve__update(struct serve *s, const struct report *r, double report_s);
+
+#endif
