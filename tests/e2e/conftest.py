@@ -165,3 +165,27 @@ def fixture_proc():
     yield start
     for f in started:
         f.close()
+
+
+def go_pprof(tmp_path, *args):
+    """`go tool pprof ARGS` (Debian's golang-go), offline, saving fetched
+    profiles under tmp_path; returns its stdout."""
+    env = dict(os.environ, HOME=str(tmp_path), PPROF_TMPDIR=str(tmp_path),
+               GOCACHE=str(tmp_path / "gocache"), GOFLAGS="", GOTOOLCHAIN="local")
+    p = subprocess.run(["go", "tool", "pprof", *args], capture_output=True,
+                       text=True, timeout=120, env=env)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def pprof_top(tmp_path, source, index):
+    """{function: flat value} of `go tool pprof -top` in raw units."""
+    out = go_pprof(tmp_path, "-top", "-nodecount=100000", "-nodefraction=0",
+                   "-edgefraction=0", "-unit=B" if index.endswith("space") else "-unit=count",
+                   f"-sample_index={index}", str(source))
+    flat = {}
+    for line in out.splitlines():
+        parts = line.split(None, 5)
+        if len(parts) == 6 and parts[1].endswith("%") and parts[4].endswith("%"):
+            flat[parts[5]] = int(parts[0].rstrip("B") or 0)
+    return flat

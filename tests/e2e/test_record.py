@@ -1,4 +1,5 @@
-"""`leakscope record`: one profile at the end, folded stacks or JSON."""
+"""`leakscope record`: one profile at the end, folded stacks or JSON
+(pprof: test_pprof.py)."""
 import json
 import re
 import subprocess
@@ -9,8 +10,8 @@ import expected
 
 def test_folded_lines(tmp_path):
     out = tmp_path / "leaks.folded"
-    p = subprocess.run([str(LEAKSCOPE), "record", "-o", str(out), "--",
-                        str(FIXTURES / "leaks"), "run"],
+    p = subprocess.run([str(LEAKSCOPE), "record", "--format", "folded", "-o", str(out),
+                        "--", str(FIXTURES / "leaks"), "run"],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert f"wrote {out}" in p.stderr

@@ -1,0 +1,162 @@
+"""`leakscope serve`: a real Prometheus scrapes /metrics, promtool accepts
+it, `go tool pprof` fetches /debug/pprof/heap over HTTP."""
+import json
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from conftest import (FIXTURES, LEAKSCOPE, default_sigint, leakscope_programs_loaded,
+                      pprof_top)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url, timeout=10):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.status, r.headers.get("Content-Type"), r.read()
+
+
+class Server:
+    def __init__(self, pid, *args):
+        self.proc = subprocess.Popen([str(LEAKSCOPE), "serve", "--listen", "127.0.0.1:0",
+                                      *args, "-p", str(pid), "1"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, preexec_fn=default_sigint)
+        line = self.proc.stderr.readline()
+        m = re.search(r"on port (\d+)", line)
+        assert m, line + self.proc.stderr.read()
+        self.url = f"http://127.0.0.1:{m.group(1)}"
+        assert "tracing PID" in self.proc.stderr.readline()
+
+    def wait_report(self, timeout=20):
+        """/metrics once a report has seen the target's leak."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                r = get(self.url + "/metrics")
+                if (metric(r[2].decode(), "leakscope_outstanding_bytes") or 0) > 0:
+                    return r
+            except urllib.error.HTTPError as e:
+                assert e.code == 503        # no report yet
+            time.sleep(0.2)
+        raise AssertionError("no report with outstanding bytes")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        out, err = self.proc.communicate(timeout=60)
+        return self.proc.returncode, err
+
+
+@pytest.fixture
+def service():
+    p = subprocess.Popen([str(FIXTURES / "cache_leak"), "run"])
+    yield p
+    p.kill()
+    p.wait()
+
+
+@pytest.fixture
+def server(service):
+    s = Server(service.pid)
+    yield s
+    if s.proc.poll() is None:
+        s.stop()
+
+
+def metric(text, name, **labels):
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def test_metrics_promtool_and_clean_exit(server, service):
+    status, ctype, body = server.wait_report()
+    assert status == 200
+    assert ctype == "text/plain; version=0.0.4; charset=utf-8"
+    text = body.decode()
+    assert metric(text, "leakscope_outstanding_bytes", pid=service.pid, comm="cache_leak") > 0
+    assert metric(text, "leakscope_drops_total", reason="alloc_map_full") == 0
+    assert "leakscope_bpf_runs_total" in text and "leakscope_cpu_seconds_total" in text
+    assert not re.search(r"leak_unbounded|cache_insert", text)   # no per-stack series
+    if shutil.which("promtool"):
+        p = subprocess.run(["promtool", "check", "metrics"], input=body,
+                           capture_output=True, timeout=30)
+        assert p.returncode == 0, p.stdout + p.stderr
+    deadline = time.time() + 30                     # classes need 5 reports
+    while metric(text, "leakscope_stacks", **{"class": "growing"}) != 1 and time.time() < deadline:
+        time.sleep(1)
+        text = get(server.url + "/metrics")[2].decode()
+    assert metric(text, "leakscope_stacks", **{"class": "growing"}) == 1   # leak_unbounded
+    assert metric(text, "leakscope_growing_bytes") > 0
+    with pytest.raises(urllib.error.HTTPError) as e:
+        get(server.url + "/nothing")
+    assert e.value.code == 404
+    rc, err = server.stop()
+    assert rc == 0, err
+    assert not leakscope_programs_loaded()
+
+
+@pytest.mark.skipif(not shutil.which("go"), reason="golang-go missing")
+def test_go_tool_pprof_over_http(server, tmp_path):
+    server.wait_report()
+    top = pprof_top(tmp_path, server.url + "/debug/pprof/heap", "inuse_space")
+    assert top.get("leak_unbounded", 0) > 0 and top.get("cache_insert", 0) > 0
+
+
+@pytest.mark.skipif(not shutil.which("prometheus"), reason="prometheus missing")
+def test_prometheus_scrapes(server, service, tmp_path):
+    port = free_port()
+    target = server.url.split("//")[1]
+    (tmp_path / "prometheus.yml").write_text(
+        "global:\n  scrape_interval: 1s\n"
+        f"scrape_configs:\n  - job_name: leakscope\n    static_configs:\n"
+        f"      - targets: ['{target}']\n")
+    prom = subprocess.Popen(["prometheus", f"--config.file={tmp_path}/prometheus.yml",
+                             f"--storage.tsdb.path={tmp_path}/data",
+                             f"--web.listen-address=127.0.0.1:{port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        query = f"http://127.0.0.1:{port}/api/v1/query?query=leakscope_outstanding_bytes"
+        deadline, result = time.time() + 60, []
+        while time.time() < deadline and not result:
+            time.sleep(1)
+            try:
+                result = json.loads(get(query)[2])["data"]["result"]
+            except (OSError, ValueError):
+                pass
+        assert result, "Prometheus never had leakscope_outstanding_bytes"
+        assert result[0]["metric"]["pid"] == str(service.pid)
+        assert result[0]["metric"]["comm"] == "cache_leak"
+        assert float(result[0]["value"][1]) > 0
+    finally:
+        prom.terminate()
+        prom.wait(timeout=30)
+
+
+def test_port_in_use_fails_before_tracing(service):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        p = subprocess.run([str(LEAKSCOPE), "serve", "--listen", f"127.0.0.1:{port}",
+                            "-p", str(service.pid)], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in p.stderr
+    assert "tracing PID" not in p.stderr
+    p = subprocess.run([str(LEAKSCOPE), "serve", "--listen", "localhost", "-p", "1"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and "expected ADDR:PORT" in p.stderr
+    p = subprocess.run([str(LEAKSCOPE), "--listen", "127.0.0.1:1", "-p", "1"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and "leakscope serve" in p.stderr

@@ -1,0 +1,91 @@
+/* test_metrics.c - the Prometheus exposition text and --listen parsing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "metrics.h"
+
+static void test_exposition(void **state)
+{
+	struct report_stack st[] = {
+		{ .bytes = 1000, .allocs = 10, .cls = CLASS_GROWING, .growth_bytes_per_s = 50 },
+		{ .bytes = 3000, .allocs = 1, .cls = CLASS_GROWING, .growth_bytes_per_s = 25.5 },
+		{ .bytes = 500, .allocs = 5, .cls = CLASS_PLATEAU },
+		{ .bytes = 0, .allocs = 0, .alloc_count = 7, .cls = CLASS_CHURN },	/* pprof only */
+	};
+	struct report r = { .pid = 77, .comm = "we\"ird\\na\nme", .stacks = st, .nstacks = 4,
+			    .sample_period = 0 };
+	struct self_stats self = { .start_time_s = 1700000000.5, .cpu_s = 0.25,
+				   .reports = 3, .bpf_stats = true, .bpf_run_ns = 1500000000,
+				   .bpf_runs = 42 };
+	size_t len;
+	char *t;
+
+	r.totals.outstanding_bytes = 4500;
+	r.totals.allocs = 123456789012;
+	r.totals.drops[CNT_DROP_ALLOC_MAP_FULL] = 9;
+	t = metrics__render(&r, &self, &len);
+	assert_non_null(t);
+	assert_int_equal(strlen(t), len);
+	assert_non_null(strstr(t, "# TYPE leakscope_outstanding_bytes gauge\n"
+				  "leakscope_outstanding_bytes{pid=\"77\",comm=\"we\\\"ird\\\\na\\nme\"} 4500\n"));
+	assert_non_null(strstr(t, "# TYPE leakscope_allocations_total counter\n"));
+	assert_non_null(strstr(t, "leakscope_allocations_total{pid=\"77\",comm=\"we\\\"ird\\\\na\\nme\"} 123456789012\n"));
+	assert_non_null(strstr(t, ",class=\"growing\"} 2\n"));
+	assert_non_null(strstr(t, ",class=\"plateau\"} 1\n"));
+	assert_non_null(strstr(t, ",class=\"churn\"} 0\n"));	/* freed stacks are not holding */
+	assert_non_null(strstr(t, "leakscope_growing_bytes{pid=\"77\",comm=\"we\\\"ird\\\\na\\nme\"} 4000\n"));
+	assert_non_null(strstr(t, "} 75.5\n"));	/* growth rates summed */
+	assert_non_null(strstr(t, "leakscope_drops_total{reason=\"alloc_map_full\"} 9\n"));
+	assert_non_null(strstr(t, "leakscope_start_time_seconds 1700000000.5\n"));
+	assert_non_null(strstr(t, "leakscope_bpf_run_seconds_total 1.5\n"));
+	assert_non_null(strstr(t, "leakscope_bpf_runs_total 42\n"));
+	/* every sample line belongs to a family declared just before */
+	for (char *line = t; *line; line = strchr(line, '\n') + 1) {
+		if (*line != '#')
+			assert_true(!strncmp(line, "leakscope_", 10));
+	}
+	free(t);
+	self.bpf_stats = false;		/* not measured: not exported as zero */
+	t = metrics__render(&r, &self, &len);
+	assert_null(strstr(t, "leakscope_bpf_run"));
+	free(t);
+}
+
+static void test_split_listen(void **state)
+{
+	char addr[64];
+	unsigned port;
+
+	assert_int_equal(http__split_listen("127.0.0.1:9464", addr, sizeof(addr), &port), 0);
+	assert_string_equal(addr, "127.0.0.1");
+	assert_int_equal(port, 9464);
+	assert_int_equal(http__split_listen("[::1]:0", addr, sizeof(addr), &port), 0);
+	assert_string_equal(addr, "::1");
+	assert_int_equal(port, 0);
+	assert_int_equal(http__split_listen("::1:80", addr, sizeof(addr), &port), -EINVAL);
+	assert_int_equal(http__split_listen("127.0.0.1", addr, sizeof(addr), &port), -EINVAL);
+	assert_int_equal(http__split_listen("127.0.0.1:", addr, sizeof(addr), &port), -EINVAL);
+	assert_int_equal(http__split_listen(":80", addr, sizeof(addr), &port), -EINVAL);
+	assert_int_equal(http__split_listen("1.2.3.4:65536", addr, sizeof(addr), &port), -EINVAL);
+	assert_int_equal(http__split_listen("1.2.3.4:-1", addr, sizeof(addr), &port), -EINVAL);
+	assert_int_equal(http__split_listen("1.2.3.4:80x", addr, sizeof(addr), &port), -EINVAL);
+	assert_int_equal(http__split_listen("[::1:80", addr, sizeof(addr), &port), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_exposition),
+		cmocka_unit_test(test_split_listen),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
