@@ -144,6 +144,15 @@ def test_prometheus_scrapes(server, service, tmp_path):
         prom.wait(timeout=30)
 
 
+@pytest.mark.skipif(not shutil.which("promtool"), reason="prometheus missing")
+def test_deploy_configs_are_valid():
+    deploy = FIXTURES.parent.parent / "deploy"
+    for args in (["check", "config", "prometheus.yml"], ["check", "rules", "leakscope.rules.yml"]):
+        p = subprocess.run(["promtool", *args], cwd=deploy, capture_output=True, text=True,
+                           timeout=30)
+        assert p.returncode == 0, p.stdout + p.stderr
+
+
 def test_port_in_use_fails_before_tracing(service):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
