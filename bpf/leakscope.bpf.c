@@ -31,6 +31,9 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u64 sample_period = 0;
 const volatile __u32 target_tgid = 0;
 const volatile struct sample_tables sample_tab = {};
+/* Set by the loader: the target may be Python (py_config is filled in
+ * once its interpreter is found, maybe only after exec). */
+const volatile bool python_enabled = false;
 
 /* tgid -> 1 for every traced process. */
 struct {
@@ -81,6 +84,40 @@ struct {
 	__type(key, __u32);
 	__type(value, struct stack_trace);
 } stack_scratch SEC(".maps");
+
+/* Python frames of a stack (same id as in `stacks`), when it has any.
+ * Sized 1 by the loader unless the target is Python. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DEFAULT_MAX_STACKS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, struct py_trace);
+} py_stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct py_trace);
+} py_scratch SEC(".maps");
+
+/* The target interpreter's layout; runtime_addr 0 until it is known. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct py_offsets);
+} py_config SEC(".maps");
+
+/* Each thread's PyThreadState, found once by searching the interpreter's
+ * list, then only checked (its native_thread_id is still this thread). */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u64);
+} py_threads SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -262,6 +299,144 @@ static __always_inline __u32 walk_user_stack(struct pt_regs *regs,
 	return st->nr;
 }
 
+/* ---- CPython frames ------------------------------------------------------ */
+
+static __always_inline __u64 read_u64(__u64 addr)
+{
+	__u64 v = 0;
+
+	if (bpf_probe_read_user(&v, sizeof(v), (void *)addr))
+		return 0;
+	return v;
+}
+
+struct py_search {
+	const struct py_offsets *py;
+	__u64 ts;
+	__u32 tid;
+	__u64 found;
+};
+
+static long py_search_step(__u32 i, struct py_search *s)
+{
+	if (!s->ts)
+		return 1;
+	if ((__u32)read_u64(s->ts + s->py->ts_native_thread_id) == s->tid) {
+		s->found = s->ts;
+		return 1;
+	}
+	s->ts = read_u64(s->ts + s->py->ts_next);
+	return 0;
+}
+
+/* The current thread's PyThreadState, or 0 (not a Python thread, yet). */
+static __always_inline __u64 py_thread_state(const struct py_offsets *py)
+{
+	__u64 *cache = bpf_task_storage_get(&py_threads, bpf_get_current_task_btf(), 0,
+					    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	struct py_search s = { .py = py, .tid = (__u32)bpf_get_current_pid_tgid() };
+	__u64 interp;
+
+	if (cache && *cache && (__u32)read_u64(*cache + py->ts_native_thread_id) == s.tid)
+		return *cache;
+	interp = read_u64(py->runtime_addr + py->interpreters_head);
+	if (!interp)
+		return 0;
+	s.ts = read_u64(interp + py->threads_head);
+	bpf_loop(PY_MAX_THREADS, py_search_step, &s, 0);
+	if (cache)
+		*cache = s.found;
+	return s.found;
+}
+
+struct py_walk {
+	const struct py_offsets *py;
+	struct py_trace *pt;
+	__u64 frame;
+};
+
+/* A field of the frame buffer at an offset from py_config (bounded here
+ * for the verifier, and against a bad config). */
+static __always_inline __u64 frame_u64(const __u8 *buf, __u32 off)
+{
+	off &= ~7U;	/* pointer fields are aligned (user space checks) */
+	if (off > PY_FRAME_READ - 8)
+		return 0;
+	return *(const __u64 *)(buf + off);
+}
+
+static long py_step(__u32 i, struct py_walk *w)
+{
+	const struct py_offsets *py = w->py;
+	__u8 buf[PY_FRAME_READ];
+	struct py_frame *f;
+	__u64 code, instr;
+	__u32 n = w->pt->nr, owner = py->fr_owner;
+
+	if (!w->frame || bpf_probe_read_user(buf, sizeof(buf), (void *)w->frame))
+		return 1;
+	code = frame_u64(buf, py->fr_code);
+	instr = frame_u64(buf, py->fr_instr);
+	w->frame = frame_u64(buf, py->fr_previous);
+	if (owner && owner < PY_FRAME_READ && buf[owner] == PY_OWNED_BY_CSTACK)
+		return 0;	/* a shim frame: no Python code of its own */
+	if (!code)
+		return 0;
+	if (n >= MAX_PY_DEPTH) {
+		w->pt->truncated = 1;
+		return 1;
+	}
+	f = &w->pt->f[n];
+	f->code = code;
+	f->token = read_u64(code + py->co_token);
+	f->instr = instr >= code + py->co_code_adaptive
+		   ? (__s32)((instr - code - py->co_code_adaptive) / 2) : -1;
+	f->pad = 0;
+	w->pt->nr = n + 1;
+	return 0;
+}
+
+/* The Python frames the current thread runs, innermost first; NULL when
+ * the target is not Python or this thread runs no Python code. */
+static __always_inline struct py_trace *walk_python_stack(void)
+{
+	__u32 zero = 0;
+	const struct py_offsets *py;
+	struct py_trace *pt;
+	struct py_walk w;
+	__u64 ts;
+
+	if (!python_enabled)
+		return NULL;
+	py = bpf_map_lookup_elem(&py_config, &zero);
+	if (!py || !py->runtime_addr)
+		return NULL;
+	ts = py_thread_state(py);
+	pt = bpf_map_lookup_elem(&py_scratch, &zero);
+	if (!ts || !pt)
+		return NULL;
+	w.frame = py->ts_cframe ? read_u64(read_u64(ts + py->ts_cframe) + py->ts_current_frame)
+				: read_u64(ts + py->ts_current_frame);
+	pt->nr = 0;
+	pt->truncated = 0;
+	w.pt = pt;
+	w.py = py;
+	bpf_loop(MAX_PY_DEPTH + 16, py_step, &w, 0);	/* + shim frames */
+	return pt->nr ? pt : NULL;
+}
+
+static __always_inline __u64 hash_py(__u64 h, const struct py_trace *pt)
+{
+	for (int i = 0; i < MAX_PY_DEPTH; i++) {
+		if (i >= pt->nr)
+			break;
+		h = (h ^ pt->f[i].code) * 0x100000001b3ULL;
+		h = (h ^ ((__u64)(__u32)pt->f[i].instr | pt->f[i].token << 32)) * 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
+	return h ? h : 1;
+}
+
 /* Captures the user stack (without frame 0, the ip, if skip_ip) into
  * the stack map; returns its id, or STACK_ID_LOST (counted). */
 static __always_inline __u64 stack_id(struct pt_regs *regs, bool skip_ip)
@@ -270,13 +445,22 @@ static __always_inline __u64 stack_id(struct pt_regs *regs, bool skip_ip)
 	struct stack_trace *st = bpf_map_lookup_elem(&stack_scratch, &zero);
 	__u64 id;
 
+	struct py_trace *pt;
+
 	if (!st)
 		return STACK_ID_LOST;
 	if (!walk_user_stack(regs, st, skip_ip))
 		goto lost;
 	id = hash_frames(st);
+	pt = walk_python_stack();
+	if (pt)
+		id = hash_py(id, pt);
 	if (bpf_map_lookup_elem(&stacks, &id))
 		return id;
+	/* Python frames first: a stack is readable once `stacks` has it */
+	if (pt && bpf_map_update_elem(&py_stacks, &id, pt, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&py_stacks, &id))
+		goto lost;
 	if (bpf_map_update_elem(&stacks, &id, st, BPF_NOEXIST) == 0 ||
 	    bpf_map_lookup_elem(&stacks, &id))	/* another CPU inserted it */
 		return id;

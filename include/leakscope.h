@@ -135,6 +135,48 @@ struct inflight {
 	__u64 aux;		/* munmap/mremap: length argument */
 };
 
+/* ---- CPython ------------------------------------------------------------
+ * Where the interpreter keeps its frames, for the BPF walk at allocation
+ * time; filled by user space (user/python.c) from per-version tables or
+ * the interpreter's own _Py_DebugOffsets.  runtime_addr 0: not Python. */
+#define MAX_PY_DEPTH	48
+#define PY_FRAME_READ	80	/* bytes of an _PyInterpreterFrame read at once */
+#define PY_MAX_THREADS	256	/* thread states searched for the current one */
+#define PY_OWNED_BY_CSTACK 3	/* 3.12+: a shim frame of the C stack */
+
+struct py_offsets {
+	__u64 runtime_addr;		/* &_PyRuntime in the target */
+	__u32 interpreters_head;	/* _PyRuntimeState.interpreters.head */
+	__u32 threads_head;		/* PyInterpreterState.threads.head */
+	__u32 ts_next;			/* PyThreadState.next */
+	__u32 ts_native_thread_id;
+	__u32 ts_cframe;		/* 3.11/3.12: .cframe; 0 = none (3.13) */
+	__u32 ts_current_frame;		/* .cframe->current_frame, or .current_frame */
+	__u32 fr_code;			/* _PyInterpreterFrame: f_code / f_executable */
+	__u32 fr_previous;
+	__u32 fr_instr;			/* prev_instr / instr_ptr */
+	__u32 fr_owner;			/* 0 = no owner field (3.11) */
+	__u32 co_code_adaptive;		/* PyCodeObject: first instruction */
+	__u32 co_token;			/* a field read with each frame (co_qualname) to
+					 * notice a code object's address reused */
+};
+
+/* One Python frame as captured: user space reads the code object for
+ * file, function and line (instr: code units from the first instruction,
+ * -1 before the first one). */
+struct py_frame {
+	__u64 code;
+	__u64 token;
+	__s32 instr;
+	__u32 pad;
+};
+
+struct py_trace {
+	__u32 nr;
+	__u32 truncated;	/* deeper than MAX_PY_DEPTH */
+	struct py_frame f[MAX_PY_DEPTH];
+};
+
 /* Events sent to user space through the ring buffer. */
 enum event_type {
 	EV_EXEC_MAPPING = 1,	/* target mapped executable code (refresh modules) */

@@ -32,6 +32,8 @@ enum {
 	OPT_DURATION,
 	OPT_FORMAT,
 	OPT_LISTEN,
+	OPT_PYTHON_ONLY,
+	OPT_NO_PYTHON,
 };
 
 static const struct option long_opts[] = {
@@ -52,6 +54,8 @@ static const struct option long_opts[] = {
 	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "output", required_argument, NULL, 'o' },
 	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "python-only", no_argument, NULL, OPT_PYTHON_ONLY },
+	{ "no-python", no_argument, NULL, OPT_NO_PYTHON },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -88,6 +92,9 @@ void cli__usage(FILE *out)
 "      --sample-bytes N sample allocations by bytes, one sample per N bytes\n"
 "                       on average (Poisson, as tcmalloc); reports scale the\n"
 "                       samples to unbiased estimates.  0 = every allocation\n"
+"      --python-only    Python targets: Python frames alone (default: native\n"
+"                       frames of C extensions, then the Python frames)\n"
+"      --no-python      Python targets: native stacks only\n"
 "  -v, --verbose        print the probe plan and libbpf messages\n"
 "      --empty-probes   benchmark floor: same probe sites, empty programs\n"
 "      --no-placement   benchmark: every probe at its function's entry\n"
@@ -272,6 +279,12 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 			else
 				return bad(err, "--format (pprof, folded or json)", optarg);
 			break;
+		case OPT_PYTHON_ONLY:
+			o->python_only = true;
+			break;
+		case OPT_NO_PYTHON:
+			o->no_python = true;
+			break;
 		case OPT_LISTEN:
 			if (!*optarg)
 				return bad(err, "--listen ADDR:PORT", optarg);
@@ -325,6 +338,10 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 	}
 	if (!o->listen)
 		o->listen = DEFAULT_LISTEN;
+	if (o->python_only && o->no_python) {
+		fprintf(err, "leakscope: --python-only and --no-python contradict each other\n");
+		return -EINVAL;
+	}
 	if (o->min_size > o->max_size) {
 		fprintf(err, "leakscope: --min-size is larger than --max-size\n");
 		return -EINVAL;

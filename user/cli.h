@@ -35,6 +35,8 @@ struct options {
 	int format;		/* record --format: enum record_format */
 	bool serve;		/* `leakscope serve ...`: HTTP agent (/metrics, pprof) */
 	const char *listen;	/* serve --listen ADDR:PORT */
+	bool python_only;	/* --python-only: Python frames alone */
+	bool no_python;		/* --no-python: native stacks only */
 	bool empty_probes;	/* --empty-probes: benchmark floor, no tracing */
 	bool no_placement;	/* --no-placement: every probe at the entry (benchmark) */
 };

@@ -49,6 +49,8 @@ struct collector {
 	uint64_t now_ns;
 	size_t scanned;
 	int64_t agg_blocks;	/* outstanding blocks per the aggregate */
+	struct py_trace *py;	/* Python frames of this report's top stacks */
+	size_t cappy;
 	int err;
 };
 
@@ -82,6 +84,7 @@ void collector__free(struct collector *c)
 	stacktab__free(&c->hist_index);
 	free(c->hist);
 	free(c->work.v);
+	free(c->py);
 	free(c);
 }
 
@@ -314,6 +317,18 @@ static int update_growth(struct collector *c)
 	return 0;
 }
 
+/* The Python frames captured with a stack, into *pt (NULL: none). */
+static const struct py_trace *read_py(struct collector *c, const struct report_stack *s,
+				      struct py_trace *pt)
+{
+	if (!c->f.python || s->key.id == STACK_ID_LOST ||
+	    bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.py_stacks), &s->key.id, pt))
+		return NULL;
+	if (pt->nr > MAX_PY_DEPTH)
+		pt->nr = MAX_PY_DEPTH;
+	return pt;
+}
+
 /* The frames of a stack: lead_pc (if any) in front of the captured ones,
  * unless the kernel already recovered that same frame itself. */
 static void read_trace(struct collector *c, struct report_stack *s)
@@ -406,7 +421,17 @@ int collector__collect(struct collector *c, pid_t pid, struct report *r)
 	r->blocks_scanned = c->scanned;
 	r->nstacks = c->work.n < (size_t)c->f.top_n ? c->work.n : (size_t)c->f.top_n;
 	r->stacks = c->work.v;
-	for (size_t i = 0; i < r->nstacks; i++)
+	if (c->f.python && r->nstacks > c->cappy) {
+		struct py_trace *v = realloc(c->py, r->nstacks * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		c->py = v;
+		c->cappy = r->nstacks;
+	}
+	for (size_t i = 0; i < r->nstacks; i++) {
 		read_trace(c, &r->stacks[i]);
+		r->stacks[i].py = c->f.python ? read_py(c, &r->stacks[i], &c->py[i]) : NULL;
+	}
 	return 0;
 }

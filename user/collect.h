@@ -19,6 +19,7 @@ struct collect_filter {
 	uint64_t scan_limit;	/* --scan-limit */
 	double min_age_s;	/* --min-age, for the "old" class */
 	bool with_freed;	/* keep stacks that freed all they allocated (pprof) */
+	bool python;		/* read Python frames (py_stacks) */
 };
 
 struct collector *collector__new(struct leakscope_bpf *skel,

@@ -90,7 +90,7 @@ static int vaddr_to_offset(Elf *elf, uint64_t vaddr, uint64_t *off)
 	return -ENOENT;
 }
 
-static int find_in_section(Elf *elf, Elf_Scn *scn, const char *name,
+static int find_in_section(Elf *elf, Elf_Scn *scn, const char *name, int type,
 			   uint64_t *vaddr, uint64_t *size)
 {
 	GElf_Shdr sh;
@@ -109,7 +109,7 @@ static int find_in_section(Elf *elf, Elf_Scn *scn, const char *name,
 
 		/* An IFUNC's address is its resolver: never probe that. */
 		if (!gelf_getsym(data, i, &sym) || sym.st_shndx == SHN_UNDEF ||
-		    GELF_ST_TYPE(sym.st_info) != STT_FUNC)
+		    GELF_ST_TYPE(sym.st_info) != type)
 			continue;
 		s = elf_strptr(elf, sh.sh_link, sym.st_name);
 		if (s && !strcmp(s, name)) {
@@ -142,8 +142,38 @@ int elfsym__func(struct elfsym *e, const char *name, uint64_t *off,
 
 			if (!gelf_getshdr(scn, &sh) || sh.sh_type != order[k])
 				continue;
-			if (!find_in_section(e->elf, scn, name, &vaddr, size))
+			if (!find_in_section(e->elf, scn, name, STT_FUNC, &vaddr, size))
 				return vaddr_to_offset(e->elf, vaddr, off);
+		}
+	}
+	return -ENOENT;
+}
+
+int elfsym__object(struct elfsym *e, const char *name, uint64_t *addr)
+{
+	Elf_Scn *scn = NULL;
+	uint64_t vaddr, size, base = UINT64_MAX;
+	size_t phnum;
+	GElf_Phdr ph;
+
+	if (elf_getphdrnum(e->elf, &phnum))
+		return -ENOEXEC;
+	for (size_t i = 0; i < phnum; i++)	/* the segment mapped at file offset 0 */
+		if (gelf_getphdr(e->elf, i, &ph) && ph.p_type == PT_LOAD &&
+		    ph.p_offset == 0 && ph.p_vaddr < base)
+			base = ph.p_vaddr;
+	if (base == UINT64_MAX)
+		return -ENOEXEC;
+	while ((scn = elf_nextscn(e->elf, scn))) {
+		GElf_Shdr sh;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM)
+			continue;
+		if (!find_in_section(e->elf, scn, name, STT_OBJECT, &vaddr, &size)) {
+			if (vaddr < base)
+				return -ENOEXEC;
+			*addr = vaddr - base;
+			return 0;
 		}
 	}
 	return -ENOENT;

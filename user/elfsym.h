@@ -20,6 +20,10 @@ int elfsym__is_dynamic(struct elfsym *e);
 int elfsym__func(struct elfsym *e, const char *name, uint64_t *off,
 		 uint64_t *size);
 
+/* Looks up an exported data object (.dynsym) and gives its address
+ * relative to where the file's offset 0 is mapped.  0 or -ENOENT. */
+int elfsym__object(struct elfsym *e, const char *name, uint64_t *addr);
+
 /* Reads len bytes at file offset off.  Returns bytes read or -errno. */
 ssize_t elfsym__read(struct elfsym *e, uint64_t off, void *buf, size_t len);
 

@@ -20,6 +20,7 @@
 #include "leakscope.skel.h"
 #include "preflight.h"
 #include "sampler.h"
+#include "python.h"
 #include "serve.h"
 #include "session.h"
 #include "target.h"
@@ -52,7 +53,8 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);	/* a closed stdout ends in an error, not a kill */
 }
 
-static int load_bpf(struct leakscope_bpf **out, const struct options *o, pid_t pid)
+static int load_bpf(struct leakscope_bpf **out, const struct options *o, pid_t pid,
+		    bool python)
 {
 	struct leakscope_bpf *skel = leakscope_bpf__open();
 	int err;
@@ -63,10 +65,12 @@ static int load_bpf(struct leakscope_bpf **out, const struct options *o, pid_t p
 	}
 	skel->rodata->sample_period = o->sample_bytes;
 	skel->rodata->target_tgid = pid;
+	skel->rodata->python_enabled = python;
 	sampling__init_tables((struct sample_tables *)&skel->rodata->sample_tab);
 	bpf_map__set_max_entries(skel->maps.allocs, o->max_allocs);
 	bpf_map__set_max_entries(skel->maps.stacks, o->max_stacks);
 	bpf_map__set_max_entries(skel->maps.stack_aggs, o->max_stacks);
+	bpf_map__set_max_entries(skel->maps.py_stacks, o->max_stacks);
 	err = leakscope_bpf__load(skel);
 	if (err) {
 		fprintf(stderr, "leakscope: the kernel refused the BPF programs: %s%s\n",
@@ -133,6 +137,8 @@ int main(int argc, char **argv)
 	struct probe_plan plan;
 	struct child child = { .pid = -1, .go_fd = -1, .err_fd = -1 };
 	struct session s = { 0 };
+	static struct py_target py;
+	bool python = false;
 	pid_t pid;
 	int err, rc = 1;
 
@@ -178,10 +184,18 @@ int main(int argc, char **argv)
 		if (pid < 0)
 			goto cleanup;
 		err = target__find_libs(pid, pid, o.obj, &libs);
+		if (!o.no_python)
+			python__detect(pid, &py);
 	}
-	if (err || make_plan(&libs, &o, &plan) || load_bpf(&skel, &o, pid) ||
+	/* `-- CMD`: the interpreter appears after exec; the session looks */
+	python = !o.no_python && (o.cmd || py.status == PY_SUPPORTED);
+	if (err || make_plan(&libs, &o, &plan) || load_bpf(&skel, &o, pid, python) ||
 	    add_target(skel, pid))
 		goto cleanup;
+	if (py.status == PY_SUPPORTED &&
+	    python__push(bpf_map__fd(skel->maps.py_config), &py))
+		py.status = PY_NONE;
+	python__announce(&py);
 	if (stop_requested)
 		goto interrupted;
 	if (o.verbose)
@@ -205,6 +219,7 @@ int main(int argc, char **argv)
 	s.alloc_lib = libs.alloc_name;
 	s.cxx_lib = libs.has_cxx ? libs.cxx_name : NULL;
 	s.child = o.cmd ? &child : NULL;
+	s.py = python ? &py : NULL;
 	s.stop = &stop_requested;
 	rc = session__run(&s);
 	child.pid = -1;		/* reaped, or detached and left running */

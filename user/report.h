@@ -21,6 +21,7 @@ struct frame {
 	const char *file;
 	int line;		/* 0 = unknown */
 	bool inlined;		/* inlined into the next frame */
+	bool python;		/* a Python frame: addr is its code object */
 };
 
 struct report_stack {
@@ -39,6 +40,7 @@ struct report_stack {
 	double est_allocs;
 	uint64_t ips[MAX_STACK_DEPTH];
 	int nips;
+	const struct py_trace *py;	/* Python frames captured with it, or NULL */
 	struct frame *frames;	/* symbolized, innermost first */
 	int nframes;
 };

@@ -33,7 +33,8 @@ static void print_frame(FILE *out, const struct frame *f)
 		fprintf(out, ",\"line\":%d", f->line);
 	else
 		fputs(",\"line\":null", out);
-	fprintf(out, ",\"inlined\":%s}", f->inlined ? "true" : "false");
+	fprintf(out, ",\"inlined\":%s,\"python\":%s}", f->inlined ? "true" : "false",
+		f->python ? "true" : "false");
 }
 
 static void print_stack(FILE *out, const struct report *r,

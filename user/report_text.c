@@ -43,7 +43,10 @@ static void print_drops(FILE *out, const struct report_totals *t)
 
 static void print_frame(FILE *out, int i, const struct frame *f)
 {
-	fprintf(out, "    #%-2d 0x%016" PRIx64 " ", i, f->addr);
+	if (f->python)	/* addr is a code object's: not worth the space */
+		fprintf(out, "    #%-2d %-18s ", i, "[python]");
+	else
+		fprintf(out, "    #%-2d 0x%016" PRIx64 " ", i, f->addr);
 	if (f->function) {
 		fputs(f->function, out);
 		if (f->func_offset)

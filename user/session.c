@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "attach.h"
@@ -22,6 +23,8 @@
 #include "launch.h"
 #include "leakscope.h"
 #include "leakscope.skel.h"
+#include "pysym.h"
+#include "python.h"
 #include "report_folded.h"
 #include "report_json.h"
 #include "report_pprof.h"
@@ -48,6 +51,7 @@ struct loop {
 	char comm[32];
 	struct report last;	/* the latest report: the live view redraws it */
 	struct tui *tui;	/* `top` on a terminal; else reports are printed */
+	struct pysym *pysym;	/* the target runs a supported Python */
 	uint64_t start_ms;
 	double start_wall_s;
 	int interval_s;
@@ -74,6 +78,33 @@ static uint64_t now_ms(void)
 	return now_us() / 1000;
 }
 
+/* A Python target whose interpreter was not mapped yet (`-- CMD`, or
+ * after exec): look again; once found, BPF walks its frames from then on. */
+static void python_look(struct loop *l, bool exec)
+{
+	struct py_target *py = l->s->py;
+	__u32 zero = 0;
+
+	if (!py)
+		return;
+	if (exec) {		/* a new program: whatever was found is gone */
+		struct py_offsets none = { 0 };
+
+		bpf_map_update_elem(bpf_map__fd(l->s->skel->maps.py_config), &zero, &none, BPF_ANY);
+		pysym__free(l->pysym);
+		l->pysym = NULL;
+		py->status = PY_NONE;
+	}
+	if (py->status != PY_NONE)
+		return;
+	python__detect(l->s->pid, py);
+	if (py->status == PY_SUPPORTED &&
+	    (python__push(bpf_map__fd(l->s->skel->maps.py_config), py) ||
+	     !(l->pysym = pysym__new(l->s->pid, py))))
+		py->status = PY_UNSUPPORTED;
+	python__announce(py);
+}
+
 static int on_event(void *ctx, void *data, size_t len)
 {
 	struct loop *l = ctx;
@@ -87,10 +118,13 @@ static int on_event(void *ctx, void *data, size_t len)
 		symbolizer__reset(l->sym);
 		symbolizer__refresh(l->sym);
 		target__comm(l->s->pid, l->comm, sizeof(l->comm));
+		python_look(l, true);
 		break;
 	case EV_EXEC_MAPPING:
-		if (l->exec_seen)
+		if (l->exec_seen) {
 			symbolizer__refresh(l->sym);
+			python_look(l, false);
+		}
 		break;
 	case EV_EXIT:
 		l->exited = true;
@@ -230,6 +264,8 @@ static int report(struct loop *l, bool final)
 	err = collector__collect(l->col, l->s->pid, &r);
 	if (!err)
 		err = symbolizer__report(l->sym, &r);
+	if (!err && l->pysym)
+		err = pysym__report(l->pysym, &r, l->s->opts->python_only);
 	if (err) {
 		fprintf(stderr, "leakscope: cannot read the trace: %s\n", strerror(-err));
 		return err;
@@ -289,6 +325,7 @@ static int setup(struct loop *l, struct session *s)
 		f.top_n = 1000;		/* the view sorts and filters them */
 	if (o->record || o->serve)
 		f.top_n = INT_MAX;	/* a profile holds every stack */
+	f.python = s->py != NULL;
 	/* pprof's alloc_* also count stacks that freed all they allocated */
 	f.with_freed = o->serve || (o->record && o->format == FORMAT_PPROF);
 	memset(l, 0, sizeof(*l));
@@ -323,6 +360,8 @@ static int setup(struct loop *l, struct session *s)
 	}
 	if (l->exec_seen)
 		symbolizer__refresh(l->sym);
+	if (s->py && s->py->status == PY_SUPPORTED && !(l->pysym = pysym__new(s->pid, s->py)))
+		return -ENOMEM;
 	if (s->serve) {
 		serve__attach(s->serve, s->skel, l->sym);
 		if (watch(l->epfd, serve__fd(s->serve)))
@@ -343,6 +382,7 @@ static void teardown(struct loop *l)
 	tui__free(l->tui);	/* the terminal back first */
 	l->tui = NULL;
 	ring_buffer__free(l->rb);
+	pysym__free(l->pysym);
 	symbolizer__free(l->sym);
 	collector__free(l->col);
 	if (l->pidfd >= 0)

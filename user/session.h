@@ -12,6 +12,7 @@
 struct leakscope_bpf;
 struct attachment;
 struct child;
+struct py_target;
 
 struct session {
 	const struct options *opts;
@@ -23,6 +24,7 @@ struct session {
 	struct child *child;		/* `-- CMD`: ours to reap; its status is passed on */
 	FILE *profile;			/* `record`: opened before attaching */
 	struct serve *serve;		/* `serve`: listening before attaching */
+	struct py_target *py;		/* the target may run Python (NULL: no) */
 	volatile sig_atomic_t *stop;	/* set by SIGINT/SIGTERM */
 };
 

@@ -58,11 +58,15 @@ static bool is_allocator_frame(const struct tui *t, const struct frame *f)
 			     (t->cxx_lib && !strcmp(f->module, t->cxx_lib)));
 }
 
-/* The frame that says where the program allocated: the first one that
- * is not inside the allocator's own libraries. */
+/* The frame that says where the program allocated: the first Python
+ * frame if there are any, else the first one that is not inside the
+ * allocator's own libraries. */
 static const struct frame *first_own_frame(const struct tui *t,
 					   const struct report_stack *s)
 {
+	for (int i = 0; i < s->nframes; i++)
+		if (s->frames[i].python)
+			return &s->frames[i];
 	for (int i = 0; i < s->nframes; i++)
 		if (!is_allocator_frame(t, &s->frames[i]))
 			return &s->frames[i];

@@ -1,0 +1,36 @@
+/* pysym.h - Python frames (code object, instruction) -> file, function,
+ * line, read from the target's memory; and the hybrid stack. */
+#ifndef LEAKSCOPE_PYSYM_H
+#define LEAKSCOPE_PYSYM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "python.h"
+#include "report.h"
+
+struct pysym;
+
+/* NULL on ENOMEM.  t must stay valid as long as the pysym. */
+struct pysym *pysym__new(pid_t pid, const struct py_target *t);
+void pysym__free(struct pysym *s);
+
+/* One Python frame: function = co_qualname, file = co_filename, line from
+ * the location table; "[freed code]" when the code object at that address
+ * is no longer the one captured.  Strings live as long as s. */
+void pysym__resolve(struct pysym *s, const struct py_frame *f, struct frame *out);
+
+/* Gives every stack of r that has Python frames its hybrid frames:
+ * native frames (C extensions, libraries) down to the first function of
+ * the interpreter, the one that allocated (e.g. list_resize), then the
+ * Python frames in place of the interpreter's eval loop (python_only:
+ * Python frames alone).  Frames belong to s until
+ * the next call.  0 or -ENOMEM. */
+int pysym__report(struct pysym *s, struct report *r, bool python_only);
+
+/* Line of code unit `instr` (-1: before the first) of a code object whose
+ * first line is firstlineno, from its 3.11+ location table; 0 if none. */
+int pysym__line(const uint8_t *table, size_t len, int firstlineno, int instr);
+
+#endif

@@ -1,0 +1,302 @@
+/* python.c - finds CPython in a target and how to read its frames.
+ *
+ * 3.11 and 3.12 keep their layouts in private headers: the offsets below
+ * were taken with offsetof() from those headers (3.11.7, 3.12.1).  3.13
+ * describes itself: _PyRuntime starts with _Py_DebugOffsets.  Either way
+ * the result is checked against the live interpreter before it is used:
+ * its thread-state list must name threads of the process.
+ */
+#include <bpf/bpf.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "elfsym.h"
+#include "procmaps.h"
+#include "python.h"
+
+struct layout {
+	unsigned minor;
+	struct py_offsets bpf;
+	struct py_object_offsets obj;
+};
+
+static const struct layout builtin[] = {
+	{ 11,
+	  { .interpreters_head = 40, .threads_head = 16, .ts_next = 8,
+	    .ts_native_thread_id = 160, .ts_cframe = 56, .ts_current_frame = 8,
+	    .fr_code = 32, .fr_previous = 48, .fr_instr = 56, .fr_owner = 0,
+	    .co_code_adaptive = 184, .co_token = 128 },
+	  { .co_filename = 112, .co_qualname = 128, .co_firstlineno = 72,
+	    .co_linetable = 136, .co_header = 184,
+	    .str_length = 16, .str_state = 32, .str_ascii_size = 48, .str_compact_size = 72,
+	    .bytes_size = 16, .bytes_data = 32 } },
+	{ 12,
+	  { .interpreters_head = 40, .threads_head = 72, .ts_next = 8,
+	    .ts_native_thread_id = 144, .ts_cframe = 56, .ts_current_frame = 0,
+	    .fr_code = 0, .fr_previous = 8, .fr_instr = 56, .fr_owner = 70,
+	    .co_code_adaptive = 192, .co_token = 128 },
+	  { .co_filename = 112, .co_qualname = 128, .co_firstlineno = 68,
+	    .co_linetable = 136, .co_header = 192,
+	    .str_length = 16, .str_state = 32, .str_ascii_size = 40, .str_compact_size = 56,
+	    .bytes_size = 16, .bytes_data = 32 } },
+};
+
+void python__version_str(unsigned hex, char *buf, size_t len)
+{
+	snprintf(buf, len, "%u.%u.%u", hex >> 24, (hex >> 16) & 0xff, (hex >> 8) & 0xff);
+}
+
+int python__read_mem(int memfd, uint64_t addr, void *buf, size_t len)
+{
+	ssize_t n = pread(memfd, buf, len, (off_t)addr);
+
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+int python__builtin_offsets(unsigned version, struct py_target *t)
+{
+	for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++) {
+		if (version >> 24 != 3 || ((version >> 16) & 0xff) != builtin[i].minor)
+			continue;
+		t->bpf = builtin[i].bpf;
+		t->obj = builtin[i].obj;
+		return 0;
+	}
+	return -ENOTSUP;
+}
+
+/* The prefix of 3.13's _Py_DebugOffsets (Include/internal/pycore_runtime.h)
+ * up to the parts leakscope reads; every field is a uint64_t. */
+struct debug_offsets_313 {
+	char cookie[8];
+	uint64_t version, free_threaded;
+	struct { uint64_t size, finalizing, interpreters_head; } runtime_state;
+	struct { uint64_t size, id, next, threads_head, gc, imports_modules, sysdict,
+		 builtins, ceval_gil, gil_runtime_state, gil_runtime_state_enabled,
+		 gil_runtime_state_locked, gil_runtime_state_holder; } interpreter_state;
+	struct { uint64_t size, prev, next, interp, current_frame, thread_id,
+		 native_thread_id, datastack_chunk, status; } thread_state;
+	struct { uint64_t size, previous, executable, instr_ptr, localsplus, owner; } frame;
+	struct { uint64_t size, filename, name, qualname, linetable, firstlineno,
+		 argcount, localsplusnames, localspluskinds, co_code_adaptive; } code;
+	struct { uint64_t size, ob_type; } pyobject;
+	struct { uint64_t size, tp_name, tp_repr, tp_flags; } type_object;
+	struct { uint64_t size, ob_item, ob_size; } tuple_object;
+	struct { uint64_t size, ob_item, ob_size; } list_object;
+	struct { uint64_t size, ma_keys, ma_values; } dict_object;
+	struct { uint64_t size, ob_fval; } float_object;
+	struct { uint64_t size, lv_tag, ob_digit; } long_object;
+	struct { uint64_t size, ob_size, ob_sval; } bytes_object;
+	struct { uint64_t size, state, length, asciiobject_size; } unicode_object;
+};
+
+/* An offset the BPF walk may use: frame fields within what it reads. */
+static int small(uint64_t v, uint64_t max, uint32_t *out)
+{
+	if (v > max)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int python__parse_debug_offsets(const void *blob, size_t len, struct py_target *t)
+{
+	struct debug_offsets_313 d;
+	struct py_offsets *b = &t->bpf;
+	struct py_object_offsets *o = &t->obj;
+	int err = 0;
+
+	if (len < sizeof(d))
+		return -EINVAL;
+	memcpy(&d, blob, sizeof(d));
+	if (memcmp(d.cookie, "xdebugpy", 8))
+		return -EINVAL;
+	if ((d.version >> 16) != 0x030d || d.free_threaded)
+		return -ENOTSUP;	/* another layout, or free-threaded frames */
+	memset(b, 0, sizeof(*b));
+	err |= small(d.runtime_state.interpreters_head, 1 << 20, &b->interpreters_head);
+	err |= small(d.interpreter_state.threads_head, 1 << 20, &b->threads_head);
+	err |= small(d.thread_state.next, 4096, &b->ts_next);
+	err |= small(d.thread_state.native_thread_id, 4096, &b->ts_native_thread_id);
+	err |= small(d.thread_state.current_frame, 4096, &b->ts_current_frame);
+	err |= small(d.frame.previous, PY_FRAME_READ - 8, &b->fr_previous);
+	err |= small(d.frame.executable, PY_FRAME_READ - 8, &b->fr_code);
+	err |= small(d.frame.instr_ptr, PY_FRAME_READ - 8, &b->fr_instr);
+	err |= small(d.frame.owner, PY_FRAME_READ - 1, &b->fr_owner);
+	err |= small(d.code.co_code_adaptive, 4096, &b->co_code_adaptive);
+	err |= small(d.code.qualname, 4096, &b->co_token);
+	err |= small(d.code.filename, 4096, &o->co_filename);
+	err |= small(d.code.qualname, 4096, &o->co_qualname);
+	err |= small(d.code.firstlineno, 4096, &o->co_firstlineno);
+	err |= small(d.code.linetable, 4096, &o->co_linetable);
+	err |= small(d.code.co_code_adaptive, 4096, &o->co_header);
+	err |= small(d.unicode_object.length, 4096, &o->str_length);
+	err |= small(d.unicode_object.state, 4096, &o->str_state);
+	err |= small(d.unicode_object.asciiobject_size, 4096, &o->str_ascii_size);
+	err |= small(d.bytes_object.ob_size, 4096, &o->bytes_size);
+	err |= small(d.bytes_object.ob_sval, 4096, &o->bytes_data);
+	if (err || (b->fr_previous | b->fr_code | b->fr_instr) & 7)
+		return -EINVAL;		/* the BPF walk reads them as aligned words */
+	/* PyCompactUnicodeObject = PyASCIIObject + utf8_length + utf8 */
+	o->str_compact_size = o->str_ascii_size + 16;
+	if (o->co_filename + 8 > o->co_header || o->co_qualname + 8 > o->co_header ||
+	    o->co_linetable + 8 > o->co_header || o->co_firstlineno + 4 > o->co_header)
+		return -EINVAL;
+	return 0;
+}
+
+/* The thread-state list names live threads of pid (when there is one). */
+static int check_threads(pid_t pid, int memfd, const struct py_target *t)
+{
+	const struct py_offsets *b = &t->bpf;
+	uint64_t interp = 0, ts = 0, nid = 0;
+	int seen = 0, known = 0;
+	char path[64];
+
+	if (python__read_mem(memfd, b->runtime_addr + b->interpreters_head, &interp, 8))
+		return -EIO;
+	if (!interp)
+		return 0;	/* not initialized yet: nothing to check against */
+	if (python__read_mem(memfd, interp + b->threads_head, &ts, 8))
+		return -EIO;
+	for (int i = 0; ts && i < PY_MAX_THREADS; i++) {
+		if (python__read_mem(memfd, ts + b->ts_native_thread_id, &nid, 8) ||
+		    python__read_mem(memfd, ts + b->ts_next, &ts, 8))
+			return -EIO;
+		seen++;
+		snprintf(path, sizeof(path), "/proc/%d/task/%llu", pid, (unsigned long long)nid);
+		if (nid && nid < (1ULL << 32) && !access(path, F_OK))
+			known++;
+	}
+	return !seen || known ? 0 : -EINVAL;
+}
+
+/* Version and layout of the interpreter in module m, at runtime_addr. */
+static void read_layout(pid_t pid, int memfd, struct py_target *t, uint64_t py_version_addr)
+{
+	char ver[32];
+	unsigned char blob[sizeof(struct debug_offsets_313)];
+	uint64_t v = 0, runtime = t->bpf.runtime_addr;
+	int err;
+
+	if (!py_version_addr || python__read_mem(memfd, py_version_addr, &v, 8) ||
+	    (v >> 24) != 3) {
+		t->status = PY_UNSUPPORTED;
+		snprintf(t->why, sizeof(t->why), "Python older than 3.11 (no Py_Version); "
+			 "leakscope reads the frames of 3.11, 3.12 and 3.13");
+		return;
+	}
+	t->version = (unsigned)v;
+	python__version_str(t->version, ver, sizeof(ver));
+	err = python__builtin_offsets(t->version, t);
+	if (err && !python__read_mem(memfd, runtime, blob, sizeof(blob))) {
+		err = python__parse_debug_offsets(blob, sizeof(blob), t);
+		t->debug_offsets = !err;
+	}
+	t->bpf.runtime_addr = runtime;	/* the tables above have none */
+	if (err) {
+		t->status = PY_UNSUPPORTED;
+		snprintf(t->why, sizeof(t->why), "Python %s: frame layout not known to this "
+			 "leakscope (3.11, 3.12, 3.13 are)", ver);
+		return;
+	}
+	if (check_threads(pid, memfd, t)) {
+		t->status = PY_UNSUPPORTED;
+		snprintf(t->why, sizeof(t->why), "Python %s: its thread states do not match the "
+			 "expected layout (a patched build?)", ver);
+		return;
+	}
+	t->status = PY_SUPPORTED;
+}
+
+/* The range [start, end) of every mapping of the file of base. */
+static void file_range(const struct vma_list *l, const struct vma *base,
+		       uint64_t *start, uint64_t *end)
+{
+	*start = base->start;
+	*end = base->end;
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->v[i].inode != base->inode || strcmp(l->v[i].path, base->path))
+			continue;
+		if (l->v[i].start < *start)
+			*start = l->v[i].start;
+		if (l->v[i].end > *end)
+			*end = l->v[i].end;
+	}
+}
+
+/* Only a name like python3.x / libpython3.x.so is opened: an embedding
+ * program (uwsgi ...) would need --obj, as other allocators do. */
+static bool maybe_python(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return !strncmp(base, "python", 6) || !strncmp(base, "libpython", 9);
+}
+
+void python__detect(pid_t pid, struct py_target *t)
+{
+	struct vma_list maps;
+	char path[4200];
+	int memfd;
+
+	memset(t, 0, sizeof(*t));
+	if (procmaps__read(pid, &maps))
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	memfd = open(path, O_RDONLY | O_CLOEXEC);
+	for (size_t i = 0; memfd >= 0 && i < maps.n && t->status == PY_NONE; i++) {
+		const struct vma *v = &maps.v[i];
+		uint64_t runtime, pyver = 0;
+		struct elfsym *e;
+
+		if (v->path[0] != '/' || v->offset || !v->inode || !maybe_python(v->path))
+			continue;
+		e = elfsym__open(procmaps__open_path(pid, v, path, sizeof(path)));
+		if (!e)
+			continue;
+		if (!elfsym__object(e, "_PyRuntime", &runtime)) {
+			snprintf(t->module, sizeof(t->module), "%s", v->path);
+			file_range(&maps, v, &t->start, &t->end);
+			t->bpf.runtime_addr = v->start + runtime;
+			if (!elfsym__object(e, "Py_Version", &pyver))
+				pyver += v->start;
+			read_layout(pid, memfd, t, pyver);
+			if (t->status != PY_SUPPORTED)
+				t->bpf.runtime_addr = 0;
+		}
+		elfsym__close(e);
+	}
+	if (memfd >= 0)
+		close(memfd);
+	procmaps__free(&maps);
+}
+
+int python__push(int map_fd, const struct py_target *t)
+{
+	__u32 zero = 0;
+
+	if (t->status != PY_SUPPORTED)
+		return -EINVAL;
+	return bpf_map_update_elem(map_fd, &zero, &t->bpf, BPF_ANY) ? -errno : 0;
+}
+
+void python__announce(const struct py_target *t)
+{
+	char ver[32];
+
+	python__version_str(t->version, ver, sizeof(ver));
+	if (t->status == PY_SUPPORTED)
+		fprintf(stderr, "leakscope: Python %s (%s): Python frames in every stack\n",
+			ver, t->module);
+	else if (t->status == PY_UNSUPPORTED)
+		fprintf(stderr, "leakscope: %s (%s); native stacks only\n", t->why, t->module);
+}

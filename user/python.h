@@ -1,0 +1,66 @@
+/* python.h - finds a CPython interpreter in a process and the layout of
+ * its thread states, frames and code objects. */
+#ifndef LEAKSCOPE_PYTHON_H
+#define LEAKSCOPE_PYTHON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "leakscope.h"
+
+/* What user space reads of a code object, a str and a bytes object. */
+struct py_object_offsets {
+	uint32_t co_filename, co_qualname, co_firstlineno, co_linetable;
+	uint32_t co_header;		/* bytes of a code object to read: covers the above */
+	uint32_t str_length, str_state, str_ascii_size, str_compact_size;
+	uint32_t bytes_size, bytes_data;
+};
+
+enum py_status {
+	PY_NONE = 0,		/* no interpreter mapped (yet) */
+	PY_SUPPORTED,		/* frames can be read */
+	PY_UNSUPPORTED,		/* an interpreter we cannot read: why says so */
+};
+
+struct py_target {
+	enum py_status status;
+	unsigned version;	/* PY_VERSION_HEX; 0 if unknown */
+	char module[4096];	/* the ELF holding _PyRuntime, as the target names it */
+	uint64_t start, end;	/* where that file is mapped (every segment) */
+	bool debug_offsets;	/* the layout came from the interpreter's _Py_DebugOffsets */
+	struct py_offsets bpf;	/* for the BPF frame walk */
+	struct py_object_offsets obj;
+	char why[256];		/* PY_UNSUPPORTED: the reason, for the user */
+};
+
+/* Looks for an interpreter in pid: the mapped ELF file that exports
+ * _PyRuntime (python3.x itself when statically linked, libpython3.x.so
+ * otherwise); its version from Py_Version; the layout from built-in
+ * tables (3.11, 3.12) or _Py_DebugOffsets (3.13).  When the interpreter
+ * has thread states already, the layout is checked against them. */
+void python__detect(pid_t pid, struct py_target *out);
+
+/* Gives the BPF frame walk the layout (py_config map).  0 or -errno. */
+int python__push(int map_fd, const struct py_target *t);
+
+/* Tells the user what was found: frames on, or why not. */
+void python__announce(const struct py_target *t);
+
+/* "3.12.1" */
+void python__version_str(unsigned hex, char *buf, size_t len);
+
+/* Reads len bytes of pid's memory at addr (/proc/PID/mem); 0 or -errno. */
+int python__read_mem(int memfd, uint64_t addr, void *buf, size_t len);
+
+/* --- exposed for unit tests --- */
+
+/* The layout of a known version from the built-in tables: 0, or -ENOTSUP. */
+int python__builtin_offsets(unsigned version, struct py_target *t);
+
+/* Parses a _Py_DebugOffsets blob (the start of _PyRuntime) of a 3.13
+ * interpreter into t.  0, or -EINVAL (not one), -ENOTSUP (other layout). */
+int python__parse_debug_offsets(const void *blob, size_t len, struct py_target *t);
+
+#endif
