@@ -274,8 +274,8 @@ static uint64_t location_id(struct builder *b, uint64_t key,
 	((Line ***)b->loc_lines.v)[b->loc_lines.n - 1] = lines;
 	perftools__profiles__location__init(loc);
 	loc->id = *slot = b->locs.n;
-	loc->address = fr->addr;
-	loc->mapping_id = mapping_id(b, fr->addr, nlines > 0);
+	loc->address = fr->python ? 0 : fr->addr;	/* Python: no machine address */
+	loc->mapping_id = fr->python ? 0 : mapping_id(b, fr->addr, nlines > 0);
 	line = (Line *)(lines + nlines);
 	for (int i = 0; i < nlines; i++, line++) {
 		perftools__profiles__line__init(line);
@@ -286,6 +286,15 @@ static uint64_t location_id(struct builder *b, uint64_t key,
 	loc->n_line = nlines;
 	loc->line = lines;
 	return loc->id;
+}
+
+/* Native frames: the return address.  Python frames: the code object and
+ * the line, hashed apart from native addresses (top bit set). */
+static uint64_t location_key(const struct frame *fr)
+{
+	if (!fr->python)
+		return fr->addr;
+	return (hash_u64(fr->addr ^ (uint64_t)(uint32_t)fr->line << 47) >> 1) | 1ULL << 63;
 }
 
 /* A location for a stack with no frames, at address 0 (keyed apart from
@@ -350,7 +359,7 @@ static void add_sample(struct builder *b, const struct report_stack *s,
 		while (j + 1 < s->nframes && s->frames[j].inlined &&
 		       s->frames[j + 1].addr == s->frames[i].addr)
 			j++;
-		ids[n++] = location_id(b, s->frames[i].addr, &s->frames[i], j - i + 1);
+		ids[n++] = location_id(b, location_key(&s->frames[i]), &s->frames[i], j - i + 1);
 		i = j + 1;
 	}
 	if (!n)

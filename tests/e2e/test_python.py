@@ -1,0 +1,160 @@
+"""Python targets: leakscope attached live to CPython names the Python
+lines that leak, classifies them, and agrees with tracemalloc.
+
+Every interpreter present is tested: Debian's /usr/bin/python3.11
+(libpython linked in statically) and pyenv's shared-libpython builds.
+"""
+import glob
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import (LEAKSCOPE, SOURCES, default_sigint, leakscope_programs_loaded,
+                      marker_lines)
+
+SCRIPT = SOURCES / "py_leaks.py"
+LINES = marker_lines("py_leaks.py")
+PYENV = os.environ.get("PYENV_ROOT", "/root/.pyenv")
+
+
+def interpreter(pattern):
+    found = sorted(glob.glob(pattern))
+    return found[-1] if found else None
+
+
+INTERPRETERS = {
+    "debian-3.11-static": "/usr/bin/python3.11" if os.path.exists("/usr/bin/python3.11") else None,
+    "pyenv-3.11-shared": interpreter(f"{PYENV}/versions/3.11.*/bin/python3.11"),
+    "pyenv-3.12-shared": interpreter(f"{PYENV}/versions/3.12.*/bin/python3.12"),
+    "pyenv-3.13-shared": interpreter(f"{PYENV}/versions/3.13.*/bin/python3.13"),
+}
+
+
+def need(name):
+    path = INTERPRETERS[name]
+    if not path:
+        pytest.skip(f"{name}: interpreter not installed on this machine")
+    return path
+
+
+def start_fixture(python, seconds=60):
+    p = subprocess.Popen([python, str(SCRIPT), "run", str(seconds)], stdout=subprocess.PIPE,
+                         text=True)
+    assert p.stdout.readline().strip() == "ready"
+    return p
+
+
+def first_python_line(stack):
+    for f in stack["frames"]:
+        if f["python"]:
+            return f["line"], f["function"], f["file"]
+    return None
+
+
+def tracemalloc_top(python, n=3):
+    """The n lines tracemalloc (inside the fixture) says grew most."""
+    out = subprocess.run([python, str(SCRIPT), "tracemalloc", "3"], capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    rows = [line.rsplit(" ", 1) for line in out.splitlines()]
+    rows = [(int(loc.rsplit(":", 1)[1]), int(size)) for loc, size in rows]
+    return {line for line, size in sorted(rows, key=lambda r: -r[1])[:n]}
+
+
+def classes_by_line(report):
+    """{line: (class, bytes)} of each leak line, its biggest stack."""
+    out = {}
+    for s in report["stacks"]:
+        where = first_python_line(s)
+        if where and where[0] not in out:        # stacks come sorted by bytes
+            out[where[0]] = (s["class"], s["outstanding_bytes"], where)
+    return out
+
+
+def trace_until_classified(pid, extra=()):
+    """Reports every second until the leaks are classified (or 40 s)."""
+    p = subprocess.Popen([str(LEAKSCOPE), "--json", "-n", "30", *extra, "-p", str(pid), "1"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=default_sigint)
+    last = None
+    try:
+        for n, line in enumerate(p.stdout):
+            last = json.loads(line)
+            got = classes_by_line(last)
+            if n >= 6 and all(got.get(LINES[k], ("-",))[0] != "-" for k in
+                              ("py_cache", "py_closure", "py_handler", "py_deque")):
+                break
+            if n > 40:
+                break
+    finally:
+        p.send_signal(2)
+        _, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    return last, err
+
+
+@pytest.mark.parametrize("name", list(INTERPRETERS))
+def test_python_lines_classes_and_tracemalloc(name):
+    python = need(name)
+    oracle = tracemalloc_top(python)
+    fx = start_fixture(python)
+    try:
+        report, err = trace_until_classified(fx.pid)
+        assert "Python frames in every stack" in err
+        got = classes_by_line(report)
+        for leak in ("py_cache", "py_closure", "py_handler"):
+            cls, nbytes, (line, fn, file) = got[LINES[leak]]
+            assert cls == "growing", (leak, got)
+            assert file == str(SCRIPT)
+        assert got[LINES["py_deque"]][0] == "plateau", got
+        # the deque holds at most 100 x bytes(4096): a plateau at that bound
+        assert 100 * 4096 <= got[LINES["py_deque"]][1] <= 100 * 4200
+        assert got[LINES["py_closure"]][2][1] == "make_closure"
+        assert got[LINES["py_handler"]][2][1] == "Handler.__init__"   # qualified name
+        # the independent oracle: tracemalloc's top growing lines
+        growing = sorted(((b, line) for line, (cls, b, _) in got.items() if cls == "growing"),
+                         reverse=True)
+        assert {line for _, line in growing[:3]} == oracle
+        assert fx.poll() is None                   # the target lives on
+    finally:
+        fx.kill()
+        fx.wait()
+    assert not leakscope_programs_loaded()
+
+
+def test_python_only_and_folded(tmp_path):
+    python = need("debian-3.11-static")
+    fx = start_fixture(python)
+    out = tmp_path / "py.folded"
+    try:
+        p = subprocess.run([str(LEAKSCOPE), "record", "--python-only", "--format", "folded",
+                            "--duration", "3", "-o", str(out), "-p", str(fx.pid)],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+    finally:
+        fx.kill()
+        fx.wait()
+    lines = out.read_text().splitlines()
+    # root first, Python frames only: the module, run, tick, then the leak
+    assert any(l.startswith("<module>;run;tick;cache_put ") for l in lines), lines
+    assert any(l.startswith("<module>;run;tick;subscribe;Handler.__init__ ") for l in lines)
+    assert not any("??" in l or "python3.11" in l for l in lines)
+
+
+def test_older_python_says_so_and_traces_natively():
+    python = interpreter(f"{PYENV}/versions/3.10.*/bin/python3.10")
+    if not python:
+        pytest.skip("no Python 3.10 on this machine")
+    fx = start_fixture(python)
+    try:
+        p = subprocess.run([str(LEAKSCOPE), "--json", "-p", str(fx.pid), "1", "2"],
+                           capture_output=True, text=True, timeout=60)
+    finally:
+        fx.kill()
+        fx.wait()
+    assert p.returncode == 0, p.stderr
+    assert "Python older than 3.11" in p.stderr and "native stacks only" in p.stderr
+    reports = [json.loads(l) for l in p.stdout.splitlines()]
+    assert reports[-1]["totals"]["outstanding_bytes"] > 0
+    assert not any(f["python"] for s in reports[-1]["stacks"] for f in s["frames"])
