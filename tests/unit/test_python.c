@@ -1,0 +1,160 @@
+/* test_python.c - pure parts of Python support: the 3.11+ location table
+ * (line of an instruction), _Py_DebugOffsets parsing, built-in layouts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pysym.h"
+#include "python.h"
+
+/* f.__code__.co_linetable of this function, and the line of each code
+ * unit from co_positions() (CPython 3.11; 3.12 and 3.13 encode alike):
+ *
+ *   def f(a):
+ *       x = a + 1
+ *       if x > 3:
+ *           y = [x] * 10
+ *       else:
+ *           y = None
+ *
+ *       for i in range(3):
+ *           x += i
+ *       return (x,
+ *               y)
+ */
+static const uint8_t table[] = { 0x80, 0x0, 0xd8, 0x8, 0x9, 0x88, 0x41, 0x89, 0x5, 0x80, 0x41, 0xd8, 0x7, 0x8, 0x88, 0x31, 0x82, 0x75, 0x80, 0x75, 0xd8, 0xd, 0xe, 0x88, 0x43, 0x90, 0x22, 0x89, 0x48, 0x88, 0x1, 0x88, 0x1, 0xe0, 0xc, 0x10, 0x88, 0x1, 0xe5, 0xd, 0x12, 0x90, 0x31, 0x89, 0x58, 0x8c, 0x58, 0xf0, 0x0, 0x1, 0x5, 0xf, 0xf0, 0x0, 0x1, 0x5, 0xf, 0x88, 0x1, 0xd8, 0x8, 0x9, 0x88, 0x51, 0x89, 0x6, 0x88, 0x1, 0x88, 0x1, 0xd8, 0xc, 0xd, 0xd8, 0xc, 0xd, 0xf0, 0x3, 0x1, 0xc, 0xf, 0xf0, 0x0, 0x1, 0x5, 0xf };
+static const int lines[] = { 1, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 6, 6, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 10, 11, 10, 10 };
+
+static void test_line_of_every_instruction(void **state)
+{
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		assert_int_equal(pysym__line(table, sizeof(table), 1, (int)i), lines[i]);
+	/* before the first instruction: the def line; past the end: unknown */
+	assert_int_equal(pysym__line(table, sizeof(table), 1, -1), 1);
+	assert_int_equal(pysym__line(table, sizeof(table), 1, 10000), 0);
+	/* the same table for a function defined 100 lines further down */
+	assert_int_equal(pysym__line(table, sizeof(table), 101, 44), 110);
+}
+
+static void test_bad_tables(void **state)
+{
+	static const uint8_t not_entry[] = { 0x00, 0x01 };
+	static const uint8_t cut_varint[] = { 0xf0, 0x41 };	/* long form, varint continues */
+	uint8_t noise[4096];
+
+	assert_int_equal(pysym__line(not_entry, sizeof(not_entry), 5, 0), 0);
+	assert_int_equal(pysym__line(cut_varint, sizeof(cut_varint), 5, 0), 0);
+	assert_int_equal(pysym__line(table, 0, 5, 0), 0);
+	srand(7);
+	for (int round = 0; round < 200; round++) {	/* never reads past the end */
+		for (size_t i = 0; i < sizeof(noise); i++)
+			noise[i] = rand();
+		pysym__line(noise, 1 + rand() % sizeof(noise), rand() % 1000, rand() % 5000);
+	}
+}
+
+/* A 3.13 _Py_DebugOffsets as the interpreter lays it out: every field a
+ * uint64_t, in the order of struct debug_offsets_313. */
+static void fill_313(uint64_t *v, size_t n)
+{
+	memset(v, 0, n * 8);
+	memcpy(v, "xdebugpy", 8);
+	v[1] = 0x030d00f0;		/* version */
+	v[2] = 0;			/* free_threaded */
+	v[3 + 2] = 632;			/* runtime_state.interpreters_head */
+	v[6 + 3] = 7344;		/* interpreter_state.threads_head */
+	v[19 + 2] = 8;			/* thread_state.next */
+	v[19 + 4] = 72;			/* .current_frame */
+	v[19 + 6] = 160;		/* .native_thread_id */
+	v[28 + 1] = 8;			/* interpreter_frame.previous */
+	v[28 + 2] = 0;			/* .executable */
+	v[28 + 3] = 56;			/* .instr_ptr */
+	v[28 + 5] = 70;			/* .owner */
+	v[34 + 1] = 112;		/* code_object.filename */
+	v[34 + 3] = 128;		/* .qualname */
+	v[34 + 4] = 136;		/* .linetable */
+	v[34 + 5] = 68;			/* .firstlineno */
+	v[34 + 9] = 200;		/* .co_code_adaptive */
+	v[64 + 1] = 16;			/* bytes_object.ob_size */
+	v[64 + 2] = 32;			/* .ob_sval */
+	v[67 + 1] = 32;			/* unicode_object.state */
+	v[67 + 2] = 16;			/* .length */
+	v[67 + 3] = 40;			/* .asciiobject_size */
+}
+
+static void test_debug_offsets(void **state)
+{
+	uint64_t v[71];
+	struct py_target t;
+
+	fill_313(v, 71);
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(python__parse_debug_offsets(v, sizeof(v), &t), 0);
+	assert_int_equal(t.bpf.interpreters_head, 632);
+	assert_int_equal(t.bpf.threads_head, 7344);
+	assert_int_equal(t.bpf.ts_next, 8);
+	assert_int_equal(t.bpf.ts_native_thread_id, 160);
+	assert_int_equal(t.bpf.ts_cframe, 0);
+	assert_int_equal(t.bpf.ts_current_frame, 72);
+	assert_int_equal(t.bpf.fr_code, 0);
+	assert_int_equal(t.bpf.fr_previous, 8);
+	assert_int_equal(t.bpf.fr_instr, 56);
+	assert_int_equal(t.bpf.fr_owner, 70);
+	assert_int_equal(t.bpf.co_code_adaptive, 200);
+	assert_int_equal(t.bpf.co_token, 128);
+	assert_int_equal(t.obj.co_filename, 112);
+	assert_int_equal(t.obj.co_firstlineno, 68);
+	assert_int_equal(t.obj.str_ascii_size, 40);
+	assert_int_equal(t.obj.str_compact_size, 56);
+
+	assert_int_equal(python__parse_debug_offsets(v, 100, &t), -EINVAL);	/* short */
+	v[1] = 0x030e00f0;		/* 3.14: another layout */
+	assert_int_equal(python__parse_debug_offsets(v, sizeof(v), &t), -ENOTSUP);
+	fill_313(v, 71);
+	v[2] = 1;			/* free-threaded build */
+	assert_int_equal(python__parse_debug_offsets(v, sizeof(v), &t), -ENOTSUP);
+	fill_313(v, 71);
+	memcpy(v, "notdebug", 8);
+	assert_int_equal(python__parse_debug_offsets(v, sizeof(v), &t), -EINVAL);
+	fill_313(v, 71);
+	v[28 + 3] = 4000;		/* outside what BPF reads of a frame */
+	assert_int_equal(python__parse_debug_offsets(v, sizeof(v), &t), -EINVAL);
+	fill_313(v, 71);
+	v[28 + 1] = 12;			/* misaligned pointer field */
+	assert_int_equal(python__parse_debug_offsets(v, sizeof(v), &t), -EINVAL);
+	fill_313(v, 71);
+	v[34 + 9] = 64;			/* header too short for the fields read */
+	assert_int_equal(python__parse_debug_offsets(v, sizeof(v), &t), -EINVAL);
+}
+
+static void test_builtin_layouts(void **state)
+{
+	struct py_target t;
+
+	assert_int_equal(python__builtin_offsets(0x030b02f0, &t), 0);	/* 3.11.2 */
+	assert_int_equal(t.bpf.ts_cframe, 56);
+	assert_int_equal(t.bpf.fr_code, 32);
+	assert_int_equal(python__builtin_offsets(0x030c01f0, &t), 0);	/* 3.12.1 */
+	assert_int_equal(t.bpf.fr_owner, 70);
+	assert_int_equal(python__builtin_offsets(0x030a0df0, &t), -ENOTSUP);	/* 3.10 */
+	assert_int_equal(python__builtin_offsets(0x030d00f0, &t), -ENOTSUP);	/* 3.13: its own */
+	assert_int_equal(python__builtin_offsets(0x020712f0, &t), -ENOTSUP);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_line_of_every_instruction),
+		cmocka_unit_test(test_bad_tables),
+		cmocka_unit_test(test_debug_offsets),
+		cmocka_unit_test(test_builtin_layouts),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
