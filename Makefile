@@ -46,6 +46,7 @@ $(BUILD)/vmlinux.h: | $(BUILD)
 
 $(BUILD)/leakscope.bpf.o: bpf/leakscope.bpf.c include/leakscope.h $(BUILD)/vmlinux.h
 	$(CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Iinclude -I$(BUILD) \
+		-idirafter /usr/include/$(shell $(CC) -dumpmachine) \
 		-Wall -Wno-unused-function -c $< -o $@
 	llvm-strip -g $@
 

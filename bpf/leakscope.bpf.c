@@ -15,6 +15,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/usdt.bpf.h>
 #include "leakscope.h"
 
 #define MAP_ANONYMOUS	0x20
@@ -1233,5 +1234,54 @@ int sched_exit(void *ctx)
 SEC("uprobe")
 int empty_probe(struct pt_regs *ctx)
 {
+	return 0;
+}
+
+/* ---- CPython GC (USDT) ---------------------------------------------------- */
+
+struct gc_start {
+	__u64 ts_ns;
+	__s32 generation;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct gc_start);
+} gc_starts SEC(".maps");
+
+SEC("usdt")
+int BPF_USDT(python_gc_start, int generation)
+{
+	struct gc_start *st;
+
+	if (!is_target(current_tgid()))
+		return 0;
+	st = bpf_task_storage_get(&gc_starts, bpf_get_current_task_btf(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st)
+		return 0;
+	st->generation = generation;
+	st->ts_ns = bpf_ktime_get_ns();
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(python_gc_done, long collected)
+{
+	struct gc_start *st = bpf_task_storage_get(&gc_starts, bpf_get_current_task_btf(), 0, 0);
+	struct gc_event ev = { .type = EV_GC };
+
+	if (!st || !st->ts_ns)
+		return 0;
+	ev.tgid = current_tgid();
+	ev.generation = st->generation;
+	ev.pause_ns = bpf_ktime_get_ns() - st->ts_ns;
+	ev.collected = collected;
+	st->ts_ns = 0;
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
+		count(CNT_DROP_EVENTS_LOST);
 	return 0;
 }

@@ -182,11 +182,22 @@ enum event_type {
 	EV_EXEC_MAPPING = 1,	/* target mapped executable code (refresh modules) */
 	EV_EXEC,		/* target called execve */
 	EV_EXIT,		/* target's thread group exited */
+	EV_GC,			/* a Python GC collection ended (struct gc_event) */
 };
 
 struct event {
 	__u32 type;
 	__u32 tgid;
+};
+
+/* CPython's gc__start/gc__done USDT probes: one event per collection. */
+struct gc_event {
+	__u32 type;		/* EV_GC */
+	__u32 tgid;
+	__s32 generation;
+	__u32 pad;
+	__u64 pause_ns;
+	__s64 collected;	/* objects collected (gc__done's argument) */
 };
 
 #include "sampling.h"	/* the byte-sampling probability, shared too */

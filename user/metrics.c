@@ -104,6 +104,39 @@ static void drop_metrics(FILE *f, const struct report *r)
 	}
 }
 
+static void python_metrics(FILE *f, const struct report *r)
+{
+	const struct gc_stats *g = r->gc;
+
+	if (!g)
+		return;
+	family(f, "leakscope_python_gc_collections_total", "counter",
+	       "CPython garbage collections, by generation (USDT gc__start/gc__done).");
+	for (int i = 0; i < GC_GENERATIONS; i++) {
+		char gen[4];
+
+		snprintf(gen, sizeof(gen), "%d", i);
+		target_series(f, "leakscope_python_gc_collections_total", r, "generation", gen,
+			      (double)g->collections[i]);
+	}
+	target_metric(f, "leakscope_python_gc_collected_objects_total", "counter",
+		      "Objects the CPython collector freed.", r, (double)g->collected);
+	family(f, "leakscope_python_gc_pause_seconds", "summary",
+	       "CPython collection pauses (median of a uniform sample of 4096).");
+	target_series(f, "leakscope_python_gc_pause_seconds", r, "quantile", "0.5",
+		      g->pause_p50_s);
+	fprintf(f, "leakscope_python_gc_pause_seconds_sum{pid=\"%d\",comm=", (int)r->pid);
+	metrics__label_value(f, r->comm);
+	putc('}', f);
+	value(f, g->pause_sum_s);
+	fprintf(f, "leakscope_python_gc_pause_seconds_count{pid=\"%d\",comm=", (int)r->pid);
+	metrics__label_value(f, r->comm);
+	putc('}', f);
+	value(f, (double)g->total);
+	target_metric(f, "leakscope_python_gc_pause_max_seconds", "gauge",
+		      "The longest CPython collection pause seen.", r, g->pause_max_s);
+}
+
 static void self_metrics(FILE *f, const struct report *r, const struct self_stats *st)
 {
 	plain_metric(f, "leakscope_start_time_seconds", "gauge",
@@ -154,6 +187,7 @@ char *metrics__render(const struct report *r, const struct self_stats *st, size_
 		      "Allocations that returned NULL.", r, (double)r->totals.failed_allocs);
 	class_metrics(f, r);
 	drop_metrics(f, r);
+	python_metrics(f, r);
 	self_metrics(f, r, st);
 	if (fclose(f)) {
 		free(buf);

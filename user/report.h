@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "classify.h"
+#include "pygc.h"
 #include "leakscope.h"
 
 struct frame {
@@ -69,6 +70,8 @@ struct report {
 	size_t nstacks_total;	/* stacks with outstanding memory */
 	size_t blocks_scanned;	/* outstanding blocks read for ages/filters */
 	bool ages_exact;	/* oldest_ts_ns from a block scan; else held_since */
+	char python[16];	/* "3.12.1" when the target runs a supported Python */
+	const struct gc_stats *gc;	/* its collections (NULL: no USDT probes) */
 	struct report_stack *stacks;	/* the top N, by bytes */
 	size_t nstacks;
 };

@@ -58,6 +58,27 @@ static void print_stack(FILE *out, const struct report *r,
 	fputs("]}", out);
 }
 
+/* "python": null, or the version and its GC (null without USDT probes) */
+static void print_python(FILE *out, const struct report *r)
+{
+	const struct gc_stats *g = r->gc;
+
+	if (!r->python[0]) {
+		fputs(",\"python\":null", out);
+		return;
+	}
+	fputs(",\"python\":{\"version\":", out);
+	json__string(out, r->python);
+	if (!g) {
+		fputs(",\"gc\":null}", out);
+		return;
+	}
+	fprintf(out, ",\"gc\":{\"collections\":[%" PRIu64 ",%" PRIu64 ",%" PRIu64 "],"
+		"\"collected\":%" PRIu64 ",\"pause_p50_s\":%.6f,\"pause_max_s\":%.6f,"
+		"\"pause_sum_s\":%.6f}}", g->collections[0], g->collections[1], g->collections[2],
+		g->collected, g->pause_p50_s, g->pause_max_s, g->pause_sum_s);
+}
+
 void report_json__print(FILE *out, const struct report *r)
 {
 	fprintf(out, "{\"pid\":%d,\"comm\":", r->pid);
@@ -66,6 +87,7 @@ void report_json__print(FILE *out, const struct report *r)
 		r->timestamp, r->final ? "true" : "false",
 		r->filtered ? "true" : "false", (unsigned long long)r->sample_period);
 	print_totals(out, &r->totals);
+	print_python(out, r);
 	fprintf(out, ",\"ages_exact\":%s,\"stacks_total\":%zu,\"stacks\":[",
 		r->ages_exact ? "true" : "false", r->nstacks_total);
 	for (size_t i = 0; i < r->nstacks; i++) {

@@ -89,8 +89,27 @@ static void print_stack(FILE *out, const struct report *r,
 		fputs("    [no frames]\n", out);
 }
 
+void report_text__python(char *buf, size_t len, const struct report *r)
+{
+	const struct gc_stats *g = r->gc;
+
+	if (!r->python[0]) {
+		buf[0] = 0;
+		return;
+	}
+	if (!g) {
+		snprintf(buf, len, "python %s; gc: no USDT probes in this interpreter", r->python);
+		return;
+	}
+	snprintf(buf, len, "python %s; gc: %" PRIu64 " collections (gen0 %" PRIu64 ", gen1 %"
+		 PRIu64 ", gen2 %" PRIu64 "), pause p50 %.3f ms, max %.3f ms", r->python,
+		 g->total, g->collections[0], g->collections[1], g->collections[2],
+		 g->pause_p50_s * 1e3, g->pause_max_s * 1e3);
+}
+
 void report_text__print(FILE *out, const struct report *r)
 {
+	char py[256];
 	const struct report_totals *t = &r->totals;
 	time_t now = (time_t)r->timestamp;
 	char ts[32], b[32];
@@ -111,6 +130,9 @@ void report_text__print(FILE *out, const struct report *r)
 	fprintf(out, "  allocs: %" PRIu64 "  frees: %" PRIu64 "  untracked frees: %s  failed allocs: %" PRIu64 "\n",
 		t->allocs, t->frees, b, t->failed_allocs);
 	print_drops(out, t);
+	report_text__python(py, sizeof(py), r);
+	if (py[0])
+		fprintf(out, "  %s\n", py);
 	if (r->nstacks)
 		fprintf(out, "  top %zu stacks by outstanding bytes:\n", r->nstacks);
 	for (size_t i = 0; i < r->nstacks; i++)

@@ -23,6 +23,8 @@
 #include "launch.h"
 #include "leakscope.h"
 #include "leakscope.skel.h"
+#include "procmaps.h"
+#include "pygc.h"
 #include "pysym.h"
 #include "python.h"
 #include "report_folded.h"
@@ -52,6 +54,8 @@ struct loop {
 	struct report last;	/* the latest report: the live view redraws it */
 	struct tui *tui;	/* `top` on a terminal; else reports are printed */
 	struct pysym *pysym;	/* the target runs a supported Python */
+	struct pygc gc;		/* its collections, when it has USDT probes */
+	bool gc_on;
 	uint64_t start_ms;
 	double start_wall_s;
 	int interval_s;
@@ -78,6 +82,18 @@ static uint64_t now_ms(void)
 	return now_us() / 1000;
 }
 
+/* The interpreter's gc__start/gc__done USDT probes, if it has them. */
+static void python_gc_attach(struct loop *l)
+{
+	char path[4200];
+
+	snprintf(path, sizeof(path), "/proc/%d/root%s", l->s->pid, l->s->py->module);
+	l->gc_on = !pygc__attach(&l->gc, l->s->skel, l->s->pid, path);
+	if (!l->gc_on)
+		fprintf(stderr, "leakscope: no gc__start/gc__done USDT probes in %s "
+			"(built without --with-dtrace): no GC statistics\n", l->s->py->module);
+}
+
 /* A Python target whose interpreter was not mapped yet (`-- CMD`, or
  * after exec): look again; once found, BPF walks its frames from then on. */
 static void python_look(struct loop *l, bool exec)
@@ -93,6 +109,9 @@ static void python_look(struct loop *l, bool exec)
 		bpf_map_update_elem(bpf_map__fd(l->s->skel->maps.py_config), &zero, &none, BPF_ANY);
 		pysym__free(l->pysym);
 		l->pysym = NULL;
+		if (l->gc_on)
+			pygc__detach(&l->gc);
+		l->gc_on = false;
 		py->status = PY_NONE;
 	}
 	if (py->status != PY_NONE)
@@ -103,6 +122,8 @@ static void python_look(struct loop *l, bool exec)
 	     !(l->pysym = pysym__new(l->s->pid, py))))
 		py->status = PY_UNSUPPORTED;
 	python__announce(py);
+	if (py->status == PY_SUPPORTED)
+		python_gc_attach(l);
 }
 
 static int on_event(void *ctx, void *data, size_t len)
@@ -128,6 +149,10 @@ static int on_event(void *ctx, void *data, size_t len)
 		break;
 	case EV_EXIT:
 		l->exited = true;
+		break;
+	case EV_GC:
+		if (l->gc_on && len >= sizeof(struct gc_event))
+			pygc__event(&l->gc, data);
 		break;
 	}
 	return 0;
@@ -261,6 +286,10 @@ static int report(struct loop *l, bool final)
 		target__comm(l->s->pid, l->comm, sizeof(l->comm));
 	}
 	memcpy(r.comm, l->comm, sizeof(r.comm));
+	if (l->pysym) {
+		python__version_str(l->s->py->version, r.python, sizeof(r.python));
+		r.gc = l->gc_on ? pygc__stats(&l->gc) : NULL;
+	}
 	err = collector__collect(l->col, l->s->pid, &r);
 	if (!err)
 		err = symbolizer__report(l->sym, &r);
@@ -360,8 +389,11 @@ static int setup(struct loop *l, struct session *s)
 	}
 	if (l->exec_seen)
 		symbolizer__refresh(l->sym);
-	if (s->py && s->py->status == PY_SUPPORTED && !(l->pysym = pysym__new(s->pid, s->py)))
-		return -ENOMEM;
+	if (s->py && s->py->status == PY_SUPPORTED) {
+		if (!(l->pysym = pysym__new(s->pid, s->py)))
+			return -ENOMEM;
+		python_gc_attach(l);
+	}
 	if (s->serve) {
 		serve__attach(s->serve, s->skel, l->sym);
 		if (watch(l->epfd, serve__fd(s->serve)))
@@ -382,6 +414,8 @@ static void teardown(struct loop *l)
 	tui__free(l->tui);	/* the terminal back first */
 	l->tui = NULL;
 	ring_buffer__free(l->rb);
+	if (l->gc_on)
+		pygc__detach(&l->gc);
 	pysym__free(l->pysym);
 	symbolizer__free(l->sym);
 	collector__free(l->col);

@@ -172,7 +172,7 @@ static void draw_sparkline(const struct tui *t)
 static void draw_header(const struct tui *t)
 {
 	const struct report *r = t->r;
-	char b[32];
+	char b[32], py[256];
 	int h = (int)t->attached_s / 3600, m = (int)t->attached_s / 60 % 60;
 	int s = (int)t->attached_s % 60;
 
@@ -181,6 +181,9 @@ static void draw_header(const struct tui *t)
 	attroff(A_BOLD);
 	printw("   attached %02d:%02d:%02d   every %d s%s", h, m, s, t->interval_s,
 	       t->paused ? "   [PAUSED]" : "");
+	report_text__python(py, sizeof(py), r);
+	if (py[0])
+		printw("   %s", py);
 	report_text__bytes(b, sizeof(b), r->totals.outstanding_bytes);
 	mvprintw(1, 0, "outstanding %s in %lld blocks  ", b,
 		 (long long)r->totals.outstanding_allocs);

@@ -83,7 +83,7 @@ def trace_until_classified(pid, extra=()):
             last = json.loads(line)
             got = classes_by_line(last)
             if n >= 6 and all(got.get(LINES[k], ("-",))[0] != "-" for k in
-                              ("py_cache", "py_closure", "py_handler", "py_deque")):
+                              ("py_cache", "py_closure", "py_handler", "py_cycle", "py_deque")):
                 break
             if n > 40:
                 break
@@ -103,7 +103,7 @@ def test_python_lines_classes_and_tracemalloc(name):
         report, err = trace_until_classified(fx.pid)
         assert "Python frames in every stack" in err
         got = classes_by_line(report)
-        for leak in ("py_cache", "py_closure", "py_handler"):
+        for leak in ("py_cache", "py_closure", "py_handler", "py_cycle"):
             cls, nbytes, (line, fn, file) = got[LINES[leak]]
             assert cls == "growing", (leak, got)
             assert file == str(SCRIPT)
@@ -117,6 +117,12 @@ def test_python_lines_classes_and_tracemalloc(name):
                          reverse=True)
         assert {line for _, line in growing[:3]} == oracle
         assert fx.poll() is None                   # the target lives on
+        gc = report["python"]["gc"]
+        if name.startswith("debian"):                # built with USDT probes
+            assert gc["collections"][0] > 0 and gc["pause_max_s"] > 0, gc
+            assert gc["pause_p50_s"] <= gc["pause_max_s"]
+        else:                                        # pyenv: built without them
+            assert gc is None and "no gc__start/gc__done USDT probes" in err
     finally:
         fx.kill()
         fx.wait()

@@ -59,6 +59,48 @@ static void test_exposition(void **state)
 	free(t);
 }
 
+static void test_python_gc(void **state)
+{
+	struct pygc g;
+	struct gc_event ev = { .type = EV_GC };
+	struct report r = { .pid = 5, .comm = "python3" };
+	struct self_stats self = { 0 };
+	const struct gc_stats *st;
+	size_t len;
+	char *t;
+
+	memset(&g, 0, sizeof(g));
+	for (int i = 1; i <= 9999; i++) {	/* pauses 1..9999 us, gens 0,0,1,0,0,1,... */
+		ev.generation = i % 3 == 0 ? 1 : 0;
+		ev.pause_ns = i * 1000ULL;
+		ev.collected = 2;
+		pygc__event(&g, &ev);
+	}
+	ev.generation = 2;
+	ev.pause_ns = 50000000;
+	pygc__event(&g, &ev);
+	st = pygc__stats(&g);
+	assert_int_equal(st->total, 10000);
+	assert_int_equal(st->collections[0], 6666);
+	assert_int_equal(st->collections[1], 3333);
+	assert_int_equal(st->collections[2], 1);
+	assert_int_equal(st->collected, 20000);
+	assert_true(st->pause_max_s == 0.05);
+	/* the median of a uniform sample of 4096: near 5 ms */
+	assert_true(st->pause_p50_s > 0.0045 && st->pause_p50_s < 0.0055);
+
+	strcpy(r.python, "3.11.2");
+	r.gc = st;
+	t = metrics__render(&r, &self, &len);
+	assert_non_null(strstr(t, "# TYPE leakscope_python_gc_collections_total counter\n"));
+	assert_non_null(strstr(t, "leakscope_python_gc_collections_total{pid=\"5\",comm=\"python3\",generation=\"1\"} 3333\n"));
+	assert_non_null(strstr(t, "# TYPE leakscope_python_gc_pause_seconds summary\n"
+				  "leakscope_python_gc_pause_seconds{pid=\"5\",comm=\"python3\",quantile=\"0.5\"}"));
+	assert_non_null(strstr(t, "leakscope_python_gc_pause_seconds_count{pid=\"5\",comm=\"python3\"} 10000\n"));
+	assert_non_null(strstr(t, "leakscope_python_gc_pause_max_seconds{pid=\"5\",comm=\"python3\"} 0.05\n"));
+	free(t);
+}
+
 static void test_split_listen(void **state)
 {
 	char addr[64];
@@ -85,6 +127,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exposition),
 		cmocka_unit_test(test_split_listen),
+		cmocka_unit_test(test_python_gc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
