@@ -18,7 +18,6 @@
 int pygc__attach(struct pygc *g, struct leakscope_bpf *skel, pid_t pid, const char *open_path)
 {
 	memset(g, 0, sizeof(*g));
-	g->rng = 0x9e3779b97f4a7c15ULL;
 	g->start = bpf_program__attach_usdt(skel->progs.python_gc_start, pid, open_path,
 					    "python", "gc__start", NULL);
 	g->done = g->start ? bpf_program__attach_usdt(skel->progs.python_gc_done, pid,
@@ -40,6 +39,8 @@ void pygc__detach(struct pygc *g)
 
 static uint64_t next_rand(struct pygc *g)
 {
+	if (!g->rng)	/* xorshift never leaves 0 */
+		g->rng = 0x9e3779b97f4a7c15ULL;
 	g->rng ^= g->rng << 13;
 	g->rng ^= g->rng >> 7;
 	g->rng ^= g->rng << 17;
