@@ -65,6 +65,16 @@ static const struct probe_spec cxx_probes[] = {
 	{ "_ZnamSt11align_val_t", PROG(cxx_new_enter), false, false, 1 },
 };
 
+/* --pymalloc: CPython's object allocator, for objects pymalloc serves
+ * from its arenas without calling malloc.  Calls it makes to malloc (large
+ * objects) and mmap (new arenas) nest inside and are not counted twice. */
+static const struct probe_spec pymalloc_probes[] = {
+	{ "PyObject_Malloc", PROG(malloc_enter), true, true, 1 },
+	{ "PyObject_Calloc", PROG(calloc_enter), true, true, 2 },
+	{ "PyObject_Realloc", PROG(realloc_enter), true, true, 2 },
+	{ "PyObject_Free", PROG(free_enter), false, true, 1 },
+};
+
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static bool is_alias(const struct probe_plan *plan, const char *lib,
@@ -114,8 +124,10 @@ static int plan_lib(struct probe_plan *plan, const struct probe_spec *specs,
 		if (elfsym__func(e, specs[i].sym, &off, &size)) {
 			if (specs[i].required) {
 				fprintf(stderr, "leakscope: %s has no %s(); is it an allocator? "
-					"Point --obj at the library that defines malloc/free\n",
-					name, specs[i].sym);
+					"%s\n", name, specs[i].sym,
+					specs == pymalloc_probes ? "(--pymalloc needs a CPython "
+					"that exports its object allocator)"
+					: "Point --obj at the library that defines malloc/free");
 				err = -ENOENT;
 			}
 			continue;
@@ -153,6 +165,9 @@ int attach__plan(const struct attach_opts *o, struct probe_plan *plan)
 	if (!err && o->cxx_path)
 		err = plan_lib(plan, cxx_probes, COUNT(cxx_probes), o->cxx_path,
 			       o->cxx_name, may_move);
+	if (!err && o->pymalloc_path)
+		err = plan_lib(plan, pymalloc_probes, COUNT(pymalloc_probes),
+			       o->pymalloc_path, o->pymalloc_name, may_move);
 	return err;
 }
 

@@ -17,6 +17,8 @@ struct attach_opts {
 	const char *libc_name;	/* its name as the target sees it */
 	const char *cxx_path;	/* libstdc++ to probe operator new in, or NULL */
 	const char *cxx_name;
+	const char *pymalloc_path;	/* --pymalloc: the CPython ELF, or NULL */
+	const char *pymalloc_name;
 	bool entry_only_sites;	/* never move a probe (benchmark comparison) */
 };
 

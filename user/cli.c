@@ -34,6 +34,7 @@ enum {
 	OPT_LISTEN,
 	OPT_PYTHON_ONLY,
 	OPT_NO_PYTHON,
+	OPT_PYMALLOC,
 };
 
 static const struct option long_opts[] = {
@@ -56,6 +57,7 @@ static const struct option long_opts[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "python-only", no_argument, NULL, OPT_PYTHON_ONLY },
 	{ "no-python", no_argument, NULL, OPT_NO_PYTHON },
+	{ "pymalloc", no_argument, NULL, OPT_PYMALLOC },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -95,6 +97,9 @@ void cli__usage(FILE *out)
 "      --python-only    Python targets: Python frames alone (default: native\n"
 "                       frames of C extensions, then the Python frames)\n"
 "      --no-python      Python targets: native stacks only\n"
+"      --pymalloc       Python targets (-p): also probe PyObject_Malloc/Calloc/\n"
+"                       Realloc/Free, for small objects (default: pymalloc's\n"
+"                       arena mmaps show small-object growth, cheaper)\n"
 "  -v, --verbose        print the probe plan and libbpf messages\n"
 "      --empty-probes   benchmark floor: same probe sites, empty programs\n"
 "      --no-placement   benchmark: every probe at its function's entry\n"
@@ -285,6 +290,9 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 		case OPT_NO_PYTHON:
 			o->no_python = true;
 			break;
+		case OPT_PYMALLOC:
+			o->pymalloc = true;
+			break;
 		case OPT_LISTEN:
 			if (!*optarg)
 				return bad(err, "--listen ADDR:PORT", optarg);
@@ -338,6 +346,12 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 	}
 	if (!o->listen)
 		o->listen = DEFAULT_LISTEN;
+	if (o->pymalloc && (o->no_python || o->cmd)) {
+		fprintf(err, o->cmd ? "leakscope: --pymalloc needs -p PID (the interpreter is "
+			"found in the running process)\n"
+			: "leakscope: --pymalloc and --no-python contradict each other\n");
+		return -EINVAL;
+	}
 	if (o->python_only && o->no_python) {
 		fprintf(err, "leakscope: --python-only and --no-python contradict each other\n");
 		return -EINVAL;

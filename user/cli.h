@@ -37,6 +37,7 @@ struct options {
 	const char *listen;	/* serve --listen ADDR:PORT */
 	bool python_only;	/* --python-only: Python frames alone */
 	bool no_python;		/* --no-python: native stacks only */
+	bool pymalloc;		/* --pymalloc: probe PyObject_Malloc & co. too */
 	bool empty_probes;	/* --empty-probes: benchmark floor, no tracing */
 	bool no_placement;	/* --no-placement: every probe at the entry (benchmark) */
 };

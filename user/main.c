@@ -96,7 +96,7 @@ static int add_target(struct leakscope_bpf *skel, pid_t pid)
 
 /* The probe plan for the libraries found: what `leakscope probes` prints. */
 static int make_plan(const struct target_libs *libs, const struct options *o,
-		     struct probe_plan *plan)
+		     const struct py_target *py, struct probe_plan *plan)
 {
 	struct attach_opts ao = {
 		.libc_path = libs->alloc_path,
@@ -106,6 +106,17 @@ static int make_plan(const struct target_libs *libs, const struct options *o,
 		.entry_only_sites = o->no_placement,
 	};
 
+	if (o->pymalloc) {
+		if (py->status != PY_SUPPORTED) {
+			fprintf(stderr, "leakscope: --pymalloc: %s\n", py->status == PY_NONE
+				? "no CPython interpreter in the target"
+				: "its Python is not supported (see above)");
+			return -ENOENT;
+		}
+		ao.pymalloc_path = py->open_path;
+		ao.pymalloc_name = py->module;
+	}
+
 	return attach__plan(&ao, plan);
 }
 
@@ -114,6 +125,7 @@ static int list_probes(const struct options *o)
 {
 	struct target_libs libs;
 	struct probe_plan plan;
+	static struct py_target py;
 	pid_t pid = getpid();
 
 	if (o->pid) {
@@ -121,8 +133,10 @@ static int list_probes(const struct options *o)
 		if (pid < 0)
 			return 1;
 	}
+	if (o->pid && o->pymalloc)
+		python__detect(pid, &py);
 	if (target__find_libs(pid, o->pid ? pid : -1, o->obj, &libs) ||
-	    make_plan(&libs, o, &plan))
+	    make_plan(&libs, o, &py, &plan))
 		return 1;
 	attach__print_plan(stdout, &plan);
 	return 0;
@@ -189,7 +203,7 @@ int main(int argc, char **argv)
 	}
 	/* `-- CMD`: the interpreter appears after exec; the session looks */
 	python = !o.no_python && (o.cmd || py.status == PY_SUPPORTED);
-	if (err || make_plan(&libs, &o, &plan) || load_bpf(&skel, &o, pid, python) ||
+	if (err || make_plan(&libs, &o, &py, &plan) || load_bpf(&skel, &o, pid, python) ||
 	    add_target(skel, pid))
 		goto cleanup;
 	if (py.status == PY_SUPPORTED &&

@@ -265,6 +265,7 @@ void python__detect(pid_t pid, struct py_target *t)
 			continue;
 		if (!elfsym__object(e, "_PyRuntime", &runtime)) {
 			snprintf(t->module, sizeof(t->module), "%s", v->path);
+			snprintf(t->open_path, sizeof(t->open_path), "%s", path);
 			file_range(&maps, v, &t->start, &t->end);
 			t->bpf.runtime_addr = v->start + runtime;
 			if (!elfsym__object(e, "Py_Version", &pyver))

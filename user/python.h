@@ -28,6 +28,7 @@ struct py_target {
 	enum py_status status;
 	unsigned version;	/* PY_VERSION_HEX; 0 if unknown */
 	char module[4096];	/* the ELF holding _PyRuntime, as the target names it */
+	char open_path[4200];	/* the same file, as leakscope opens it (map_files) */
 	uint64_t start, end;	/* where that file is mapped (every segment) */
 	bool debug_offsets;	/* the layout came from the interpreter's _Py_DebugOffsets */
 	struct py_offsets bpf;	/* for the BPF frame walk */

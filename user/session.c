@@ -85,10 +85,7 @@ static uint64_t now_ms(void)
 /* The interpreter's gc__start/gc__done USDT probes, if it has them. */
 static void python_gc_attach(struct loop *l)
 {
-	char path[4200];
-
-	snprintf(path, sizeof(path), "/proc/%d/root%s", l->s->pid, l->s->py->module);
-	l->gc_on = !pygc__attach(&l->gc, l->s->skel, l->s->pid, path);
+	l->gc_on = !pygc__attach(&l->gc, l->s->skel, l->s->pid, l->s->py->open_path);
 	if (!l->gc_on)
 		fprintf(stderr, "leakscope: no gc__start/gc__done USDT probes in %s "
 			"(built without --with-dtrace): no GC statistics\n", l->s->py->module);

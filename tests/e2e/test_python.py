@@ -164,3 +164,39 @@ def test_older_python_says_so_and_traces_natively():
     reports = [json.loads(l) for l in p.stdout.splitlines()]
     assert reports[-1]["totals"]["outstanding_bytes"] > 0
     assert not any(f["python"] for s in reports[-1]["stacks"] for f in s["frames"])
+
+
+def small_object_stacks(python, *extra):
+    """The stacks of py_small.py's keep_small(), 3 s into a trace."""
+    fx = subprocess.Popen([python, str(SOURCES / "py_small.py"), "60"], stdout=subprocess.PIPE,
+                          text=True)
+    assert fx.stdout.readline().strip() == "ready"
+    try:
+        p = subprocess.run([str(LEAKSCOPE), "--json", "-n", "20", *extra, "-p", str(fx.pid),
+                            "3", "1"], capture_output=True, text=True, timeout=60)
+    finally:
+        fx.kill()
+        fx.wait()
+    assert p.returncode == 0, p.stderr
+    report = json.loads(p.stdout.splitlines()[-1])
+    small = marker_lines("py_small.py")["py_small"]
+    return [s for s in report["stacks"]
+            if first_python_line(s) and first_python_line(s)[1] == "keep_small"], small, p.stderr
+
+
+@pytest.mark.parametrize("name", ["debian-3.11-static", "pyenv-3.12-shared"])
+def test_small_objects_arenas_by_default_objects_with_pymalloc(name):
+    python = need(name)
+    # default: pymalloc's arenas (mmap'd whole) show the growth, by line
+    stacks, line, _ = small_object_stacks(python)
+    arenas = [s for s in stacks if any(s["outstanding_bytes"] == s["outstanding_allocs"] * size
+                                       for size in (256 << 10, 1 << 20))]
+    assert sum(s["outstanding_bytes"] for s in arenas) >= 1 << 20, stacks
+    assert line in {first_python_line(s)[0] for s in arenas}
+    # --pymalloc: the objects themselves, on the line that made them
+    stacks, line, err = small_object_stacks(python, "--pymalloc")
+    mine = [s for s in stacks if first_python_line(s)[0] == line]
+    blocks = sum(s["outstanding_allocs"] for s in mine)
+    nbytes = sum(s["outstanding_bytes"] for s in mine)
+    assert blocks >= 10000, (blocks, err)                # 2,000 tuples every 0.1 s
+    assert nbytes / blocks <= 512                        # small objects, not arenas
