@@ -10,8 +10,11 @@
 #     untraced, traced, traced with sampling.
 #  3. scale: 1,000,000 outstanding blocks on 10,000 stacks: time to
 #     produce one report, and leakscope's peak RSS.
+#  4. python: Debian's python3.11 allocating 1 KiB bytes objects 12
+#     Python frames deep, ns per allocation (+ its free): untraced,
+#     traced with native stacks only, traced with Python frames.
 #
-#   tools/bench.sh [churn] [redis] [scale]     (default: all three)
+#   tools/bench.sh [churn] [redis] [scale] [python]   (default: all four)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -92,15 +95,41 @@ bench_scale() {	# the slowest report with all 1M blocks outstanding
 	RSS=$(awk '/peak RSS/ {r = $13} END {print r}' "$B/bench.scale.err")
 }
 
+PY=${PY:-/usr/bin/python3.11}
+pyalloc() {	# mode -> ns per allocation (one run)
+	case $1 in
+	untraced) $PY tools/bench/pyalloc.py 2000000 | result_py ;;
+	native)   $LS --no-python -n 1 -- $PY tools/bench/pyalloc.py 300000 2>/dev/null | result_py ;;
+	python)   $LS -n 1 -- $PY tools/bench/pyalloc.py 300000 2>/dev/null | result_py ;;
+	esac
+}
+result_py() { sed -n 's/.*RESULT ns_per_op=//p' | tail -1; }
+
+declare -A PYNS
+bench_python() {
+	local mode r
+	[ -x "$PY" ] || { echo "bench: $PY missing" >&2; return 1; }
+	for mode in untraced native python; do : > "$B/bench.py.$mode"; done
+	for ((r = 1; r <= RUNS; r++)); do
+		for mode in untraced native python; do
+			pyalloc $mode >> "$B/bench.py.$mode"
+		done
+	done
+	for mode in untraced native python; do
+		PYNS[$mode]=$(median < "$B/bench.py.$mode")
+	done
+}
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 
-PARTS=${*:-churn redis scale}
+PARTS=${*:-churn redis scale python}
 for part in $PARTS; do
 	case $part in
 	churn) bench_churn ;;
 	redis) bench_redis || true ;;
 	scale) bench_scale ;;
-	*) echo "bench: unknown part '$part' (churn, redis, scale)" >&2; exit 2 ;;
+	python) bench_python || true ;;
+	*) echo "bench: unknown part '$part' (churn, redis, scale, python)" >&2; exit 2 ;;
 	esac
 done
 
@@ -124,6 +153,14 @@ done
 		printf "  %-34s %10s %10s\n" "traced, full stacks" "${RPS[full]}" "$(ratio "${RPS[full]}" "${RPS[untraced]}")"
 		printf "  %-34s %10s %10s\n" "traced, --sample-bytes $SAMPLE" "${RPS[sampled]}" "$(ratio "${RPS[sampled]}" "${RPS[untraced]}")"
 		printf "  %-34s %10s %10s\n" "after detach" "${RPS[again]}" "$(ratio "${RPS[again]}" "${RPS[untraced]}")"
+		echo
+	fi
+	if [ -n "${PYNS[untraced]:-}" ]; then
+		echo "python: $PY, 1 KiB bytes objects 12 Python frames deep, median of $RUNS runs"
+		printf "  %-34s %10s\n" "mode" "ns/alloc"
+		printf "  %-34s %10s\n" "untraced" "${PYNS[untraced]}"
+		printf "  %-34s %10s\n" "traced, --no-python" "${PYNS[native]}"
+		printf "  %-34s %10s\n" "traced, Python frames" "${PYNS[python]}"
 		echo
 	fi
 	if [ -n "${SCALE:-}" ]; then
