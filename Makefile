@@ -78,7 +78,25 @@ $(BUILD)/fixtures/%: tests/fixtures/%.c | $(BUILD)/fixtures
 $(BUILD)/fixtures/%: tests/fixtures/%.cc | $(BUILD)/fixtures
 	g++ $(FIXTURE_CFLAGS) $< -o $@
 
-fixtures: $(FIXTURES)
+# The same leaks under each allocator Debian ships (tests/e2e/test_allocators.py)
+ALLOC_SRC := tests/fixtures/alloc/alloc_leaks.cc
+ALLOC_FIXTURES := $(BUILD)/fixtures/alloc_jemalloc $(BUILD)/fixtures/alloc_tcmalloc \
+                  $(BUILD)/fixtures/alloc_plain $(BUILD)/fixtures/alloc_je_static
+$(BUILD)/fixtures/alloc_jemalloc: $(ALLOC_SRC) | $(BUILD)/fixtures
+	g++ $(FIXTURE_CFLAGS) $< -o $@ -ljemalloc
+$(BUILD)/fixtures/alloc_tcmalloc: $(ALLOC_SRC) | $(BUILD)/fixtures
+	g++ $(FIXTURE_CFLAGS) $< -o $@ -ltcmalloc_minimal
+$(BUILD)/fixtures/alloc_plain: $(ALLOC_SRC) | $(BUILD)/fixtures
+	g++ $(FIXTURE_CFLAGS) $< -o $@
+# jemalloc with its API renamed je_* (as projects that bundle it build it),
+# linked into the executable
+$(BUILD)/fixtures/libjemalloc_je.a: | $(BUILD)/fixtures
+	objcopy $(foreach f,malloc calloc realloc free posix_memalign aligned_alloc memalign valloc mallocx rallocx sdallocx dallocx,--redefine-sym $(f)=je_$(f)) \
+		/usr/lib/$(shell $(CC) -dumpmachine)/libjemalloc_pic.a $@
+$(BUILD)/fixtures/alloc_je_static: $(ALLOC_SRC) $(BUILD)/fixtures/libjemalloc_je.a
+	g++ $(FIXTURE_CFLAGS) -DJE_PREFIX $< -o $@ $(BUILD)/fixtures/libjemalloc_je.a -lpthread -ldl
+
+fixtures: $(FIXTURES) $(ALLOC_FIXTURES)
 
 $(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/unit
 	$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ -lcmocka $(LDLIBS)

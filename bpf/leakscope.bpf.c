@@ -1094,19 +1094,39 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 	return 0;
 }
 
+#define FREE_CHAIN_NS	50000	/* delete -> free -> allocator's free: microseconds */
+#define FREE_CHAIN_SP	128	/* a tail call moves rsp by a few pushes at most */
+
 SEC("uprobe")
 int BPF_KPROBE(free_enter, __u64 ptr)
 {
 	__u32 tgid = current_tgid();
+	__u64 sp = PT_REGS_SP(ctx), now;
+	struct inflight *cur;
 
 	if (!ptr || !is_target(tgid))
 		return 0;
+	cur = inflight_of_current(false);
 	/* free() inside realloc(): the outer call accounts. */
-	if (classify(inflight_live(), PT_REGS_SP(ctx), false) == NEST_INSIDE) {
+	if (cur && cur->active && classify(cur, sp, false) == NEST_INSIDE) {
+		count(CNT_NESTED_CALLS);
+		return 0;
+	}
+	/* the same block handed from one free function to the next */
+	now = bpf_ktime_get_ns();
+	if (cur && cur->last_free_addr == ptr && sp <= cur->last_free_sp + FREE_CHAIN_SP &&
+	    now - cur->last_free_ns < FREE_CHAIN_NS) {
 		count(CNT_NESTED_CALLS);
 		return 0;
 	}
 	heap_forget(tgid, ptr);
+	if (!cur)
+		cur = inflight_of_current(true);
+	if (cur) {
+		cur->last_free_addr = ptr;
+		cur->last_free_sp = sp;
+		cur->last_free_ns = now;
+	}
 	return 0;
 }
 

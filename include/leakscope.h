@@ -133,6 +133,12 @@ struct inflight {
 	__u64 old_addr;		/* realloc/mremap: the block being moved */
 	__u64 out_ptr;		/* posix_memalign: where the result is stored */
 	__u64 aux;		/* munmap/mremap: length argument */
+	/* the last free-family call of this thread (cleared by any allocator
+	 * call): an operator delete that tail-calls free, or a free calling
+	 * the allocator's own free, hand the same block on once more */
+	__u64 last_free_addr;
+	__u64 last_free_sp;
+	__u64 last_free_ns;
 };
 
 /* ---- CPython ------------------------------------------------------------

@@ -5,10 +5,11 @@ set -eu
 
 PKGS="make clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
       pkg-config libcapstone-dev libncurses-dev libcmocka-dev tmux python3 python3-pytest binutils gcc g++
-      protobuf-c-compiler libprotobuf-c-dev libmicrohttpd-dev golang-go prometheus"
+      protobuf-c-compiler libprotobuf-c-dev libmicrohttpd-dev golang-go prometheus
+      libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev redis-server"
 
 # `--bench`: also what `make bench` drives (a real server and its load tool)
-[ "${1:-}" = "--bench" ] && PKGS="$PKGS redis-server redis-tools"
+[ "${1:-}" = "--bench" ] && PKGS="$PKGS redis-tools"
 
 missing=""
 for p in $PKGS; do

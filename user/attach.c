@@ -36,7 +36,9 @@ struct probe_spec {
 
 #define PROG(name) offsetof(struct leakscope_bpf, progs.name)
 
-static const struct probe_spec libc_probes[] = {
+/* The malloc family, in whichever library provides it (names get the
+ * allocator's prefix, e.g. je_ for a prefixed jemalloc). */
+static const struct probe_spec heap_probes[] = {
 	{ "malloc", PROG(malloc_enter), true, true, 1 },
 	{ "free", PROG(free_enter), false, true, 1 },
 	{ "calloc", PROG(calloc_enter), true, true, 2 },
@@ -47,15 +49,16 @@ static const struct probe_spec libc_probes[] = {
 	{ "memalign", PROG(aligned_alloc_enter), true, false, 2 },
 	{ "valloc", PROG(valloc_enter), true, false, 1 },
 	{ "pvalloc", PROG(pvalloc_enter), true, false, 1 },
+};
+
+/* libc's mmap wrappers (the caller's stack; raw syscalls: tracepoints). */
+static const struct probe_spec mmap_probes[] = {
 	{ "mmap", PROG(mmap_enter), true, false, 4 },
 	{ "munmap", PROG(munmap_enter), true, false, 2 },
 	{ "mremap", PROG(mremap_enter), true, false, 3 },
 };
 
-/* operator new and new[], plain, nothrow and aligned: entry probes only,
- * never return probes - a C++ exception cannot unwind through a
- * uretprobe's trampoline, the target would die in std::terminate.
- * operator delete needs no probe: libstdc++'s delete calls free(). */
+/* libstdc++'s operator new calls malloc: entry-only (see the BPF side). */
 static const struct probe_spec cxx_probes[] = {
 	{ "_Znwm", PROG(cxx_new_enter), false, false, 1 },
 	{ "_Znam", PROG(cxx_new_enter), false, false, 1 },
@@ -63,6 +66,56 @@ static const struct probe_spec cxx_probes[] = {
 	{ "_ZnamRKSt9nothrow_t", PROG(cxx_new_enter), false, false, 1 },
 	{ "_ZnwmSt11align_val_t", PROG(cxx_new_enter), false, false, 1 },
 	{ "_ZnamSt11align_val_t", PROG(cxx_new_enter), false, false, 1 },
+	{ "_ZnwmSt11align_val_tRKSt9nothrow_t", PROG(cxx_new_enter), false, false, 1 },
+	{ "_ZnamSt11align_val_tRKSt9nothrow_t", PROG(cxx_new_enter), false, false, 1 },
+};
+
+/* An allocator's own operator new/delete (jemalloc, tcmalloc, mimalloc
+ * define them and never call malloc): new is an allocation with a return
+ * probe, delete a free.  (A return probe on a new that throws would make
+ * unwinding fail: these throw only when memory is exhausted.) */
+static const struct probe_spec alloc_cxx_probes[] = {
+	{ "_Znwm", PROG(malloc_enter), true, false, 1 },
+	{ "_Znam", PROG(malloc_enter), true, false, 1 },
+	{ "_ZnwmRKSt9nothrow_t", PROG(malloc_enter), true, false, 1 },
+	{ "_ZnamRKSt9nothrow_t", PROG(malloc_enter), true, false, 1 },
+	{ "_ZnwmSt11align_val_t", PROG(malloc_enter), true, false, 1 },
+	{ "_ZnamSt11align_val_t", PROG(malloc_enter), true, false, 1 },
+	{ "_ZdlPv", PROG(free_enter), false, false, 1 },
+	{ "_ZdaPv", PROG(free_enter), false, false, 1 },
+	{ "_ZdlPvm", PROG(free_enter), false, false, 1 },
+	{ "_ZdaPvm", PROG(free_enter), false, false, 1 },
+	{ "_ZdlPvSt11align_val_t", PROG(free_enter), false, false, 1 },
+	{ "_ZdaPvSt11align_val_t", PROG(free_enter), false, false, 1 },
+	{ "_ZdlPvmSt11align_val_t", PROG(free_enter), false, false, 1 },
+	{ "_ZdaPvmSt11align_val_t", PROG(free_enter), false, false, 1 },
+	{ "_ZdlPvRKSt9nothrow_t", PROG(free_enter), false, false, 1 },
+	{ "_ZdaPvRKSt9nothrow_t", PROG(free_enter), false, false, 1 },
+};
+
+/* jemalloc's non-standard API (prefixed like the rest). */
+static const struct probe_spec jemalloc_probes[] = {
+	{ "mallocx", PROG(malloc_enter), true, false, 1 },
+	{ "rallocx", PROG(realloc_enter), true, false, 2 },
+	{ "sdallocx", PROG(free_enter), false, false, 1 },
+	{ "dallocx", PROG(free_enter), false, false, 1 },
+};
+
+/* mimalloc's own API, for programs that call it directly. */
+static const struct probe_spec mimalloc_probes[] = {
+	{ "mi_malloc", PROG(malloc_enter), true, false, 1 },
+	{ "mi_zalloc", PROG(malloc_enter), true, false, 1 },
+	{ "mi_calloc", PROG(calloc_enter), true, false, 2 },
+	{ "mi_realloc", PROG(realloc_enter), true, false, 2 },
+	{ "mi_free", PROG(free_enter), false, false, 1 },
+};
+
+/* tcmalloc's tc_ names (aliases of malloc & co.: probed once). */
+static const struct probe_spec tcmalloc_probes[] = {
+	{ "tc_malloc", PROG(malloc_enter), true, false, 1 },
+	{ "tc_calloc", PROG(calloc_enter), true, false, 2 },
+	{ "tc_realloc", PROG(realloc_enter), true, false, 2 },
+	{ "tc_free", PROG(free_enter), false, false, 1 },
 };
 
 /* --pymalloc: CPython's object allocator, for objects pymalloc serves
@@ -106,7 +159,8 @@ static int place_site(struct elfsym *e, struct probe_site *s, uint64_t size,
 }
 
 static int plan_lib(struct probe_plan *plan, const struct probe_spec *specs,
-		    size_t n, const char *path, const char *name, bool may_move)
+		    size_t n, const char *path, const char *name, const char *prefix,
+		    bool may_move)
 {
 	struct elfsym *e = elfsym__open(path);
 	int err = 0;
@@ -120,8 +174,10 @@ static int plan_lib(struct probe_plan *plan, const struct probe_spec *specs,
 	for (size_t i = 0; i < n && !err; i++) {
 		struct probe_site *s = &plan->sites[plan->n];
 		uint64_t off, size;
+		char sym[64];
 
-		if (elfsym__func(e, specs[i].sym, &off, &size)) {
+		snprintf(sym, sizeof(sym), "%s%s", prefix ? prefix : "", specs[i].sym);
+		if (elfsym__func(e, sym, &off, &size)) {
 			if (specs[i].required) {
 				fprintf(stderr, "leakscope: %s has no %s(); is it an allocator? "
 					"%s\n", name, specs[i].sym,
@@ -135,7 +191,8 @@ static int plan_lib(struct probe_plan *plan, const struct probe_spec *specs,
 		if (plan->n == MAX_SITES)
 			return -E2BIG;
 		memset(s, 0, sizeof(*s));
-		s->sym = specs[i].sym;
+		snprintf(s->symbuf, sizeof(s->symbuf), "%s", sym);
+		s->sym = s->symbuf;
 		s->lib_path = path;
 		s->lib_name = name;
 		s->entry_off = off;
@@ -155,19 +212,35 @@ static int plan_lib(struct probe_plan *plan, const struct probe_spec *specs,
 
 int attach__plan(const struct attach_opts *o, struct probe_plan *plan)
 {
+	bool may_move = !o->entry_only_sites;
+	const char *mmap_path = o->mmap_path ? o->mmap_path : o->libc_path;
+	const char *mmap_name = o->mmap_path ? o->mmap_name : o->libc_name;
 	int err;
 
 	memset(plan, 0, sizeof(*plan));
-	bool may_move = !o->entry_only_sites;
-
-	err = plan_lib(plan, libc_probes, COUNT(libc_probes), o->libc_path,
-		       o->libc_name, may_move);
-	if (!err && o->cxx_path)
+	err = plan_lib(plan, heap_probes, COUNT(heap_probes), o->libc_path, o->libc_name,
+		       o->prefix, may_move);
+	if (!err && o->kind == ALLOC_JEMALLOC)
+		err = plan_lib(plan, jemalloc_probes, COUNT(jemalloc_probes), o->libc_path,
+			       o->libc_name, o->prefix, may_move);
+	if (!err && o->kind == ALLOC_MIMALLOC)
+		err = plan_lib(plan, mimalloc_probes, COUNT(mimalloc_probes), o->libc_path,
+			       o->libc_name, NULL, may_move);
+	if (!err && o->kind == ALLOC_TCMALLOC)
+		err = plan_lib(plan, tcmalloc_probes, COUNT(tcmalloc_probes), o->libc_path,
+			       o->libc_name, NULL, may_move);
+	if (!err && o->alloc_cxx)
+		err = plan_lib(plan, alloc_cxx_probes, COUNT(alloc_cxx_probes), o->libc_path,
+			       o->libc_name, NULL, may_move);
+	if (!err && mmap_path)
+		err = plan_lib(plan, mmap_probes, COUNT(mmap_probes), mmap_path, mmap_name,
+			       NULL, may_move);
+	if (!err && o->cxx_path && !o->alloc_cxx)
 		err = plan_lib(plan, cxx_probes, COUNT(cxx_probes), o->cxx_path,
-			       o->cxx_name, may_move);
+			       o->cxx_name, NULL, may_move);
 	if (!err && o->pymalloc_path)
 		err = plan_lib(plan, pymalloc_probes, COUNT(pymalloc_probes),
-			       o->pymalloc_path, o->pymalloc_name, may_move);
+			       o->pymalloc_path, o->pymalloc_name, NULL, may_move);
 	return err;
 }
 

@@ -12,9 +12,23 @@
 struct leakscope_bpf;
 struct attachment;
 
+enum alloc_kind {
+	ALLOC_LIBC = 0,		/* the C library's malloc (glibc, musl) */
+	ALLOC_JEMALLOC,
+	ALLOC_TCMALLOC,
+	ALLOC_MIMALLOC,
+	ALLOC_OTHER,		/* some other object defining malloc (--obj, static) */
+};
+
 struct attach_opts {
 	const char *libc_path;	/* path to open the allocator library by */
 	const char *libc_name;	/* its name as the target sees it */
+	enum alloc_kind kind;
+	const char *prefix;	/* "je_": its API is prefixed; NULL: none */
+	bool alloc_cxx;		/* it defines operator new/delete itself */
+	const char *mmap_path;	/* libc, for the mmap wrappers, when the
+				 * allocator is another object; NULL: same */
+	const char *mmap_name;
 	const char *cxx_path;	/* libstdc++ to probe operator new in, or NULL */
 	const char *cxx_name;
 	const char *pymalloc_path;	/* --pymalloc: the CPython ELF, or NULL */
@@ -22,12 +36,13 @@ struct attach_opts {
 	bool entry_only_sites;	/* never move a probe (benchmark comparison) */
 };
 
-#define MAX_SITES 32
+#define MAX_SITES 64
 
 /* One probe site: a function, where its entry probe goes, and how the
  * kernel will treat that instruction. */
 struct probe_site {
-	const char *sym;
+	const char *sym;	/* -> symbuf */
+	char symbuf[64];
 	const char *lib_path;	/* (borrowed from attach_opts) */
 	const char *lib_name;
 	uint64_t entry_off;	/* file offset of the function */

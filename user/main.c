@@ -101,6 +101,11 @@ static int make_plan(const struct target_libs *libs, const struct options *o,
 	struct attach_opts ao = {
 		.libc_path = libs->alloc_path,
 		.libc_name = libs->alloc_name,
+		.kind = libs->kind,
+		.prefix = libs->prefix[0] ? libs->prefix : NULL,
+		.alloc_cxx = libs->alloc_cxx,
+		.mmap_path = libs->has_libc ? libs->libc_path : NULL,
+		.mmap_name = libs->libc_name,
 		.cxx_path = libs->has_cxx ? libs->cxx_path : NULL,
 		.cxx_name = libs->cxx_name,
 		.entry_only_sites = o->no_placement,
@@ -135,9 +140,12 @@ static int list_probes(const struct options *o)
 	}
 	if (o->pid && o->pymalloc)
 		python__detect(pid, &py);
-	if (target__find_libs(pid, o->pid ? pid : -1, o->obj, &libs) ||
+	if (target__find_libs(pid, o->pid ? pid : -1, o->obj,
+			      o->cmd && strchr(o->cmd[0], '/') ? o->cmd[0] : NULL, &libs) ||
 	    make_plan(&libs, o, &py, &plan))
 		return 1;
+	printf("allocator: %s (%s%s%s)\n", target__kind_name(libs.kind), libs.alloc_name,
+	       libs.prefix[0] ? ", prefix " : "", libs.prefix);
 	attach__print_plan(stdout, &plan);
 	return 0;
 }
@@ -192,12 +200,12 @@ int main(int argc, char **argv)
 			goto cleanup;
 		pid = child.pid;
 		/* the child still runs our image: its libc is the one it will map */
-		err = target__find_libs(getpid(), pid, o.obj, &libs);
+		err = target__find_libs(getpid(), pid, o.obj, child.path, &libs);
 	} else {
 		pid = target__check_pid(o.pid);
 		if (pid < 0)
 			goto cleanup;
-		err = target__find_libs(pid, pid, o.obj, &libs);
+		err = target__find_libs(pid, pid, o.obj, NULL, &libs);
 		if (!o.no_python)
 			python__detect(pid, &py);
 	}
@@ -221,8 +229,9 @@ int main(int argc, char **argv)
 		goto interrupted;
 	if (o.cmd && launch__go(&child))
 		goto cleanup;
-	fprintf(stderr, "leakscope: tracing PID %d through %s (%d probe sites); %s\n",
-		pid, libs.alloc_name, attach__count(attach),
+	fprintf(stderr, "leakscope: tracing PID %d through %s%s%s (%d probe sites); %s\n",
+		pid, libs.kind == ALLOC_LIBC ? "" : target__kind_name(libs.kind),
+		libs.kind == ALLOC_LIBC ? "" : " in ", libs.alloc_name, attach__count(attach),
 		o.record ? "the profile is written at the end (--duration, Ctrl-C, exit)"
 		: o.serve ? "serving until Ctrl-C or SIGTERM" : o.count ? "stops after the last report" : "Ctrl-C to stop");
 
@@ -231,7 +240,7 @@ int main(int argc, char **argv)
 	s.attach = &attach;
 	s.pid = pid;
 	s.alloc_lib = libs.alloc_name;
-	s.cxx_lib = libs.has_cxx ? libs.cxx_name : NULL;
+	s.cxx_lib = libs.has_cxx && !libs.alloc_cxx ? libs.cxx_name : NULL;
 	s.child = o.cmd ? &child : NULL;
 	s.py = python ? &py : NULL;
 	s.stop = &stop_requested;

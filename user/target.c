@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "procmaps.h"
+#include "attach.h"
+#include "elfsym.h"
 #include "target.h"
 
 void target__comm(pid_t pid, char *buf, size_t len)
@@ -77,11 +79,83 @@ static const struct vma *find_obj(const struct vma_list *m, const char *obj)
 	return NULL;
 }
 
+const char *target__kind_name(int kind)
+{
+	switch (kind) {
+	case ALLOC_LIBC: return "the C library";
+	case ALLOC_JEMALLOC: return "jemalloc";
+	case ALLOC_TCMALLOC: return "tcmalloc";
+	case ALLOC_MIMALLOC: return "mimalloc";
+	default: return "malloc";
+	}
+}
+
+static bool defines(struct elfsym *e, const char *sym)
+{
+	uint64_t off, size;
+
+	return !elfsym__func(e, sym, &off, &size);
+}
+
+/* Whether the ELF at path defines an allocator; fills kind, prefix and
+ * alloc_cxx of out if so. */
+static bool is_allocator(const char *path, struct target_libs *out)
+{
+	struct elfsym *e = elfsym__open(path);
+	bool plain, prefixed;
+
+	if (!e)
+		return false;
+	plain = defines(e, "malloc") && defines(e, "free");
+	prefixed = !plain && defines(e, "je_malloc") && defines(e, "je_free");
+	if (plain || prefixed) {
+		snprintf(out->prefix, sizeof(out->prefix), "%s", prefixed ? "je_" : "");
+		out->kind = prefixed || defines(e, "mallocx") ? ALLOC_JEMALLOC
+			  : defines(e, "tc_malloc") ? ALLOC_TCMALLOC
+			  : defines(e, "mi_malloc") ? ALLOC_MIMALLOC : ALLOC_OTHER;
+		out->alloc_cxx = defines(e, "_Znwm") && defines(e, "_ZdlPv");
+	}
+	elfsym__close(e);
+	return plain || prefixed;
+}
+
+static bool skip_for_allocator(const char *path)
+{
+	return procmaps__is_libc(path) || basename_is(path, "ld-linux") ||
+	       basename_is(path, "ld-musl") || basename_is(path, "libstdc++.so") ||
+	       basename_is(path, "libgcc_s.so") || basename_is(path, "libm.so");
+}
+
+/* `-- CMD`: LD_PRELOAD's objects, then the command itself. */
+static bool find_unstarted_allocator(const char *cmd_path, struct target_libs *out)
+{
+	const char *pre = getenv("LD_PRELOAD");
+	char list[TARGET_PATH_MAX], *save = NULL;
+
+	if (pre && strlen(pre) < sizeof(list)) {
+		strcpy(list, pre);
+		for (char *p = strtok_r(list, ": ", &save); p; p = strtok_r(NULL, ": ", &save)) {
+			if (p[0] == '/' && is_allocator(p, out)) {
+				snprintf(out->alloc_path, TARGET_PATH_MAX, "%s", p);
+				snprintf(out->alloc_name, TARGET_PATH_MAX, "%s", p);
+				return true;
+			}
+		}
+	}
+	if (cmd_path && is_allocator(cmd_path, out)) {
+		snprintf(out->alloc_path, TARGET_PATH_MAX, "%s", cmd_path);
+		snprintf(out->alloc_name, TARGET_PATH_MAX, "%s", cmd_path);
+		return true;
+	}
+	return false;
+}
+
 int target__find_libs(pid_t maps_pid, pid_t target, const char *obj,
-		      struct target_libs *out)
+		      const char *cmd_path, struct target_libs *out)
 {
 	struct vma_list m;
-	const struct vma *alloc = NULL, *cxx = NULL;
+	const struct vma *alloc = NULL, *cxx = NULL, *libc = NULL;
+	char path[TARGET_PATH_MAX];
 	int err = procmaps__read(maps_pid, &m);
 
 	memset(out, 0, sizeof(*out));
@@ -95,19 +169,36 @@ int target__find_libs(pid_t maps_pid, pid_t target, const char *obj,
 
 		if (v->offset || v->path[0] != '/')
 			continue;
-		if (!alloc && !obj && procmaps__is_libc(v->path))
-			alloc = v;
+		if (!libc && procmaps__is_libc(v->path))
+			libc = v;
 		if (!cxx && basename_is(v->path, "libstdc++.so"))
 			cxx = v;
+		/* the target's own objects only: `-- CMD` has not started yet */
+		if (!alloc && !obj && maps_pid == target && !skip_for_allocator(v->path) &&
+		    is_allocator(procmaps__open_path(maps_pid, v, path, sizeof(path)), out))
+			alloc = v;
 	}
+	if (!alloc && !obj && maps_pid != target && find_unstarted_allocator(cmd_path, out))
+		goto found;
 	if (obj) {
 		alloc = find_obj(&m, obj);
 		if (!alloc && maps_pid != target && access(obj, R_OK) == 0) {
 			/* `-- CMD`: the command is not mapped yet; use the file */
 			snprintf(out->alloc_path, TARGET_PATH_MAX, "%s", obj);
 			snprintf(out->alloc_name, TARGET_PATH_MAX, "%s", obj);
-			goto cxx;
+			if (!is_allocator(obj, out))
+				out->kind = ALLOC_OTHER;
+			goto found;
 		}
+		if (alloc && !is_allocator(procmaps__open_path(maps_pid, alloc, path, sizeof(path)),
+					   out))
+			out->kind = ALLOC_OTHER;
+	}
+	if (!alloc && libc) {
+		alloc = libc;
+		out->kind = ALLOC_LIBC;
+		out->prefix[0] = 0;
+		out->alloc_cxx = false;
 	}
 	if (!alloc) {
 		char comm[64];
@@ -118,16 +209,19 @@ int target__find_libs(pid_t maps_pid, pid_t target, const char *obj,
 				"give --obj a library it has loaded (see /proc/%d/maps)\n",
 				target, comm, obj, target);
 		else
-			fprintf(stderr, "leakscope: process %d (%s) maps no C library "
-				"(statically linked, or not using libc's malloc).\n"
-				"Use --obj PATH to probe the allocator it does use, e.g. "
-				"--obj /path/to/libjemalloc.so.2, or the program itself if static.\n",
+			fprintf(stderr, "leakscope: process %d (%s) maps no C library and no "
+				"object of its own defines malloc.\n"
+				"Use --obj PATH to probe the allocator it does use.\n",
 				target, comm);
 		procmaps__free(&m);
 		return -ENOENT;
 	}
 	use(maps_pid, alloc, out->alloc_path, out->alloc_name);
-cxx:
+found:
+	if (libc && strcmp(libc->path, out->alloc_name)) {
+		out->has_libc = true;
+		use(maps_pid, libc, out->libc_path, out->libc_name);
+	}
 	if (cxx) {
 		out->has_cxx = true;
 		use(maps_pid, cxx, out->cxx_path, out->cxx_name);

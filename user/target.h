@@ -8,8 +8,14 @@
 #define TARGET_PATH_MAX 4200
 
 struct target_libs {
-	char alloc_path[TARGET_PATH_MAX];	/* openable from here */
+	char alloc_path[TARGET_PATH_MAX];	/* the allocator, openable from here */
 	char alloc_name[TARGET_PATH_MAX];	/* as the target names it */
+	int kind;				/* enum alloc_kind (attach.h) */
+	char prefix[8];				/* "je_" for a prefixed jemalloc */
+	bool alloc_cxx;				/* it defines operator new/delete */
+	bool has_libc;				/* a C library besides the allocator */
+	char libc_path[TARGET_PATH_MAX];	/* (its mmap wrappers are probed) */
+	char libc_name[TARGET_PATH_MAX];
 	bool has_cxx;
 	char cxx_path[TARGET_PATH_MAX];
 	char cxx_name[TARGET_PATH_MAX];
@@ -20,10 +26,18 @@ struct target_libs {
  * why. */
 pid_t target__check_pid(pid_t pid);
 
-/* Finds the allocator library (libc, or obj if given) and libstdc++ in
- * the mappings of maps_pid.  Prints why and returns -errno on failure. */
+/* Finds the allocator and libstdc++ in the mappings of maps_pid: obj if
+ * given, else the first mapped object other than the C library and the
+ * dynamic loader that defines malloc (or je_malloc): jemalloc, tcmalloc,
+ * mimalloc, a static program; else the C library.  `-- CMD` (maps_pid is
+ * leakscope, the command not started): LD_PRELOAD's objects and the
+ * command's file (cmd_path) are looked at.  Prints why and returns -errno
+ * on failure. */
 int target__find_libs(pid_t maps_pid, pid_t target, const char *obj,
-		      struct target_libs *out);
+		      const char *cmd_path, struct target_libs *out);
+
+/* "jemalloc", "glibc" ...: what kind the allocator is (for messages). */
+const char *target__kind_name(int kind);
 
 /* The process's command name ("?" if unreadable). */
 void target__comm(pid_t pid, char *buf, size_t len);

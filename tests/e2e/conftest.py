@@ -111,6 +111,7 @@ class Tracer:
                                      preexec_fn=default_sigint)
         line = self.proc.stderr.readline()
         assert "tracing PID" in line, line + self.proc.stderr.read()
+        self.started = line
 
     def stop(self, sig=signal.SIGINT):
         self.proc.send_signal(sig)

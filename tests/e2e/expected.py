@@ -46,3 +46,14 @@ DL = {"plugin_leak": (6 * 333, 6)}
 
 MANY_BLOCKS = 5000          # leak_many: 5000 x 16 bytes
 MANY_BYTES = 16
+
+# tests/fixtures/alloc/alloc_leaks.cc, under every allocator
+ALLOC = {
+    "leak_malloc()": (10 * 1000, 10),
+    "leak_calloc()": (5 * 20 * 50, 5),
+    "leak_realloc()": (3 * 3000, 3),
+    "leak_memalign()": (4 * 1500, 4),
+    "leak_new()": (7 * 48, 7),
+    "leak_new_array()": (3 * 100 * 4, 3),
+}
+ALLOC_ZERO = ["churn()"]
