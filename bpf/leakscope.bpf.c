@@ -31,6 +31,11 @@ char LICENSE[] SEC("license") = "GPL";
  * every call); 0 = consult the targets map. */
 const volatile __u64 sample_period = 0;
 const volatile __u32 target_tgid = 0;
+/* --all / --comm: every process but leakscope itself (self_tgid), or
+ * those whose command name is comm_filter. */
+const volatile bool trace_all = false;
+const volatile __u32 self_tgid = 0;
+const volatile char comm_filter[16] = {};
 const volatile struct sample_tables sample_tab = {};
 /* Set by the loader: the target may be Python (py_config is filled in
  * once its interpreter is found, maybe only after exec). */
@@ -168,10 +173,29 @@ static __always_inline __u32 current_tgid(void)
 	return bpf_get_current_pid_tgid() >> 32;
 }
 
+static __always_inline bool comm_matches(void)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	char comm[16];
+
+	/* the process's name (its leader's), not a thread's */
+	if (bpf_probe_read_kernel_str(comm, sizeof(comm), t->group_leader->comm) < 0)
+		return false;
+	for (int i = 0; i < 16; i++) {
+		if (comm[i] != comm_filter[i])
+			return false;
+		if (!comm[i])
+			break;
+	}
+	return true;
+}
+
 static __always_inline bool is_target(__u32 tgid)
 {
 	if (target_tgid)
 		return tgid == target_tgid;
+	if (trace_all)
+		return tgid != self_tgid && (!comm_filter[0] || comm_matches());
 	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
 }
 

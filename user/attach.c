@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 
 #include "attach.h"
+#include "target.h"
 #include "elfsym.h"
 #include "leakscope.h"
 #include "leakscope.skel.h"
@@ -208,6 +209,23 @@ static int plan_lib(struct probe_plan *plan, const struct probe_spec *specs,
 	}
 	elfsym__close(e);
 	return err;
+}
+
+void attach__opts_for(const struct target_libs *libs, bool entry_only,
+		      struct attach_opts *ao)
+{
+	*ao = (struct attach_opts){
+		.libc_path = libs->alloc_path,
+		.libc_name = libs->alloc_name,
+		.kind = libs->kind,
+		.prefix = libs->prefix[0] ? libs->prefix : NULL,
+		.alloc_cxx = libs->alloc_cxx,
+		.mmap_path = libs->has_libc ? libs->libc_path : NULL,
+		.mmap_name = libs->libc_name,
+		.cxx_path = libs->has_cxx ? libs->cxx_path : NULL,
+		.cxx_name = libs->cxx_name,
+		.entry_only_sites = entry_only,
+	};
 }
 
 int attach__plan(const struct attach_opts *o, struct probe_plan *plan)

@@ -57,6 +57,12 @@ struct probe_plan {
 	int n;
 };
 
+struct target_libs;
+
+/* The options that probe the libraries target__find_libs() found. */
+void attach__opts_for(const struct target_libs *libs, bool entry_only,
+		      struct attach_opts *ao);
+
 /* Resolves every allocator function and chooses its probe site by
  * decoding its instructions.  Prints why and returns -errno on failure. */
 int attach__plan(const struct attach_opts *o, struct probe_plan *plan);

@@ -35,6 +35,8 @@ enum {
 	OPT_PYTHON_ONLY,
 	OPT_NO_PYTHON,
 	OPT_PYMALLOC,
+	OPT_ALL,
+	OPT_COMM,
 };
 
 static const struct option long_opts[] = {
@@ -58,6 +60,8 @@ static const struct option long_opts[] = {
 	{ "python-only", no_argument, NULL, OPT_PYTHON_ONLY },
 	{ "no-python", no_argument, NULL, OPT_NO_PYTHON },
 	{ "pymalloc", no_argument, NULL, OPT_PYMALLOC },
+	{ "all", no_argument, NULL, OPT_ALL },
+	{ "comm", required_argument, NULL, OPT_COMM },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -78,7 +82,11 @@ void cli__usage(FILE *out)
 "reports the stacks holding the most memory every INTERVAL seconds\n"
 "(default 5), COUNT times (default: until Ctrl-C or the target exits).\n"
 "\n"
-"  -p, --pid PID        attach to a running process (never restarted)\n"
+"  -p, --pid PID        attach to a running process (never restarted); give -p\n"
+"                       several times for several processes\n"
+"      --all            every process on the host (each distinct C library,\n"
+"                       containers' too, and processes started later)\n"
+"      --comm NAME      every process whose command name is NAME\n"
 "  -n, --top N          stacks per report (default 10)\n"
 "      --json           one JSON object per report (JSON Lines)\n"
 "      --min-age SECS   only count blocks at least SECS old\n"
@@ -234,7 +242,21 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 		case 'p':
 			if (parse_u64(optarg, INT_MAX, &v) || v == 0)
 				return bad(err, "PID", optarg);
-			o->pid = v;
+			if (o->npids == MAX_PIDS) {
+				fprintf(err, "leakscope: at most %d -p (use --all or --comm)\n", MAX_PIDS);
+				return -EINVAL;
+			}
+			if (!o->npids)
+				o->pid = v;
+			o->pids[o->npids++] = v;
+			break;
+		case OPT_ALL:
+			o->all = true;
+			break;
+		case OPT_COMM:
+			if (!*optarg || strlen(optarg) > 15)
+				return bad(err, "--comm (a command name, at most 15 characters)", optarg);
+			o->comm = optarg;
 			break;
 		case 'n':
 			if (parse_u64(optarg, 100000, &v) || v == 0)
@@ -364,6 +386,22 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 		fprintf(err, "leakscope: '--' must be followed by a command\n");
 		return -EINVAL;
 	}
+	if ((o->all || o->comm) && (o->npids || o->cmd)) {
+		fprintf(err, "leakscope: --all and --comm choose the processes themselves: "
+			"no -p or -- CMD with them\n");
+		return -EINVAL;
+	}
+	if (o->all && o->comm) {
+		fprintf(err, "leakscope: --comm already means all processes named NAME; drop --all\n");
+		return -EINVAL;
+	}
+	if (cli__multi(o) && (o->pymalloc || o->list_probes || o->serve)) {
+		fprintf(err, "leakscope: several processes at once: no --pymalloc, `probes` or "
+			"`serve` (give one -p)\n");
+		return -EINVAL;
+	}
+	if (o->all || o->comm)
+		return 0;
 	if (!o->pid == !o->cmd) {
 		fprintf(err, o->pid
 			? "leakscope: give either -p PID or -- CMD, not both\n"

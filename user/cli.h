@@ -11,8 +11,14 @@ enum record_format { FORMAT_PPROF = 0, FORMAT_FOLDED, FORMAT_JSON };
 
 #define DEFAULT_LISTEN "127.0.0.1:9464"
 
+#define MAX_PIDS 64
+
 struct options {
-	pid_t pid;		/* -p: attach to this live process */
+	pid_t pid;		/* -p: attach to this live process (the first -p) */
+	pid_t pids[MAX_PIDS];	/* every -p given */
+	int npids;
+	bool all;		/* --all: every process on the host */
+	const char *comm;	/* --comm NAME: every process of that command name */
 	char **cmd;		/* -- CMD ARGS: start and trace this command */
 	int interval_s;		/* seconds between reports */
 	int count;		/* reports before detaching; 0 = until stopped */
@@ -41,6 +47,12 @@ struct options {
 	bool empty_probes;	/* --empty-probes: benchmark floor, no tracing */
 	bool no_placement;	/* --no-placement: every probe at the entry (benchmark) */
 };
+
+/* Several processes at once (--all, --comm, -p more than once). */
+static inline bool cli__multi(const struct options *o)
+{
+	return o->all || o->comm || o->npids > 1;
+}
 
 /* Parses argv into opts.  Returns 0 on success, 1 when help was printed
  * (exit 0), or -EINVAL after printing a message to err. */

@@ -49,8 +49,13 @@ struct collector {
 	uint64_t now_ns;
 	size_t scanned;
 	int64_t agg_blocks;	/* outstanding blocks per the aggregate */
+	struct report_proc *procs;	/* several processes: per-process totals */
+	size_t capprocs;
+	struct stacktab proc_index;	/* process key -> position in procs */
+	struct stacktab proc_prev;	/* process key -> bytes at the previous report */
 	struct py_trace *py;	/* Python frames of this report's top stacks */
 	size_t cappy;
+	uint64_t exited_procs, exited_blocks, exited_bytes;
 	int err;
 };
 
@@ -68,7 +73,8 @@ struct collector *collector__new(struct leakscope_bpf *skel,
 	sampling__init_tables(&c->tables);
 	c->ncpus = libbpf_num_possible_cpus();
 	if (c->ncpus <= 0 || stacktab__init(&c->index, 1024) ||
-	    stacktab__init(&c->prev, 1024) || stacktab__init(&c->hist_index, 1024)) {
+	    stacktab__init(&c->prev, 1024) || stacktab__init(&c->hist_index, 1024) ||
+	    stacktab__init(&c->proc_index, 256) || stacktab__init(&c->proc_prev, 256)) {
 		collector__free(c);
 		return NULL;
 	}
@@ -85,6 +91,9 @@ void collector__free(struct collector *c)
 	free(c->hist);
 	free(c->work.v);
 	free(c->py);
+	free(c->procs);
+	stacktab__free(&c->proc_index);
+	stacktab__free(&c->proc_prev);
 	free(c);
 }
 
@@ -151,7 +160,8 @@ static void on_agg(const void *key, const void *val, void *ctx)
 
 	bool held = a->outstanding_allocs || a->outstanding_bytes;
 
-	if ((pid_t)k->tgid != c->pid || (!held && !(c->f.with_freed && a->alloc_count)))
+	if ((c->pid && (pid_t)k->tgid != c->pid) ||
+	    (!held && !(c->f.with_freed && a->alloc_count)))
 		return;
 	s = work_entry(c, k);
 	if (!s) {
@@ -205,7 +215,7 @@ static void on_alloc(const void *key, const void *val, void *ctx)
 	const struct alloc_rec *r = val;
 	struct collector *c = ctx;
 
-	if ((pid_t)k->tgid == c->pid)
+	if (!c->pid || (pid_t)k->tgid == c->pid)
 		on_block(c, &r->stack, r->size_bytes, r->ts_ns);
 }
 
@@ -217,7 +227,7 @@ static int scan_regions(struct collector *c)
 	for (__u32 i = 0; i < MAX_MMAP_REGIONS; i++) {
 		if (bpf_map_lookup_elem(fd, &i, &r))
 			return -errno;
-		if ((pid_t)r.tgid == c->pid)
+		if (r.tgid && (!c->pid || (pid_t)r.tgid == c->pid))
 			on_block(c, &r.stack, r.len_bytes, r.ts_ns);
 	}
 	return 0;
@@ -358,6 +368,88 @@ static uint64_t ktime_now_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+/* A process's key in the history and growth tables: no stack has it. */
+static struct stack_key proc_key(pid_t pid)
+{
+	return (struct stack_key){ .tgid = pid, .pad = 1, .id = ~0ULL, .lead_pc = ~0ULL };
+}
+
+static struct report_proc *proc_of(struct collector *c, pid_t pid)
+{
+	struct stack_key k = proc_key(pid);
+	int64_t *idx = stacktab__upsert(&c->proc_index, &k, -1);
+
+	if (!idx)
+		return NULL;
+	if (*idx < 0) {
+		size_t n = c->proc_index.n;	/* entries, this one included */
+
+		if (n > c->capprocs) {
+			size_t cap = c->capprocs ? c->capprocs * 2 : 64;
+			struct report_proc *v = realloc(c->procs, cap * sizeof(*v));
+
+			if (!v)
+				return NULL;
+			c->procs = v;
+			c->capprocs = cap;
+		}
+		*idx = n - 1;
+		memset(&c->procs[*idx], 0, sizeof(c->procs[0]));
+		c->procs[*idx].pid = pid;
+	}
+	return &c->procs[*idx];
+}
+
+static int cmp_proc(const void *a, const void *b)
+{
+	const struct report_proc *x = a, *y = b;
+
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	return x->pid - y->pid;
+}
+
+/* Several processes: each one's totals, growth and class (from its own
+ * history, like a stack's), biggest first. */
+static int group_processes(struct collector *c, struct report *r)
+{
+	double now_s = c->now_ns / 1e9;
+
+	stacktab__clear(&c->proc_index);
+	for (size_t i = 0; i < c->work.n; i++) {
+		struct report_proc *p = proc_of(c, c->work.v[i].key.tgid);
+
+		if (!p)
+			return -ENOMEM;
+		p->bytes += c->work.v[i].bytes;
+		p->allocs += c->work.v[i].allocs;
+		p->nstacks++;
+	}
+	r->nprocs = c->proc_index.n;
+	for (size_t i = 0; i < r->nprocs; i++) {
+		struct report_proc *p = &c->procs[i];
+		struct stack_key k = proc_key(p->pid);
+		struct history *h = history_of(c, &k);
+		int64_t *prev = stacktab__find(&c->proc_prev, &k), *slot;
+		struct verdict v;
+
+		if (!h)
+			return -ENOMEM;
+		history__push(h, now_s, p->bytes);
+		v = classify__stack(h, -1, 0);
+		p->cls = v.cls;
+		p->growth_bytes_per_s = v.growth_bytes_per_s;
+		p->growth_bytes = p->bytes - (prev ? *prev : 0);
+		slot = stacktab__upsert(&c->proc_prev, &k, 0);
+		if (!slot)
+			return -ENOMEM;
+		*slot = p->bytes;
+	}
+	qsort(c->procs, r->nprocs, sizeof(*c->procs), cmp_proc);
+	r->procs = c->procs;
+	return 0;
+}
+
 int collector__collect(struct collector *c, pid_t pid, struct report *r)
 {
 	struct timespec wall;
@@ -378,6 +470,9 @@ int collector__collect(struct collector *c, pid_t pid, struct report *r)
 	r->sample_period = c->f.sample_period;
 
 	err = read_counters(c, &r->totals);
+	r->totals.exited_procs = c->exited_procs;
+	r->totals.exited_blocks = c->exited_blocks;
+	r->totals.exited_bytes = c->exited_bytes;
 	if (!err)
 		err = mapiter__each(bpf_map__fd(c->skel->maps.stack_aggs),
 				    sizeof(struct stack_key), sizeof(struct stack_agg),
@@ -414,8 +509,11 @@ int collector__collect(struct collector *c, pid_t pid, struct report *r)
 	err = update_growth(c);
 	if (!err)
 		err = classify_stacks(c);
+	if (!err && !pid)
+		err = group_processes(c, r);
 	if (err)
 		return err;
+	r->multi = !pid;
 	collect__sort(c->work.v, c->work.n);
 	r->nstacks_total = c->work.n;
 	r->blocks_scanned = c->scanned;
@@ -434,4 +532,102 @@ int collector__collect(struct collector *c, pid_t pid, struct report *r)
 		r->stacks[i].py = c->f.python ? read_py(c, &r->stacks[i], &c->py[i]) : NULL;
 	}
 	return 0;
+}
+
+/* ---- processes that exited ---------------------------------------------- */
+
+struct forget {
+	const pid_t *pids;
+	size_t n;
+	void *keys;		/* keys to delete, collected while iterating */
+	size_t nkeys, cap, ksz;
+	uint64_t blocks, bytes;
+	int err;
+};
+
+static bool forgotten(const struct forget *f, pid_t pid)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (f->pids[i] == pid)
+			return true;
+	return false;
+}
+
+static void remember_key(struct forget *f, const void *key)
+{
+	if (f->nkeys == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 1024;
+		void *v = realloc(f->keys, cap * f->ksz);
+
+		if (!v) {
+			f->err = -ENOMEM;
+			return;
+		}
+		f->keys = v;
+		f->cap = cap;
+	}
+	memcpy((char *)f->keys + f->nkeys++ * f->ksz, key, f->ksz);
+}
+
+static void on_forget_alloc(const void *key, const void *val, void *ctx)
+{
+	const struct alloc_key *k = key;
+	const struct alloc_rec *r = val;
+	struct forget *f = ctx;
+
+	if (!forgotten(f, k->tgid))
+		return;
+	f->blocks++;
+	f->bytes += r->size_bytes;
+	remember_key(f, key);
+}
+
+static void on_forget_agg(const void *key, const void *val, void *ctx)
+{
+	if (forgotten(ctx, ((const struct stack_key *)key)->tgid))
+		remember_key(ctx, key);
+}
+
+static int delete_keys(int fd, struct forget *f)
+{
+	for (size_t i = 0; i < f->nkeys; i++)
+		bpf_map_delete_elem(fd, (char *)f->keys + i * f->ksz);	/* gone already: fine */
+	f->nkeys = 0;
+	return f->err;
+}
+
+int collector__forget(struct collector *c, const pid_t *pids, size_t n)
+{
+	struct forget f = { .pids = pids, .n = n };
+	int fd, err;
+
+	if (!n)
+		return 0;
+	f.ksz = sizeof(struct alloc_key);
+	fd = bpf_map__fd(c->skel->maps.allocs);
+	err = mapiter__each(fd, f.ksz, sizeof(struct alloc_rec), on_forget_alloc, &f);
+	if (!err)
+		err = delete_keys(fd, &f);
+	for (__u32 i = 0; !err && i < MAX_MMAP_REGIONS; i++) {
+		struct mmap_region r;
+
+		fd = bpf_map__fd(c->skel->maps.mmap_regions);
+		if (bpf_map_lookup_elem(fd, &i, &r) || !r.tgid || !forgotten(&f, r.tgid))
+			continue;
+		f.blocks++;
+		f.bytes += r.len_bytes;
+		memset(&r, 0, sizeof(r));
+		bpf_map_update_elem(fd, &i, &r, BPF_ANY);
+	}
+	f.ksz = sizeof(struct stack_key);
+	fd = bpf_map__fd(c->skel->maps.stack_aggs);
+	if (!err)
+		err = mapiter__each(fd, f.ksz, sizeof(struct stack_agg), on_forget_agg, &f);
+	if (!err)
+		err = delete_keys(fd, &f);
+	free(f.keys);
+	c->exited_procs += n;
+	c->exited_blocks += f.blocks;
+	c->exited_bytes += f.bytes;
+	return err;
 }

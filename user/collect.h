@@ -32,10 +32,15 @@ void collector__free(struct collector *c);
 #define DEFAULT_SCAN_LIMIT 65536
 
 /* Fills r (stacks are owned by the collector until the next call) for
- * process pid.  Cost: O(stacks) map reads; plus a batched scan of the
+ * process pid (0: every process traced; r->procs then groups them).  Cost: O(stacks) map reads; plus a batched scan of the
  * outstanding blocks when filters or sampling need it, or when there are
  * few enough for exact ages.  0 or a negative errno. */
 int collector__collect(struct collector *c, pid_t pid, struct report *r);
+
+/* Drops every record of processes that exited (an exited process leaks
+ * nothing): blocks, regions, per-stack aggregates.  Counted in the
+ * totals of later reports (exited_*).  0 or a negative errno. */
+int collector__forget(struct collector *c, const pid_t *pids, size_t n);
 
 /* --- pure helpers, exposed for unit tests --- */
 

@@ -20,6 +20,7 @@
 #include "leakscope.skel.h"
 #include "preflight.h"
 #include "sampler.h"
+#include "multi.h"
 #include "python.h"
 #include "serve.h"
 #include "session.h"
@@ -66,6 +67,11 @@ static int load_bpf(struct leakscope_bpf **out, const struct options *o, pid_t p
 	skel->rodata->sample_period = o->sample_bytes;
 	skel->rodata->target_tgid = pid;
 	skel->rodata->python_enabled = python;
+	skel->rodata->trace_all = o->all || o->comm;
+	skel->rodata->self_tgid = getpid();
+	if (o->comm)
+		strncpy((char *)skel->rodata->comm_filter, o->comm,
+			sizeof(skel->rodata->comm_filter) - 1);
 	sampling__init_tables((struct sample_tables *)&skel->rodata->sample_tab);
 	bpf_map__set_max_entries(skel->maps.allocs, o->max_allocs);
 	bpf_map__set_max_entries(skel->maps.stacks, o->max_stacks);
@@ -98,18 +104,9 @@ static int add_target(struct leakscope_bpf *skel, pid_t pid)
 static int make_plan(const struct target_libs *libs, const struct options *o,
 		     const struct py_target *py, struct probe_plan *plan)
 {
-	struct attach_opts ao = {
-		.libc_path = libs->alloc_path,
-		.libc_name = libs->alloc_name,
-		.kind = libs->kind,
-		.prefix = libs->prefix[0] ? libs->prefix : NULL,
-		.alloc_cxx = libs->alloc_cxx,
-		.mmap_path = libs->has_libc ? libs->libc_path : NULL,
-		.mmap_name = libs->libc_name,
-		.cxx_path = libs->has_cxx ? libs->cxx_path : NULL,
-		.cxx_name = libs->cxx_name,
-		.entry_only_sites = o->no_placement,
-	};
+	struct attach_opts ao;
+
+	attach__opts_for(libs, o->no_placement, &ao);
 
 	if (o->pymalloc) {
 		if (py->status != PY_SUPPORTED) {
@@ -148,6 +145,51 @@ static int list_probes(const struct options *o)
 	       libs.prefix[0] ? ", prefix " : "", libs.prefix);
 	attach__print_plan(stdout, &plan);
 	return 0;
+}
+
+/* Several processes: -p A -p B, --all, --comm NAME. */
+static int run_multi(struct options *o, struct session *s)
+{
+	static struct multi m;
+	struct leakscope_bpf *skel = NULL;
+	int rc = 1;
+
+	for (int i = 0; i < o->npids; i++)
+		if (target__check_pid(o->pids[i]) < 0)
+			return 1;
+	if (load_bpf(&skel, o, 0, false))
+		return 1;
+	for (int i = 0; i < o->npids; i++)
+		if (add_target(skel, o->pids[i]))
+			goto out;
+	if (stop_requested || multi__attach(&m, skel, o))
+		goto out;
+	if (stop_requested) {
+		fprintf(stderr, "leakscope: interrupted before tracing began; nothing attached\n");
+		rc = 130;
+		goto out;
+	}
+	if (o->npids)
+		fprintf(stderr, "leakscope: tracing %d processes (%d probe sites); %s\n",
+			m.npids, multi__count(&m), o->record ? "the profile is written at the end"
+			: "Ctrl-C to stop");
+	else
+		fprintf(stderr, "leakscope: tracing %s%s through %d C librar%s (%d probe sites); %s\n",
+			o->comm ? "every process named " : "every process", o->comm ? o->comm : "",
+			m.nlibs, m.nlibs == 1 ? "y" : "ies", multi__count(&m),
+			o->record ? "the profile is written at the end" : "Ctrl-C to stop");
+	s->opts = o;
+	s->skel = skel;
+	s->multi = &m;
+	s->pid = 0;
+	s->stop = &stop_requested;
+	rc = session__run(s);
+out:
+	multi__detach(&m);
+	if (s->profile && s->profile != stdout)
+		fclose(s->profile);
+	leakscope_bpf__destroy(skel);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -194,6 +236,8 @@ int main(int argc, char **argv)
 	/* `serve`: a port in use must fail now too */
 	if (o.serve && !(s.serve = serve__new(o.listen)))
 		return 1;
+	if (cli__multi(&o))
+		return run_multi(&o, &s);
 
 	if (o.cmd) {
 		if (launch__prepare(o.cmd, o.obj, &child))

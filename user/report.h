@@ -42,8 +42,21 @@ struct report_stack {
 	uint64_t ips[MAX_STACK_DEPTH];
 	int nips;
 	const struct py_trace *py;	/* Python frames captured with it, or NULL */
+	const char *comm;	/* several processes: its process's name (key.tgid) */
 	struct frame *frames;	/* symbolized, innermost first */
 	int nframes;
+};
+
+/* One process of a report of several (--all, --comm, -p A -p B). */
+struct report_proc {
+	pid_t pid;
+	char comm[32];
+	int64_t bytes;
+	int64_t allocs;
+	size_t nstacks;
+	enum leak_class cls;		/* from the process's own history */
+	double growth_bytes_per_s;
+	int64_t growth_bytes;		/* since the previous report */
 };
 
 struct report_totals {
@@ -54,6 +67,9 @@ struct report_totals {
 	uint64_t untracked_frees;
 	uint64_t failed_allocs;
 	uint64_t nested_calls;
+	uint64_t exited_procs;	/* processes that exited: their records dropped */
+	uint64_t exited_blocks;
+	uint64_t exited_bytes;
 	uint64_t dropped;	/* sum of the drop counters below */
 	uint64_t drops[CNT__COUNT];	/* indexed by enum counter (CNT_DROP_*) */
 };
@@ -72,6 +88,9 @@ struct report {
 	bool ages_exact;	/* oldest_ts_ns from a block scan; else held_since */
 	char python[16];	/* "3.12.1" when the target runs a supported Python */
 	const struct gc_stats *gc;	/* its collections (NULL: no USDT probes) */
+	bool multi;		/* several processes: pid is 0, see procs */
+	struct report_proc *procs;	/* by bytes, descending */
+	size_t nprocs;
 	struct report_stack *stacks;	/* the top N, by bytes */
 	size_t nstacks;
 };

@@ -11,9 +11,12 @@ static void print_totals(FILE *out, const struct report_totals *t)
 
 	fprintf(out, "{\"outstanding_bytes\":%" PRId64 ",\"outstanding_allocs\":%" PRId64
 		",\"allocs\":%" PRIu64 ",\"frees\":%" PRIu64 ",\"untracked_frees\":%" PRIu64
-		",\"failed_allocs\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"drops\":{",
+		",\"failed_allocs\":%" PRIu64 ",\"exited_processes\":%" PRIu64
+		",\"exited_blocks\":%" PRIu64 ",\"exited_bytes\":%" PRIu64
+		",\"dropped\":%" PRIu64 ",\"drops\":{",
 		t->outstanding_bytes, t->outstanding_allocs, t->allocs, t->frees,
-		t->untracked_frees, t->failed_allocs, t->dropped);
+		t->untracked_frees, t->failed_allocs, t->exited_procs, t->exited_blocks,
+		t->exited_bytes, t->dropped);
 	for (int c = CNT_DROP_ALLOC_MAP_FULL; c < CNT__COUNT; c++) {
 		fprintf(out, "%s\"%s\":%" PRIu64, sep, report__drop_name(c), t->drops[c]);
 		sep = ",";
@@ -40,8 +43,8 @@ static void print_frame(FILE *out, const struct frame *f)
 static void print_stack(FILE *out, const struct report *r,
 			const struct report_stack *s)
 {
-	fprintf(out, "{\"outstanding_bytes\":%" PRId64 ",\"outstanding_allocs\":%" PRId64,
-		s->bytes, s->allocs);
+	fprintf(out, "{\"pid\":%u,\"outstanding_bytes\":%" PRId64 ",\"outstanding_allocs\":%" PRId64,
+		s->key.tgid, s->bytes, s->allocs);
 	if (s->oldest_ts_ns && r->now_ns >= s->oldest_ts_ns)
 		fprintf(out, ",\"oldest_age_s\":%.3f", (r->now_ns - s->oldest_ts_ns) / 1e9);
 	else
@@ -79,6 +82,28 @@ static void print_python(FILE *out, const struct report *r)
 		g->collected, g->pause_p50_s, g->pause_max_s, g->pause_sum_s);
 }
 
+static void print_procs(FILE *out, const struct report *r)
+{
+	if (!r->multi)
+		return;
+	fputs(",\"processes\":[", out);
+	for (size_t i = 0; i < r->nprocs; i++) {
+		const struct report_proc *p = &r->procs[i];
+
+		fprintf(out, "%s{\"pid\":%d,\"comm\":", i ? "," : "", p->pid);
+		json__string(out, p->comm);
+		fprintf(out, ",\"outstanding_bytes\":%" PRId64 ",\"outstanding_allocs\":%" PRId64
+			",\"stacks\":%zu,\"growth_bytes\":%" PRId64 ",\"growth_bytes_per_s\":%.1f,"
+			"\"class\":", p->bytes, p->allocs, p->nstacks, p->growth_bytes,
+			p->growth_bytes_per_s);
+		if (p->cls == CLASS_UNKNOWN)
+			fputs("null}", out);
+		else
+			fprintf(out, "\"%s\"}", classify__name(p->cls));
+	}
+	fputc(']', out);
+}
+
 void report_json__print(FILE *out, const struct report *r)
 {
 	fprintf(out, "{\"pid\":%d,\"comm\":", r->pid);
@@ -88,6 +113,7 @@ void report_json__print(FILE *out, const struct report *r)
 		r->filtered ? "true" : "false", (unsigned long long)r->sample_period);
 	print_totals(out, &r->totals);
 	print_python(out, r);
+	print_procs(out, r);
 	fprintf(out, ",\"ages_exact\":%s,\"stacks_total\":%zu,\"stacks\":[",
 		r->ages_exact ? "true" : "false", r->nstacks_total);
 	for (size_t i = 0; i < r->nstacks; i++) {

@@ -177,6 +177,9 @@ struct builder {
 	struct u64map fn_ids, loc_ids, map_ids;
 	struct vec fns, locs, maps, samples;	/* of the message structs */
 	struct vec loc_lines;			/* Line * arrays, one per location */
+	struct vec sample_labels;		/* several processes: labels per sample */
+	pid_t pid;				/* the process of the sample being added */
+	uint64_t salt;				/* several processes: keys per process */
 	int err;
 };
 
@@ -219,9 +222,9 @@ static uint64_t mapping_id(struct builder *b, uint64_t addr, bool symbolized)
 	uint64_t *slot;
 	Mapping *m;
 
-	if (!b->module || b->module(b->ctx, addr, &mi))
+	if (!b->module || b->module(b->ctx, b->pid, addr, &mi))
 		return 0;
-	slot = u64map_slot(&b->map_ids, mi.start);
+	slot = u64map_slot(&b->map_ids, mi.start ^ b->salt);
 	if (!slot) {
 		b->err = -ENOMEM;
 		return 0;
@@ -290,10 +293,10 @@ static uint64_t location_id(struct builder *b, uint64_t key,
 
 /* Native frames: the return address.  Python frames: the code object and
  * the line, hashed apart from native addresses (top bit set). */
-static uint64_t location_key(const struct frame *fr)
+static uint64_t location_key(const struct builder *b, const struct frame *fr)
 {
 	if (!fr->python)
-		return fr->addr;
+		return fr->addr ^ b->salt;
 	return (hash_u64(fr->addr ^ (uint64_t)(uint32_t)fr->line << 47) >> 1) | 1ULL << 63;
 }
 
@@ -336,8 +339,34 @@ static void init_labels(struct builder *b, struct labels *l, const struct report
 	}
 }
 
+/* Several processes: each sample names its own (pid, comm, class). */
+static Label **own_labels(struct builder *b, const struct report_stack *s,
+			  struct labels *l)
+{
+	Label **set = calloc(1, 3 * sizeof(Label) + 4 * sizeof(Label *));
+	Label *lab = (Label *)(set + 4);
+
+	if (!set || !vec_push(&b->sample_labels)) {
+		free(set);
+		b->err = -ENOMEM;
+		return NULL;
+	}
+	((Label ***)b->sample_labels.v)[b->sample_labels.n - 1] = set;
+	for (int i = 0; i < 2; i++)
+		perftools__profiles__label__init(&lab[i]);
+	lab[0].key = str(b, "pid");
+	lab[0].num = s->key.tgid;
+	lab[1].key = str(b, "comm");
+	lab[1].str = str(b, s->comm ? s->comm : "?");
+	set[0] = &lab[0];
+	set[1] = &lab[1];
+	set[2] = &l->host;
+	set[3] = &l->cls[s->cls <= CLASS_CHURN ? s->cls : 0];
+	return set;
+}
+
 static void add_sample(struct builder *b, const struct report_stack *s,
-		       struct labels *l)
+		       struct labels *l, bool multi)
 {
 	Sample *smp = vec_push(&b->samples);
 	uint64_t *ids = calloc(s->nframes ? s->nframes : 1, sizeof(*ids));
@@ -353,13 +382,15 @@ static void add_sample(struct builder *b, const struct report_stack *s,
 		return;
 	}
 	perftools__profiles__sample__init(smp);
+	b->pid = s->key.tgid;
+	b->salt = multi ? hash_u64(s->key.tgid + 1) & ~(1ULL << 63) : 0;
 	for (int i = 0; i < s->nframes;) {
 		int j = i;
 
 		while (j + 1 < s->nframes && s->frames[j].inlined &&
 		       s->frames[j + 1].addr == s->frames[i].addr)
 			j++;
-		ids[n++] = location_id(b, location_key(&s->frames[i]), &s->frames[i], j - i + 1);
+		ids[n++] = location_id(b, location_key(b, &s->frames[i]), &s->frames[i], j - i + 1);
 		i = j + 1;
 	}
 	if (!n)
@@ -372,8 +403,8 @@ static void add_sample(struct builder *b, const struct report_stack *s,
 	smp->n_location_id = n;
 	smp->value = vals;
 	smp->n_value = NVALUES;
-	smp->label = l->set[s->cls <= CLASS_CHURN ? s->cls : 0];
-	smp->n_label = 4;
+	smp->label = multi ? own_labels(b, s, l) : l->set[s->cls <= CLASS_CHURN ? s->cls : 0];
+	smp->n_label = smp->label ? 4 : 0;
 }
 
 static void builder_free(struct builder *b)
@@ -384,6 +415,9 @@ static void builder_free(struct builder *b)
 	}
 	for (size_t i = 0; i < b->loc_lines.n; i++)
 		free(((Line ***)b->loc_lines.v)[i]);
+	for (size_t i = 0; i < b->sample_labels.n; i++)
+		free(((Label ***)b->sample_labels.v)[i]);
+	free(b->sample_labels.v);
 	for (size_t i = 0; i < b->strs.n; i++)
 		free(b->strs.v[i]);
 	free(b->strs.v);
@@ -474,7 +508,7 @@ int report_pprof__encode(const struct report *r, const struct pprof_meta *m,
 		.module = module, .ctx = ctx,
 		.fns.size = sizeof(Function), .locs.size = sizeof(Location),
 		.maps.size = sizeof(Mapping), .samples.size = sizeof(Sample),
-		.loc_lines.size = sizeof(Line **),
+		.loc_lines.size = sizeof(Line **), .sample_labels.size = sizeof(Label **),
 	};
 	struct labels labels;
 	Profile p;
@@ -486,7 +520,7 @@ int report_pprof__encode(const struct report *r, const struct pprof_meta *m,
 	/* when sampling, values are estimates: 1 sample per period bytes */
 	p.period = r->sample_period ? (int64_t)r->sample_period : 1;
 	for (size_t i = 0; i < r->nstacks && !b.err; i++)
-		add_sample(&b, &r->stacks[i], &labels);
+		add_sample(&b, &r->stacks[i], &labels, r->multi);
 	err = pack(&b, m, &p, out, len);
 	builder_free(&b);
 	return err;

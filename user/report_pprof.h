@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "report.h"
 #include "symbolize.h"
@@ -17,7 +18,7 @@ struct pprof_meta {
 
 /* Where the module holding addr is mapped (pprof's mappings); returns 0,
  * or non-zero when unknown. */
-typedef int (*pprof_module_fn)(void *ctx, uint64_t addr, struct module_info *out);
+typedef int (*pprof_module_fn)(void *ctx, pid_t pid, uint64_t addr, struct module_info *out);
 
 /* Encodes every stack of r: sample types alloc_objects/count,
  * alloc_space/bytes, inuse_objects/count, inuse_space/bytes (default),

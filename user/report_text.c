@@ -107,9 +107,66 @@ void report_text__python(char *buf, size_t len, const struct report *r)
 		 g->pause_p50_s * 1e3, g->pause_max_s * 1e3);
 }
 
+#define MAX_PROCS_SHOWN 20
+
+/* Several processes: a table of them, then each one's top stacks. */
+static void print_multi(FILE *out, const struct report *r)
+{
+	const struct report_totals *t = &r->totals;
+	time_t now = (time_t)r->timestamp;
+	char ts[32], b[32], g[32];
+	size_t shown = r->nprocs < MAX_PROCS_SHOWN ? r->nprocs : MAX_PROCS_SHOWN;
+
+	strftime(ts, sizeof(ts), "%H:%M:%S", localtime(&now));
+	report_text__bytes(b, sizeof(b), t->outstanding_bytes);
+	fprintf(out, "[%s] %zu processes%s: %" PRId64 " bytes (%s) outstanding in %" PRId64
+		" blocks, %zu stacks%s\n", ts, r->nprocs, r->final ? " final report" : "",
+		t->outstanding_bytes, b, t->outstanding_allocs, r->nstacks_total,
+		r->filtered ? " (filtered)" : "");
+	fprintf(out, "  allocs: %" PRIu64 "  frees: %" PRIu64 "  untracked frees: %" PRIu64
+		"  failed allocs: %" PRIu64 "\n", t->allocs, t->frees, t->untracked_frees,
+		t->failed_allocs);
+	fprintf(out, "  exited: %" PRIu64 " processes, their %" PRIu64 " blocks (%" PRIu64
+		" bytes) dropped: an exited process leaks nothing\n", t->exited_procs,
+		t->exited_blocks, t->exited_bytes);
+	print_drops(out, t);
+	fprintf(out, "  %7s %-16s %12s %9s %7s %12s %s\n", "PID", "COMM", "BYTES", "BLOCKS",
+		"STACKS", "GROWTH", "CLASS");
+	for (size_t i = 0; i < shown; i++) {
+		const struct report_proc *p = &r->procs[i];
+
+		report_text__bytes(b, sizeof(b), p->bytes);
+		report_text__bytes(g, sizeof(g), p->growth_bytes);
+		fprintf(out, "  %7d %-16s %12s %9" PRId64 " %7zu %11s%s %s\n", p->pid, p->comm, b,
+			p->allocs, p->nstacks, p->growth_bytes >= 0 ? "+" : "", g,
+			classify__name(p->cls));
+	}
+	if (r->nprocs > shown)
+		fprintf(out, "  ... and %zu more processes\n", r->nprocs - shown);
+	for (size_t i = 0; i < shown; i++) {
+		bool header = false;
+
+		for (size_t k = 0; k < r->nstacks; k++) {
+			if ((pid_t)r->stacks[k].key.tgid != r->procs[i].pid)
+				continue;
+			if (!header)
+				fprintf(out, "\n  == pid %d (%s) ==\n", r->procs[i].pid, r->procs[i].comm);
+			header = true;
+			print_stack(out, r, &r->stacks[k]);
+		}
+	}
+	fputc('\n', out);
+	fflush(out);
+}
+
 void report_text__print(FILE *out, const struct report *r)
 {
 	char py[256];
+
+	if (r->multi) {
+		print_multi(out, r);
+		return;
+	}
 	const struct report_totals *t = &r->totals;
 	time_t now = (time_t)r->timestamp;
 	char ts[32], b[32];

@@ -78,7 +78,7 @@ static void read_bpf_stats(struct serve *s)
 	}
 }
 
-static int module_of(void *ctx, uint64_t addr, struct module_info *out)
+static int module_of(void *ctx, pid_t pid, uint64_t addr, struct module_info *out)
 {
 	return symbolizer__module(ctx, addr, out);
 }

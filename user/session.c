@@ -34,6 +34,8 @@
 #include "serve.h"
 #include "session.h"
 #include "symbolize.h"
+#include "sympool.h"
+#include "multi.h"
 #include "target.h"
 #include "tui.h"
 
@@ -55,6 +57,9 @@ struct loop {
 	struct tui *tui;	/* `top` on a terminal; else reports are printed */
 	struct pysym *pysym;	/* the target runs a supported Python */
 	struct pygc gc;		/* its collections, when it has USDT probes */
+	struct sympool pool;	/* several processes: a symbolizer each */
+	pid_t gone[1024];	/* several processes: exited since the last report */
+	size_t ngone;
 	bool gc_on;
 	uint64_t start_ms;
 	double start_wall_s;
@@ -123,12 +128,35 @@ static void python_look(struct loop *l, bool exec)
 		python_gc_attach(l);
 }
 
+/* Several processes: any of them exec'd, mapped code or exited. */
+static int on_multi_event(struct loop *l, const struct event *ev)
+{
+	switch (ev->type) {
+	case EV_EXEC:
+		sympool__exec(&l->pool, ev->tgid);
+		break;
+	case EV_EXEC_MAPPING:
+		sympool__refresh(&l->pool, ev->tgid);
+		break;
+	case EV_EXIT:
+		sympool__exit(&l->pool, ev->tgid);
+		if (l->ngone < sizeof(l->gone) / sizeof(l->gone[0]))
+			l->gone[l->ngone++] = ev->tgid;
+		break;
+	}
+	return 0;
+}
+
 static int on_event(void *ctx, void *data, size_t len)
 {
 	struct loop *l = ctx;
 	const struct event *ev = data;
 
-	if (len < sizeof(*ev) || (pid_t)ev->tgid != l->s->pid)
+	if (len < sizeof(*ev))
+		return 0;
+	if (l->s->multi)
+		return on_multi_event(l, ev);
+	if ((pid_t)ev->tgid != l->s->pid)
 		return 0;
 	switch (ev->type) {
 	case EV_EXEC:
@@ -158,7 +186,16 @@ static int on_event(void *ctx, void *data, size_t len)
 static void check_exit(struct loop *l)
 {
 	struct child *c = l->s->child;
+	const struct multi *m = l->s->multi;
 
+	if (m) {	/* -p A -p B: over when all are gone; --all: never */
+		int alive = 0;
+
+		for (int i = 0; i < m->npids; i++)
+			alive += kill(m->pids[i], 0) == 0 || errno != ESRCH;
+		l->exited = !m->system_wide && !alive;
+		return;
+	}
 	if (!c) {
 		struct pollfd p = { .fd = l->pidfd, .events = POLLIN };
 
@@ -213,9 +250,12 @@ static long peak_rss_kib(void)
 	return kib;
 }
 
-static int module_of(void *ctx, uint64_t addr, struct module_info *out)
+static int module_of(void *ctx, pid_t pid, uint64_t addr, struct module_info *out)
 {
-	return symbolizer__module(ctx, addr, out);
+	struct loop *l = ctx;
+	struct symbolizer *sym = l->s->multi ? sympool__get(&l->pool, pid) : l->sym;
+
+	return sym ? symbolizer__module(sym, addr, out) : -ENOENT;
 }
 
 static int write_pprof(struct loop *l, FILE *f, const struct report *r)
@@ -231,7 +271,7 @@ static int write_pprof(struct loop *l, FILE *f, const struct report *r)
 	int err;
 
 	gethostname(host, sizeof(host) - 1);
-	err = report_pprof__encode(r, &m, module_of, l->sym, &buf, &len);
+	err = report_pprof__encode(r, &m, module_of, l, &buf, &len);
 	if (err)
 		return err;
 	if (fwrite(buf, 1, len, f) != len)
@@ -270,6 +310,31 @@ static int write_profile(struct loop *l, const struct report *r)
 	return 0;
 }
 
+static int output(struct loop *l, struct report *r, uint64_t t0);
+
+/* A report of several processes: those that exited are forgotten first,
+ * new C libraries probed (--all), every process named. */
+static int report_multi(struct loop *l, bool final, uint64_t t0)
+{
+	struct report r = { .pid = 0, .final = final };
+	int err;
+
+	err = collector__forget(l->col, l->gone, l->ngone);
+	l->ngone = 0;
+	multi__rescan(l->s->multi);
+	if (!err)
+		err = collector__collect(l->col, 0, &r);
+	for (size_t i = 0; !err && i < r.nprocs; i++)
+		target__comm(r.procs[i].pid, r.procs[i].comm, sizeof(r.procs[i].comm));
+	if (!err)
+		err = sympool__report(&l->pool, &r);
+	if (err) {
+		fprintf(stderr, "leakscope: cannot read the trace: %s\n", strerror(-err));
+		return err;
+	}
+	return output(l, &r, t0);
+}
+
 static int report(struct loop *l, bool final)
 {
 	struct report r = { .pid = l->s->pid, .final = final };
@@ -278,6 +343,8 @@ static int report(struct loop *l, bool final)
 
 	if (l->tui && tui__paused(l->tui))
 		return 0;
+	if (l->s->multi)
+		return report_multi(l, final, t0);
 	if (!l->exited && l->exec_seen) {
 		symbolizer__refresh(l->sym);
 		target__comm(l->s->pid, l->comm, sizeof(l->comm));
@@ -296,6 +363,15 @@ static int report(struct loop *l, bool final)
 		fprintf(stderr, "leakscope: cannot read the trace: %s\n", strerror(-err));
 		return err;
 	}
+	return output(l, &r, t0);
+}
+
+/* The report goes where the command says: a profile, the agent, the
+ * live view, or stdout. */
+static int output(struct loop *l, struct report *rp, uint64_t t0)
+{
+	struct report r = *rp;
+
 	l->last = r;
 	if (l->s->opts->record)
 		return write_profile(l, &r);
@@ -360,11 +436,12 @@ static int setup(struct loop *l, struct session *s)
 	l->start_wall_s = wall_now_s();
 	l->interval_s = o->interval_s;
 	l->sigfd = -1;
-	l->pidfd = s->child ? -1 : syscall(SYS_pidfd_open, s->pid, 0);
+	l->pidfd = s->child || s->multi ? -1 : syscall(SYS_pidfd_open, s->pid, 0);
 	l->exec_seen = !s->child;
-	target__comm(s->pid, l->comm, sizeof(l->comm));
+	if (!s->multi)
+		target__comm(s->pid, l->comm, sizeof(l->comm));
 	l->col = collector__new(s->skel, &f);
-	l->sym = symbolizer__new(s->pid);
+	l->sym = symbolizer__new(s->multi ? getpid() : s->pid);
 	l->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_event, l, NULL);
 	if (!l->col || !l->sym || !l->rb) {
 		fprintf(stderr, "leakscope: out of memory setting up the session\n");
@@ -384,7 +461,7 @@ static int setup(struct loop *l, struct session *s)
 		fprintf(stderr, "leakscope: cannot set up event polling: %s\n", strerror(errno));
 		return -errno;
 	}
-	if (l->exec_seen)
+	if (l->exec_seen && !s->multi)
 		symbolizer__refresh(l->sym);
 	if (s->py && s->py->status == PY_SUPPORTED) {
 		if (!(l->pysym = pysym__new(s->pid, s->py)))
@@ -411,6 +488,7 @@ static void teardown(struct loop *l)
 	tui__free(l->tui);	/* the terminal back first */
 	l->tui = NULL;
 	ring_buffer__free(l->rb);
+	sympool__free(&l->pool);
 	if (l->gc_on)
 		pygc__detach(&l->gc);
 	pysym__free(l->pysym);
@@ -485,14 +563,20 @@ int session__run(struct session *s)
 	if (!last_was_final && !err && (!quit || o->record) && !o->serve) {
 		ring_buffer__consume(l.rb);
 		if (l.exited && !s->child)
-			fprintf(stderr, "leakscope: process %d exited\n", s->pid);
+			fprintf(stderr, s->multi ? "leakscope: the processes exited\n"
+				: "leakscope: process %d exited\n", s->pid);
 		err = report(&l, true);
 	}
-	fprintf(stderr, "leakscope: detaching from PID %d\n", s->pid);
-	if (s->child && !l.exited)
-		launch__detach(s->child);	/* it runs on, untraced */
-	attach__free(*s->attach);
-	*s->attach = NULL;
+	if (s->multi) {
+		fprintf(stderr, "leakscope: detaching\n");
+		multi__detach(s->multi);
+	} else {
+		fprintf(stderr, "leakscope: detaching from PID %d\n", s->pid);
+		if (s->child && !l.exited)
+			launch__detach(s->child);	/* it runs on, untraced */
+		attach__free(*s->attach);
+		*s->attach = NULL;
+	}
 	teardown(&l);
 	if (err)
 		return 1;

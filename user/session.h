@@ -13,6 +13,7 @@ struct leakscope_bpf;
 struct attachment;
 struct child;
 struct py_target;
+struct multi;
 
 struct session {
 	const struct options *opts;
@@ -25,6 +26,7 @@ struct session {
 	FILE *profile;			/* `record`: opened before attaching */
 	struct serve *serve;		/* `serve`: listening before attaching */
 	struct py_target *py;		/* the target may run Python (NULL: no) */
+	struct multi *multi;		/* several processes (pid is 0) */
 	volatile sig_atomic_t *stop;	/* set by SIGINT/SIGTERM */
 };
 

@@ -177,7 +177,11 @@ static void draw_header(const struct tui *t)
 	int s = (int)t->attached_s % 60;
 
 	attron(A_BOLD);
-	mvprintw(0, 0, "leakscope top - pid %d (%s)", r->pid, r->comm);
+	if (r->multi)
+		mvprintw(0, 0, "leakscope top - %zu processes (top: %d %s)", r->nprocs,
+			 r->nprocs ? r->procs[0].pid : 0, r->nprocs ? r->procs[0].comm : "-");
+	else
+		mvprintw(0, 0, "leakscope top - pid %d (%s)", r->pid, r->comm);
 	attroff(A_BOLD);
 	printw("   attached %02d:%02d:%02d   every %d s%s", h, m, s, t->interval_s,
 	       t->paused ? "   [PAUSED]" : "");
@@ -207,11 +211,15 @@ static void draw_row(const struct tui *t, int y, int idx, bool selected)
 
 	report_text__bytes(b, sizeof(b), s->bytes);
 	report_text__bytes(g, sizeof(g), s->growth_bytes_per_s);
+	char who[64] = "";
+
+	if (s->comm)	/* several processes: which one */
+		snprintf(who, sizeof(who), "%u %s: ", s->key.tgid, s->comm);
 	if (f && f->file)
-		snprintf(where, sizeof(where), "%s  %s:%d", f->function ? f->function : "??",
+		snprintf(where, sizeof(where), "%s%s  %s:%d", who, f->function ? f->function : "??",
 			 base_name(f->file), f->line);
 	else
-		snprintf(where, sizeof(where), "%s  [%s]", f && f->function ? f->function : "??",
+		snprintf(where, sizeof(where), "%s%s  [%s]", who, f && f->function ? f->function : "??",
 			 f && f->module ? base_name(f->module) : "?");
 	if (selected)
 		attron(A_REVERSE);

@@ -18,7 +18,7 @@
 typedef Perftools__Profiles__Profile Profile;
 
 /* Two modules: 0x1000-0x2000 (an executable), 0x7000-0x8000 (a library). */
-static int fake_module(void *ctx, uint64_t addr, struct module_info *out)
+static int fake_module(void *ctx, pid_t pid, uint64_t addr, struct module_info *out)
 {
 	(*(int *)ctx)++;
 	if (addr >= 0x1000 && addr < 0x2000) {

@@ -1,0 +1,148 @@
+/* multi.c - probes for several processes at once.
+ *
+ * `-p A -p B`: each process gets the probes of its own allocator (found as
+ * for one process), filtered to its pid by the kernel.
+ * `--all` / `--comm NAME`: every distinct C library that the host's
+ * processes map — the host's and each container's, told apart by inode —
+ * is probed for every process (pid -1: processes started later too); BPF
+ * keeps the processes that are selected.  multi__rescan() picks up C
+ * libraries that appear later (a new container).
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "attach.h"
+#include "multi.h"
+#include "procmaps.h"
+#include "target.h"
+
+static int add_attachment(struct multi *m, struct attachment *a)
+{
+	if (!a)
+		return -EINVAL;
+	if (m->nattach == MULTI_MAX_ATTACH) {
+		attach__free(a);
+		return -E2BIG;
+	}
+	m->attach[m->nattach++] = a;
+	return 0;
+}
+
+static int probe_libs(struct multi *m, const struct target_libs *libs, pid_t pid)
+{
+	struct attach_opts ao;
+	struct probe_plan plan;
+
+	attach__opts_for(libs, m->no_placement, &ao);
+	if (attach__plan(&ao, &plan))
+		return -EINVAL;
+	return add_attachment(m, attach__probes(m->skel, &plan, pid, false));
+}
+
+static bool seen_inode(const struct multi *m, uint64_t inode, const char *path)
+{
+	for (int i = 0; i < m->nlibs; i++)
+		if (m->lib_inode[i] == inode && !strcmp(m->lib_path[i], path))
+			return true;
+	return false;
+}
+
+/* The C library (and libstdc++) one process maps: new ones are probed. */
+static void scan_process(struct multi *m, pid_t pid)
+{
+	struct vma_list maps;
+	struct target_libs libs;
+
+	if (pid == getpid() || procmaps__read(pid, &maps))
+		return;
+	for (size_t i = 0; i < maps.n; i++) {
+		const struct vma *v = &maps.v[i];
+
+		if (v->offset || !v->inode || !procmaps__is_libc(v->path) ||
+		    seen_inode(m, v->inode, v->path) || m->nlibs == MULTI_MAX_LIBS)
+			continue;
+		/* --obj is for one allocator: system-wide, every C library */
+		if (target__find_libs(pid, pid, v->path, NULL, &libs))
+			continue;
+		m->lib_inode[m->nlibs] = v->inode;
+		snprintf(m->lib_path[m->nlibs], sizeof(m->lib_path[0]), "%s", v->path);
+		m->nlibs++;
+		if (!probe_libs(m, &libs, -1))
+			fprintf(stderr, "leakscope: probing %s (as process %d maps it)\n",
+				v->path, pid);
+	}
+	procmaps__free(&maps);
+}
+
+static bool is_pid_dir(const char *name)
+{
+	for (const char *c = name; *c; c++)
+		if (!isdigit((unsigned char)*c))
+			return false;
+	return *name;
+}
+
+void multi__rescan(struct multi *m)
+{
+	DIR *d;
+	struct dirent *e;
+
+	if (!m->system_wide)
+		return;
+	d = opendir("/proc");
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (is_pid_dir(e->d_name))
+			scan_process(m, atoi(e->d_name));
+	closedir(d);
+}
+
+int multi__attach(struct multi *m, struct leakscope_bpf *skel, const struct options *o)
+{
+	memset(m, 0, sizeof(*m));
+	m->skel = skel;
+	m->no_placement = o->no_placement;
+	m->system_wide = o->all || o->comm;
+	if (m->system_wide) {
+		multi__rescan(m);
+		if (!m->nattach) {
+			fprintf(stderr, "leakscope: no process maps a C library leakscope can probe\n");
+			return -ENOENT;
+		}
+		return 0;
+	}
+	for (int i = 0; i < o->npids; i++) {
+		struct target_libs libs;
+		pid_t pid = target__check_pid(o->pids[i]);
+
+		if (pid < 0 || target__find_libs(pid, pid, o->obj, NULL, &libs) ||
+		    probe_libs(m, &libs, pid)) {
+			multi__detach(m);
+			return -EINVAL;
+		}
+		m->pids[m->npids++] = pid;
+	}
+	return 0;
+}
+
+int multi__count(const struct multi *m)
+{
+	int n = 0;
+
+	for (int i = 0; i < m->nattach; i++)
+		n += attach__count(m->attach[i]);
+	return n;
+}
+
+void multi__detach(struct multi *m)
+{
+	for (int i = m->nattach - 1; i >= 0; i--)
+		attach__free(m->attach[i]);
+	m->nattach = 0;
+}
