@@ -233,9 +233,11 @@ int attach__plan(const struct attach_opts *o, struct probe_plan *plan)
 	bool may_move = !o->entry_only_sites;
 	const char *mmap_path = o->mmap_path ? o->mmap_path : o->libc_path;
 	const char *mmap_name = o->mmap_path ? o->mmap_name : o->libc_name;
-	int err;
+	int err = 0;
 
 	memset(plan, 0, sizeof(*plan));
+	if (!o->libc_path)	/* libstdc++ alone (system-wide, a new one) */
+		goto cxx;
 	err = plan_lib(plan, heap_probes, COUNT(heap_probes), o->libc_path, o->libc_name,
 		       o->prefix, may_move);
 	if (!err && o->kind == ALLOC_JEMALLOC)
@@ -253,6 +255,7 @@ int attach__plan(const struct attach_opts *o, struct probe_plan *plan)
 	if (!err && mmap_path)
 		err = plan_lib(plan, mmap_probes, COUNT(mmap_probes), mmap_path, mmap_name,
 			       NULL, may_move);
+cxx:
 	if (!err && o->cxx_path && !o->alloc_cxx)
 		err = plan_lib(plan, cxx_probes, COUNT(cxx_probes), o->cxx_path,
 			       o->cxx_name, NULL, may_move);
@@ -346,12 +349,19 @@ struct attachment *attach__probes(struct leakscope_bpf *skel,
 				  const struct probe_plan *plan, pid_t pid,
 				  bool empty)
 {
+	return attach__probes_opt(skel, plan, pid, empty, !empty);
+}
+
+struct attachment *attach__probes_opt(struct leakscope_bpf *skel,
+				      const struct probe_plan *plan, pid_t pid,
+				      bool empty, bool tracepoints)
+{
 	struct attachment *a = calloc(1, sizeof(*a));
 	int err = 0;
 
 	if (!a)
 		return NULL;
-	if (!empty)
+	if (tracepoints)
 		err = attach_tracepoints(skel, a);
 	for (int i = 0; i < plan->n && !err; i++) {
 		const struct probe_site *s = &plan->sites[i];

@@ -76,6 +76,12 @@ struct attachment *attach__probes(struct leakscope_bpf *skel,
 				  const struct probe_plan *plan, pid_t pid,
 				  bool empty);
 
+/* The same; tracepoints (shared by every process) only if asked: once
+ * per trace when several libraries are probed. */
+struct attachment *attach__probes_opt(struct leakscope_bpf *skel,
+				      const struct probe_plan *plan, pid_t pid,
+				      bool empty, bool tracepoints);
+
 /* Number of uprobe sites attached (for the start-up message). */
 int attach__count(const struct attachment *a);
 

@@ -33,15 +33,21 @@ static int add_attachment(struct multi *m, struct attachment *a)
 	return 0;
 }
 
-static int probe_libs(struct multi *m, const struct target_libs *libs, pid_t pid)
+static int probe_libs(struct multi *m, const struct target_libs *libs, pid_t pid,
+		      bool cxx_only)
 {
 	struct attach_opts ao;
 	struct probe_plan plan;
 
 	attach__opts_for(libs, m->no_placement, &ao);
+	if (cxx_only) {
+		ao.libc_path = ao.mmap_path = NULL;
+	} else if (m->system_wide) {
+		ao.cxx_path = NULL;	/* each libstdc++ is probed on its own */
+	}
 	if (attach__plan(&ao, &plan))
 		return -EINVAL;
-	return add_attachment(m, attach__probes(m->skel, &plan, pid, false));
+	return add_attachment(m, attach__probes_opt(m->skel, &plan, pid, false, !m->nattach));
 }
 
 static bool seen_inode(const struct multi *m, uint64_t inode, const char *path)
@@ -52,7 +58,14 @@ static bool seen_inode(const struct multi *m, uint64_t inode, const char *path)
 	return false;
 }
 
-/* The C library (and libstdc++) one process maps: new ones are probed. */
+static bool is_libstdcxx(const char *path)
+{
+	const char *b = strrchr(path, '/');
+
+	return !strncmp(b ? b + 1 : path, "libstdc++.so", 12);
+}
+
+/* The C library and libstdc++ one process maps: new ones are probed. */
 static void scan_process(struct multi *m, pid_t pid)
 {
 	struct vma_list maps;
@@ -62,17 +75,23 @@ static void scan_process(struct multi *m, pid_t pid)
 		return;
 	for (size_t i = 0; i < maps.n; i++) {
 		const struct vma *v = &maps.v[i];
+		bool cxx = is_libstdcxx(v->path);
 
-		if (v->offset || !v->inode || !procmaps__is_libc(v->path) ||
+		if (v->offset || !v->inode || (!cxx && !procmaps__is_libc(v->path)) ||
 		    seen_inode(m, v->inode, v->path) || m->nlibs == MULTI_MAX_LIBS)
 			continue;
-		/* --obj is for one allocator: system-wide, every C library */
-		if (target__find_libs(pid, pid, v->path, NULL, &libs))
+		/* every C library as the allocator (--obj is for one process) */
+		if (target__find_libs(pid, pid, cxx ? NULL : v->path, NULL, &libs))
 			continue;
+		if (cxx) {	/* this very libstdc++, whatever the process maps first */
+			libs.has_cxx = true;
+			procmaps__open_path(pid, v, libs.cxx_path, sizeof(libs.cxx_path));
+			snprintf(libs.cxx_name, sizeof(libs.cxx_name), "%s", v->path);
+		}
 		m->lib_inode[m->nlibs] = v->inode;
 		snprintf(m->lib_path[m->nlibs], sizeof(m->lib_path[0]), "%s", v->path);
 		m->nlibs++;
-		if (!probe_libs(m, &libs, -1))
+		if (!probe_libs(m, &libs, -1, cxx) && m->verbose)
 			fprintf(stderr, "leakscope: probing %s (as process %d maps it)\n",
 				v->path, pid);
 	}
@@ -108,6 +127,7 @@ int multi__attach(struct multi *m, struct leakscope_bpf *skel, const struct opti
 	memset(m, 0, sizeof(*m));
 	m->skel = skel;
 	m->no_placement = o->no_placement;
+	m->verbose = o->verbose;
 	m->system_wide = o->all || o->comm;
 	if (m->system_wide) {
 		multi__rescan(m);
@@ -122,7 +142,7 @@ int multi__attach(struct multi *m, struct leakscope_bpf *skel, const struct opti
 		pid_t pid = target__check_pid(o->pids[i]);
 
 		if (pid < 0 || target__find_libs(pid, pid, o->obj, NULL, &libs) ||
-		    probe_libs(m, &libs, pid)) {
+		    probe_libs(m, &libs, pid, false)) {
 			multi__detach(m);
 			return -EINVAL;
 		}
