@@ -36,6 +36,8 @@ const volatile __u32 target_tgid = 0;
 const volatile bool trace_all = false;
 const volatile __u32 self_tgid = 0;
 const volatile char comm_filter[16] = {};
+/* --kernel: the kmem/percpu/vmalloc tracepoints record kernel memory */
+const volatile bool kernel_enabled = false;
 const volatile struct sample_tables sample_tab = {};
 /* Set by the loader: the target may be Python (py_config is filled in
  * once its interpreter is found, maybe only after exec). */
@@ -1327,5 +1329,169 @@ int BPF_USDT(python_gc_done, long collected)
 	st->ts_ns = 0;
 	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
 		count(CNT_DROP_EVENTS_LOST);
+	return 0;
+}
+
+/* ---- kernel allocations (--kernel) ----------------------------------------
+ * Blocks of the kernel are kept like a process's, under tgid KERNEL_TGID,
+ * keyed by address (pages by their frame number, in a range of keys no
+ * kernel address has), with the kernel stack of the allocation. */
+
+#define KERNEL_TGID	0
+#define PAGE_KEY(pfn)	(((__u64)(pfn) << 12) | (1ULL << 62))
+
+/* an old layout of mm_page_alloc/free (a struct page pointer, no pfn) */
+struct trace_event_raw_mm_page_alloc___old {
+	struct page *page;
+	unsigned int order;
+} __attribute__((preserve_access_index));
+
+struct trace_event_raw_mm_page_free___old {
+	struct page *page;
+	unsigned int order;
+} __attribute__((preserve_access_index));
+
+static __always_inline bool kernel_wanted(void)
+{
+	return kernel_enabled && current_tgid() != self_tgid;
+}
+
+/* The kernel stack of this event into the stack map; its aggregate. */
+static __always_inline struct stack_agg *kernel_capture(void *ctx, struct stack_key *sk)
+{
+	__u32 zero = 0;
+	struct stack_trace *st = bpf_map_lookup_elem(&stack_scratch, &zero);
+	struct stack_agg *agg;
+	long n;
+
+	sk->tgid = KERNEL_TGID;
+	sk->pad = 0;
+	sk->lead_pc = 0;
+	sk->id = STACK_ID_LOST;
+	if (st) {
+		n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), 0);
+		if (n > 0) {
+			st->nr = n / sizeof(__u64);
+			sk->id = hash_frames(st) ^ 0x6b65726e656cULL;	/* apart from user ids */
+			if (!bpf_map_lookup_elem(&stacks, &sk->id) &&
+			    bpf_map_update_elem(&stacks, &sk->id, st, BPF_NOEXIST) &&
+			    !bpf_map_lookup_elem(&stacks, &sk->id))
+				sk->id = STACK_ID_LOST;
+		}
+	}
+	if (sk->id == STACK_ID_LOST)
+		count(CNT_DROP_STACK_LOST);
+	agg = agg_get(sk);
+	if (!agg)
+		count(CNT_DROP_STACK_AGG_FULL);
+	return agg;
+}
+
+static __always_inline void kernel_alloc(void *ctx, __u64 key, __u64 size)
+{
+	struct stack_key sk;
+	struct stack_agg *agg;
+
+	if (!key || !kernel_wanted())
+		return;
+	agg = kernel_capture(ctx, &sk);
+	if (agg)
+		heap_insert(KERNEL_TGID, key, size, &sk, agg);
+}
+
+static __always_inline void kernel_free(__u64 key)
+{
+	if (key && kernel_wanted())
+		heap_forget(KERNEL_TGID, key);
+}
+
+SEC("tracepoint/kmem/kmalloc")
+int kmem_kmalloc(struct trace_event_raw_kmalloc *ctx)
+{
+	kernel_alloc(ctx, (__u64)BPF_CORE_READ(ctx, ptr), BPF_CORE_READ(ctx, bytes_alloc));
+	return 0;
+}
+
+SEC("tracepoint/kmem/kfree")
+int kmem_kfree(struct trace_event_raw_kfree *ctx)
+{
+	kernel_free((__u64)BPF_CORE_READ(ctx, ptr));
+	return 0;
+}
+
+SEC("tracepoint/kmem/kmem_cache_alloc")
+int kmem_cache_alloc(struct trace_event_raw_kmem_cache_alloc *ctx)
+{
+	kernel_alloc(ctx, (__u64)BPF_CORE_READ(ctx, ptr), BPF_CORE_READ(ctx, bytes_alloc));
+	return 0;
+}
+
+SEC("tracepoint/kmem/kmem_cache_free")
+int kmem_cache_free(struct trace_event_raw_kmem_cache_free *ctx)
+{
+	kernel_free((__u64)BPF_CORE_READ(ctx, ptr));
+	return 0;
+}
+
+SEC("tracepoint/kmem/mm_page_alloc")
+int kmem_page_alloc(struct trace_event_raw_mm_page_alloc *ctx)
+{
+	__u64 key;
+	unsigned int order = BPF_CORE_READ(ctx, order);
+
+	if (bpf_core_field_exists(ctx->pfn)) {
+		key = PAGE_KEY(BPF_CORE_READ(ctx, pfn));
+	} else {
+		struct trace_event_raw_mm_page_alloc___old *o = (void *)ctx;
+
+		key = (__u64)BPF_CORE_READ(o, page);
+	}
+	kernel_alloc(ctx, key, PAGE_SIZE << (order & 31));
+	return 0;
+}
+
+SEC("tracepoint/kmem/mm_page_free")
+int kmem_page_free(struct trace_event_raw_mm_page_free *ctx)
+{
+	if (bpf_core_field_exists(ctx->pfn)) {
+		kernel_free(PAGE_KEY(BPF_CORE_READ(ctx, pfn)));
+	} else {
+		struct trace_event_raw_mm_page_free___old *o = (void *)ctx;
+
+		kernel_free((__u64)BPF_CORE_READ(o, page));
+	}
+	return 0;
+}
+
+SEC("tracepoint/percpu/percpu_alloc_percpu")
+int kmem_percpu_alloc(struct trace_event_raw_percpu_alloc_percpu *ctx)
+{
+	/* bytes_alloc (every CPU's copy) where the kernel has it, else size */
+	__u64 size = bpf_core_field_exists(ctx->bytes_alloc) ? BPF_CORE_READ(ctx, bytes_alloc)
+							     : BPF_CORE_READ(ctx, size);
+
+	kernel_alloc(ctx, (__u64)BPF_CORE_READ(ctx, ptr), size);
+	return 0;
+}
+
+SEC("tracepoint/percpu/percpu_free_percpu")
+int kmem_percpu_free(struct trace_event_raw_percpu_free_percpu *ctx)
+{
+	kernel_free((__u64)BPF_CORE_READ(ctx, ptr));
+	return 0;
+}
+
+SEC("tracepoint/vmalloc/alloc_vmap_area")
+int kmem_vmap_alloc(struct trace_event_raw_alloc_vmap_area *ctx)
+{
+	if (!BPF_CORE_READ(ctx, failed))
+		kernel_alloc(ctx, BPF_CORE_READ(ctx, addr), BPF_CORE_READ(ctx, size));
+	return 0;
+}
+
+SEC("tracepoint/vmalloc/free_vmap_area_noflush")
+int kmem_vmap_free(struct trace_event_raw_free_vmap_area_noflush *ctx)
+{
+	kernel_free(BPF_CORE_READ(ctx, va_start));
 	return 0;
 }

@@ -37,6 +37,7 @@ enum {
 	OPT_PYMALLOC,
 	OPT_ALL,
 	OPT_COMM,
+	OPT_KERNEL,
 };
 
 static const struct option long_opts[] = {
@@ -62,6 +63,7 @@ static const struct option long_opts[] = {
 	{ "pymalloc", no_argument, NULL, OPT_PYMALLOC },
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "comm", required_argument, NULL, OPT_COMM },
+	{ "kernel", no_argument, NULL, OPT_KERNEL },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -87,6 +89,9 @@ void cli__usage(FILE *out)
 "      --all            every process on the host (each distinct C library,\n"
 "                       containers' too, and processes started later)\n"
 "      --comm NAME      every process whose command name is NAME\n"
+"      --kernel         the kernel's allocations too (kmalloc, kmem caches, pages,\n"
+"                       percpu, vmalloc areas), as process 0 [kernel]; alone\n"
+"                       or with --all / --comm / -p\n"
 "  -n, --top N          stacks per report (default 10)\n"
 "      --json           one JSON object per report (JSON Lines)\n"
 "      --min-age SECS   only count blocks at least SECS old\n"
@@ -253,6 +258,9 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 		case OPT_ALL:
 			o->all = true;
 			break;
+		case OPT_KERNEL:
+			o->kernel = true;
+			break;
 		case OPT_COMM:
 			if (!*optarg || strlen(optarg) > 15)
 				return bad(err, "--comm (a command name, at most 15 characters)", optarg);
@@ -400,7 +408,11 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 			"`serve` (give one -p)\n");
 		return -EINVAL;
 	}
-	if (o->all || o->comm)
+	if (o->kernel && o->cmd) {
+		fprintf(err, "leakscope: --kernel traces the whole kernel: no -- CMD with it\n");
+		return -EINVAL;
+	}
+	if (o->all || o->comm || (o->kernel && !o->pid))
 		return 0;
 	if (!o->pid == !o->cmd) {
 		fprintf(err, o->pid

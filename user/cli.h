@@ -19,6 +19,7 @@ struct options {
 	int npids;
 	bool all;		/* --all: every process on the host */
 	const char *comm;	/* --comm NAME: every process of that command name */
+	bool kernel;		/* --kernel: the kernel's own allocations */
 	char **cmd;		/* -- CMD ARGS: start and trace this command */
 	int interval_s;		/* seconds between reports */
 	int count;		/* reports before detaching; 0 = until stopped */
@@ -51,7 +52,7 @@ struct options {
 /* Several processes at once (--all, --comm, -p more than once). */
 static inline bool cli__multi(const struct options *o)
 {
-	return o->all || o->comm || o->npids > 1;
+	return o->all || o->comm || o->npids > 1 || o->kernel;
 }
 
 /* Parses argv into opts.  Returns 0 on success, 1 when help was printed

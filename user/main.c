@@ -54,6 +54,49 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);	/* a closed stdout ends in an error, not a kill */
 }
 
+/* --kernel's programs: loaded only when asked, and only for tracepoints
+ * this kernel has (vmalloc's are recent). */
+static void kernel_autoload(struct leakscope_bpf *skel, bool on)
+{
+	struct { struct bpf_program *p; const char *event; } kp[] = {
+		{ skel->progs.kmem_kmalloc, "kmem/kmalloc" },
+		{ skel->progs.kmem_kfree, "kmem/kfree" },
+		{ skel->progs.kmem_cache_alloc, "kmem/kmem_cache_alloc" },
+		{ skel->progs.kmem_cache_free, "kmem/kmem_cache_free" },
+		{ skel->progs.kmem_page_alloc, "kmem/mm_page_alloc" },
+		{ skel->progs.kmem_page_free, "kmem/mm_page_free" },
+		{ skel->progs.kmem_percpu_alloc, "percpu/percpu_alloc_percpu" },
+		{ skel->progs.kmem_percpu_free, "percpu/percpu_free_percpu" },
+		{ skel->progs.kmem_vmap_alloc, "vmalloc/alloc_vmap_area" },
+		{ skel->progs.kmem_vmap_free, "vmalloc/free_vmap_area_noflush" },
+	};
+	char path[128];
+
+	for (size_t i = 0; i < sizeof(kp) / sizeof(kp[0]); i++) {
+		snprintf(path, sizeof(path), "/sys/kernel/tracing/events/%s", kp[i].event);
+		bpf_program__set_autoload(kp[i].p, on && !access(path, F_OK));
+	}
+}
+
+/* Attaches every loaded kernel program (--kernel). */
+static int attach_kernel(struct leakscope_bpf *skel, struct bpf_link **links, int *n)
+{
+	struct bpf_program *p;
+
+	bpf_object__for_each_program(p, skel->obj) {
+		if (strncmp(bpf_program__name(p), "kmem_", 5) || !bpf_program__autoload(p))
+			continue;
+		links[*n] = bpf_program__attach(p);
+		if (!links[*n]) {
+			fprintf(stderr, "leakscope: cannot attach %s: %s\n", bpf_program__name(p),
+				strerror(errno));
+			return -errno;
+		}
+		(*n)++;
+	}
+	return 0;
+}
+
 static int load_bpf(struct leakscope_bpf **out, const struct options *o, pid_t pid,
 		    bool python)
 {
@@ -68,6 +111,8 @@ static int load_bpf(struct leakscope_bpf **out, const struct options *o, pid_t p
 	skel->rodata->target_tgid = pid;
 	skel->rodata->python_enabled = python;
 	skel->rodata->trace_all = o->all || o->comm;
+	skel->rodata->kernel_enabled = o->kernel;
+	kernel_autoload(skel, o->kernel);
 	skel->rodata->self_tgid = getpid();
 	if (o->comm)
 		strncpy((char *)skel->rodata->comm_filter, o->comm,
@@ -152,7 +197,8 @@ static int run_multi(struct options *o, struct session *s)
 {
 	static struct multi m;
 	struct leakscope_bpf *skel = NULL;
-	int rc = 1;
+	struct bpf_link *klinks[16];
+	int rc = 1, nklinks = 0;
 
 	for (int i = 0; i < o->npids; i++)
 		if (target__check_pid(o->pids[i]) < 0)
@@ -162,21 +208,27 @@ static int run_multi(struct options *o, struct session *s)
 	for (int i = 0; i < o->npids; i++)
 		if (add_target(skel, o->pids[i]))
 			goto out;
-	if (stop_requested || multi__attach(&m, skel, o))
+	if (o->kernel && attach_kernel(skel, klinks, &nklinks))
+		goto out;
+	if (stop_requested || ((o->npids || o->all || o->comm) && multi__attach(&m, skel, o)))
 		goto out;
 	if (stop_requested) {
 		fprintf(stderr, "leakscope: interrupted before tracing began; nothing attached\n");
 		rc = 130;
 		goto out;
 	}
-	if (o->npids)
-		fprintf(stderr, "leakscope: tracing %d processes (%d probe sites); %s\n",
-			m.npids, multi__count(&m), o->record ? "the profile is written at the end"
-			: "Ctrl-C to stop");
+	if (!o->npids && !o->all && !o->comm)
+		fprintf(stderr, "leakscope: tracing the kernel's allocations (%d tracepoints); %s\n",
+			nklinks, o->record ? "the profile is written at the end" : "Ctrl-C to stop");
+	else if (o->npids)
+		fprintf(stderr, "leakscope: tracing %d processes (%d probe sites)%s; %s\n",
+			m.npids, multi__count(&m), o->kernel ? " and the kernel" : "",
+			o->record ? "the profile is written at the end" : "Ctrl-C to stop");
 	else
-		fprintf(stderr, "leakscope: tracing %s%s through %d C librar%s (%d probe sites); %s\n",
+		fprintf(stderr, "leakscope: tracing %s%s through %d C librar%s (%d probe sites)%s; %s\n",
 			o->comm ? "every process named " : "every process", o->comm ? o->comm : "",
 			m.nlibs, m.nlibs == 1 ? "y" : "ies", multi__count(&m),
+			o->kernel ? " and the kernel" : "",
 			o->record ? "the profile is written at the end" : "Ctrl-C to stop");
 	s->opts = o;
 	s->skel = skel;
@@ -186,6 +238,8 @@ static int run_multi(struct options *o, struct session *s)
 	rc = session__run(s);
 out:
 	multi__detach(&m);
+	while (nklinks)
+		bpf_link__destroy(klinks[--nklinks]);
 	if (s->profile && s->profile != stdout)
 		fclose(s->profile);
 	leakscope_bpf__destroy(skel);

@@ -188,9 +188,11 @@ static void check_exit(struct loop *l)
 	struct child *c = l->s->child;
 	const struct multi *m = l->s->multi;
 
-	if (m) {	/* -p A -p B: over when all are gone; --all: never */
+	if (m) {	/* -p A -p B: over when all are gone; --all, --kernel: never */
 		int alive = 0;
 
+		if (!m->npids)
+			return;
 		for (int i = 0; i < m->npids; i++)
 			alive += kill(m->pids[i], 0) == 0 || errno != ESRCH;
 		l->exited = !m->system_wide && !alive;
@@ -324,8 +326,12 @@ static int report_multi(struct loop *l, bool final, uint64_t t0)
 	multi__rescan(l->s->multi);
 	if (!err)
 		err = collector__collect(l->col, 0, &r);
-	for (size_t i = 0; !err && i < r.nprocs; i++)
-		target__comm(r.procs[i].pid, r.procs[i].comm, sizeof(r.procs[i].comm));
+	for (size_t i = 0; !err && i < r.nprocs; i++) {
+		if (r.procs[i].pid == 0)
+			snprintf(r.procs[i].comm, sizeof(r.procs[i].comm), "[kernel]");
+		else
+			target__comm(r.procs[i].pid, r.procs[i].comm, sizeof(r.procs[i].comm));
+	}
 	if (!err)
 		err = sympool__report(&l->pool, &r);
 	if (err) {

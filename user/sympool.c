@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ksym.h"
 #include "symbolize.h"
 #include "sympool.h"
 
@@ -65,6 +66,39 @@ static const char *comm_of(const struct report *r, pid_t pid)
 	return "?";
 }
 
+/* Every kernel stack of r, from index i on: kallsyms names. */
+static int kernel_frames(struct sympool *p, struct report *r, size_t i)
+{
+	size_t need = 0, used = 0;
+
+	if (!p->ksym)
+		p->ksym = ksym__load();
+	for (size_t j = i; j < r->nstacks; j++)
+		if (!r->stacks[j].key.tgid)
+			need += r->stacks[j].nips;
+	if (need > p->capkframes) {
+		struct frame *v = realloc(p->kframes, need * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		p->kframes = v;
+		p->capkframes = need;
+	}
+	for (size_t j = i; j < r->nstacks; j++) {
+		struct report_stack *s = &r->stacks[j];
+
+		if (s->key.tgid)
+			continue;
+		s->frames = p->kframes + used;
+		s->nframes = s->nips;
+		for (int f = 0; f < s->nips; f++)
+			ksym__resolve(p->ksym, s->ips[f], &s->frames[f]);
+		used += s->nips;
+		s->comm = "[kernel]";
+	}
+	return 0;
+}
+
 int sympool__report(struct sympool *p, struct report *r)
 {
 	if (r->nstacks > p->capscratch) {
@@ -86,6 +120,13 @@ int sympool__report(struct sympool *p, struct report *r)
 
 		if (r->stacks[i].nframes >= 0)
 			continue;
+		if (pid == 0) {		/* the kernel (--kernel) */
+			int err = kernel_frames(p, r, i);
+
+			if (err)
+				return err;
+			continue;
+		}
 		for (size_t j = i; j < r->nstacks; j++)	/* this process's stacks */
 			if ((pid_t)r->stacks[j].key.tgid == pid)
 				p->scratch[k++] = r->stacks[j];
@@ -114,5 +155,10 @@ void sympool__free(struct sympool *p)
 		sympool__exit(p, p->pid[0]);
 	free(p->scratch);
 	p->scratch = NULL;
+	free(p->kframes);
+	p->kframes = NULL;
+	p->capkframes = 0;
+	ksym__free(p->ksym);
+	p->ksym = NULL;
 	p->capscratch = 0;
 }

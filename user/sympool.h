@@ -15,6 +15,9 @@ struct sympool {
 	struct symbolizer *sym[SYMPOOL_MAX];
 	int n;
 	struct report_stack *scratch;	/* one process's stacks at a time */
+	struct ksym *ksym;		/* --kernel: kallsyms, loaded when needed */
+	struct frame *kframes;
+	size_t capkframes;
 	size_t capscratch;
 };
 
