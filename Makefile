@@ -69,6 +69,9 @@ $(BUILD)/leakscope: $(USER_OBJS)
 $(BUILD)/fixtures/lib_%.so: tests/fixtures/lib_%.c | $(BUILD)/fixtures
 	$(CC) $(FIXTURE_CFLAGS) -shared -fPIC $< -o $@
 
+$(BUILD)/fixtures/nolibc: tests/fixtures/nolibc.c | $(BUILD)/fixtures
+	$(CC) -O1 -static -nostdlib -fno-stack-protector $< -o $@
+
 $(BUILD)/fixtures/static_%: tests/fixtures/static_%.c | $(BUILD)/fixtures
 	$(CC) $(FIXTURE_CFLAGS) -static $< -o $@
 

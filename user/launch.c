@@ -48,23 +48,27 @@ static int resolve(const char *cmd, char *out, size_t len)
 	return -ENOENT;
 }
 
-/* A static program carries its own malloc: libc probes would see nothing. */
+/* A static program carries its own malloc (found and probed there); one
+ * without any has nothing leakscope could probe. */
 static int check_dynamic(const char *path, const char *obj)
 {
 	struct elfsym *e;
-	int dyn;
+	uint64_t off, size;
+	int ok;
 
 	if (obj)
 		return 0;
 	e = elfsym__open(path);
 	if (!e)
 		return 0;	/* a script: its interpreter is checked by exec */
-	dyn = elfsym__is_dynamic(e);
+	ok = elfsym__is_dynamic(e) || !elfsym__func(e, "malloc", &off, &size) ||
+	     !elfsym__func(e, "je_malloc", &off, &size);
 	elfsym__close(e);
-	if (dyn)
+	if (ok)
 		return 0;
-	fprintf(stderr, "leakscope: %s is statically linked: its allocator is inside it.\n"
-		"Use --obj %s to probe the malloc/free it contains.\n", path, path);
+	fprintf(stderr, "leakscope: %s is statically linked and has no malloc of its own "
+		"that leakscope knows.\nUse --obj %s with a program whose allocator "
+		"exports malloc/free.\n", path, path);
 	return -ENOEXEC;
 }
 

@@ -194,7 +194,7 @@ int target__find_libs(pid_t maps_pid, pid_t target, const char *obj,
 					   out))
 			out->kind = ALLOC_OTHER;
 	}
-	if (!alloc && libc) {
+	if (!alloc && libc && !obj) {
 		alloc = libc;
 		out->kind = ALLOC_LIBC;
 		out->prefix[0] = 0;

@@ -85,6 +85,13 @@ def test_obj_probes_a_static_program():
     assert "static_leaks" in p.stderr   # "tracing PID ... through <obj>"
 
 
+def test_static_program_found_without_obj():
+    """A program with malloc linked in is its own allocator: no --obj."""
+    reports, p = run_command("static_leaks", "run")
+    assert_exact(reports[-1], expected.STATIC, [])
+    assert "through malloc in" in p.stderr and "static_leaks" in p.stderr
+
+
 def test_exit_status_is_passed_on():
     import subprocess
     from conftest import LEAKSCOPE
