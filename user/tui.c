@@ -112,12 +112,27 @@ static double sort_key(const struct report_stack *s)
 	}
 }
 
+/* Several processes: the rank of a stack's process (biggest first). */
+static size_t proc_rank(const struct report *r, const struct report_stack *s)
+{
+	for (size_t i = 0; i < r->nprocs; i++)
+		if (r->procs[i].pid == (pid_t)s->key.tgid)
+			return i;
+	return r->nprocs;
+}
+
 static int cmp_rows(const void *a, const void *b)
 {
 	const struct report_stack *x = &sort_ctx->r->stacks[*(const int *)a];
 	const struct report_stack *y = &sort_ctx->r->stacks[*(const int *)b];
 	double kx = sort_key(x), ky = sort_key(y);
 
+	if (sort_ctx->r->multi) {	/* grouped by process first */
+		size_t px = proc_rank(sort_ctx->r, x), py = proc_rank(sort_ctx->r, y);
+
+		if (px != py)
+			return px < py ? -1 : 1;
+	}
 	if (kx != ky)
 		return kx < ky ? 1 : -1;
 	return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
@@ -230,13 +245,39 @@ static void draw_row(const struct tui *t, int y, int idx, bool selected)
 		attroff(A_REVERSE);
 }
 
-static void draw_table(struct tui *t)
+#define PROC_ROWS 5	/* processes listed above the stacks (several processes) */
+
+/* Several processes: the biggest ones; returns the rows used. */
+static int draw_procs(const struct tui *t)
 {
-	int rows = LINES - 7;
+	const struct report *r = t->r;
+	int n = r->nprocs < PROC_ROWS ? (int)r->nprocs : PROC_ROWS;
+	char b[32], g[32];
 
 	attron(A_BOLD | A_UNDERLINE);
-	mvprintw(5, 0, "%10s %9s %12s %-8s %8s  %s", "BYTES", "BLOCKS", "GROWTH",
-		 "CLASS", "AGE s", "WHERE (first frame outside the allocator)");
+	mvprintw(5, 0, "%7s %-16s %10s %9s %12s %-8s", "PID", "COMM", "BYTES", "BLOCKS",
+		 "GROWTH", "CLASS");
+	attroff(A_BOLD | A_UNDERLINE);
+	for (int i = 0; i < n; i++) {
+		const struct report_proc *p = &r->procs[i];
+
+		report_text__bytes(b, sizeof(b), p->bytes);
+		report_text__bytes(g, sizeof(g), p->growth_bytes_per_s);
+		mvprintw(6 + i, 0, "%7d %-16.16s %10s %9lld %10s/s %-8s", p->pid, p->comm, b,
+			 (long long)p->allocs, g, classify__name(p->cls));
+	}
+	return n + 2;
+}
+
+static void draw_table(struct tui *t)
+{
+	int y0 = 5 + (t->r->multi ? draw_procs(t) : 0);
+	int rows = LINES - y0 - 2;
+
+	attron(A_BOLD | A_UNDERLINE);
+	mvprintw(y0, 0, "%10s %9s %12s %-8s %8s  %s", "BYTES", "BLOCKS", "GROWTH",
+		 "CLASS", "AGE s", t->r->multi ? "WHERE (process: first frame of its own)"
+		 : "WHERE (first frame outside the allocator)");
 	attroff(A_BOLD | A_UNDERLINE);
 	if (rows < 1)
 		return;
@@ -245,7 +286,7 @@ static void draw_table(struct tui *t)
 	if (t->selected >= t->top_row + rows)
 		t->top_row = t->selected - rows + 1;
 	for (int i = 0; i < rows && t->top_row + i < t->norder; i++)
-		draw_row(t, 6 + i, t->order[t->top_row + i], t->top_row + i == t->selected);
+		draw_row(t, y0 + 1 + i, t->order[t->top_row + i], t->top_row + i == t->selected);
 }
 
 static void draw_detail(const struct tui *t)

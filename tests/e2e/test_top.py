@@ -1,5 +1,6 @@
 """`leakscope top` in a real terminal (tmux): the leak on top and growing,
 the bounded cache a plateau, keys work, q detaches cleanly."""
+import re
 import shutil
 import subprocess
 import time
@@ -98,3 +99,34 @@ def test_top_without_a_terminal_prints_text(service):
     assert p.returncode == 0, p.stderr
     assert p.stdout.count("outstanding in") == 2      # two text reports
     assert "leak_unbounded" in p.stdout
+
+
+@pytest.mark.skipif(not shutil.which("tmux"), reason="tmux missing")
+def test_top_several_processes_groups_by_process(service, tmp_path):
+    """`top -p A -p B`: the processes first, then stacks grouped by process."""
+    other = subprocess.Popen([str(FIXTURES / "cache_leak"), "run"])
+    rc_file = tmp_path / "rc"
+    tmux("kill-session", "-t", SESSION)
+    tmux("new-session", "-d", "-s", SESSION, "-x", "160", "-y", "40",
+         f"{LEAKSCOPE} top -p {service.pid} -p {other.pid} 2>{tmp_path}/err; "
+         f"echo $? > {rc_file}; sleep 60")
+    try:
+        text = wait_for(lambda t: "2 processes" in t and f"{other.pid} cache_leak:" in t
+                        and f"{service.pid} cache_leak:" in t)
+        assert "PID COMM" in text
+        # stacks of one process are together: no interleaving of the two
+        owners = [int(l.split(":")[0].split()[-2]) for l in text.splitlines()
+                  if re.search(r"\d+ cache_leak: ", l)]
+        assert owners == sorted(owners, key=owners.index) and len(set(owners)) == 2
+        changes = sum(1 for a, b in zip(owners, owners[1:]) if a != b)
+        assert changes == 1, owners
+        tmux("send-keys", "-t", SESSION, "q")
+        deadline = time.time() + 30
+        while not rc_file.exists() and time.time() < deadline:
+            time.sleep(0.2)
+        assert rc_file.read_text().strip() == "0", (tmp_path / "err").read_text()
+        assert leakscope_programs_loaded() == []
+    finally:
+        tmux("kill-session", "-t", SESSION)
+        other.kill()
+        other.wait()
