@@ -1120,7 +1120,8 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 	return 0;
 }
 
-#define FREE_CHAIN_NS	50000	/* delete -> free -> allocator's free: microseconds */
+#define FREE_CHAIN_NS	1000000	/* delete -> free -> allocator's free: microseconds,
+				 * unless the thread is preempted in between */
 #define FREE_CHAIN_SP	128	/* a tail call moves rsp by a few pushes at most */
 
 SEC("uprobe")
