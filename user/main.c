@@ -227,7 +227,7 @@ static int run_multi(struct options *o, struct session *s)
 	else
 		fprintf(stderr, "leakscope: tracing %s%s through %d C librar%s (%d probe sites)%s; %s\n",
 			o->comm ? "every process named " : "every process", o->comm ? o->comm : "",
-			m.nlibs, m.nlibs == 1 ? "y" : "ies", multi__count(&m),
+			m.nlibc, m.nlibc == 1 ? "y" : "ies", multi__count(&m),
 			o->kernel ? " and the kernel" : "",
 			o->record ? "the profile is written at the end" : "Ctrl-C to stop");
 	s->opts = o;

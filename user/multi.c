@@ -65,6 +65,22 @@ static bool is_libstdcxx(const char *path)
 	return !strncmp(b ? b + 1 : path, "libstdc++.so", 12);
 }
 
+/* The libraries of one mapping, to probe for every process: a C library
+ * as the allocator, or a libstdc++ for its operator new. */
+static void libs_of(pid_t pid, const struct vma *v, bool cxx, struct target_libs *libs)
+{
+	memset(libs, 0, sizeof(*libs));
+	if (cxx) {
+		libs->has_cxx = true;
+		procmaps__open_path(pid, v, libs->cxx_path, sizeof(libs->cxx_path));
+		snprintf(libs->cxx_name, sizeof(libs->cxx_name), "%s", v->path);
+	} else {
+		libs->kind = ALLOC_LIBC;
+		procmaps__open_path(pid, v, libs->alloc_path, sizeof(libs->alloc_path));
+		snprintf(libs->alloc_name, sizeof(libs->alloc_name), "%s", v->path);
+	}
+}
+
 /* The C library and libstdc++ one process maps: new ones are probed. */
 static void scan_process(struct multi *m, pid_t pid)
 {
@@ -80,17 +96,11 @@ static void scan_process(struct multi *m, pid_t pid)
 		if (v->offset || !v->inode || (!cxx && !procmaps__is_libc(v->path)) ||
 		    seen_inode(m, v->inode, v->path) || m->nlibs == MULTI_MAX_LIBS)
 			continue;
-		/* every C library as the allocator (--obj is for one process) */
-		if (target__find_libs(pid, pid, cxx ? NULL : v->path, NULL, &libs))
-			continue;
-		if (cxx) {	/* this very libstdc++, whatever the process maps first */
-			libs.has_cxx = true;
-			procmaps__open_path(pid, v, libs.cxx_path, sizeof(libs.cxx_path));
-			snprintf(libs.cxx_name, sizeof(libs.cxx_name), "%s", v->path);
-		}
 		m->lib_inode[m->nlibs] = v->inode;
 		snprintf(m->lib_path[m->nlibs], sizeof(m->lib_path[0]), "%s", v->path);
 		m->nlibs++;
+		m->nlibc += !cxx;
+		libs_of(pid, v, cxx, &libs);
 		if (!probe_libs(m, &libs, -1, cxx) && m->verbose)
 			fprintf(stderr, "leakscope: probing %s (as process %d maps it)\n",
 				v->path, pid);

@@ -8,7 +8,7 @@
 
 #include "cli.h"
 
-#define MULTI_MAX_LIBS		64	/* distinct C libraries (containers) */
+#define MULTI_MAX_LIBS		64	/* distinct C libraries and libstdc++s (containers) */
 #define MULTI_MAX_ATTACH	(MULTI_MAX_LIBS + MAX_PIDS)
 
 struct leakscope_bpf;
@@ -21,9 +21,10 @@ struct multi {
 	bool system_wide;		/* --all / --comm */
 	struct attachment *attach[MULTI_MAX_ATTACH];
 	int nattach;
-	uint64_t lib_inode[MULTI_MAX_LIBS];	/* C libraries probed already */
+	uint64_t lib_inode[MULTI_MAX_LIBS];	/* libraries probed already */
 	char lib_path[MULTI_MAX_LIBS][4096];
 	int nlibs;
+	int nlibc;				/* of which C libraries */
 	pid_t pids[MAX_PIDS];		/* -p list: the processes, as checked */
 	int npids;
 };
