@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "profile.pb-c.h"
@@ -524,6 +525,15 @@ int report_pprof__encode(const struct report *r, const struct pprof_meta *m,
 	err = pack(&b, m, &p, out, len);
 	builder_free(&b);
 	return err;
+}
+
+void report_pprof__meta(struct pprof_meta *m, double start_wall_s, const struct report *r)
+{
+	if (gethostname(m->hostname, sizeof(m->hostname) - 1))
+		strcpy(m->hostname, "unknown");
+	m->hostname[sizeof(m->hostname) - 1] = 0;
+	m->time_ns = (int64_t)(start_wall_s * 1e9);
+	m->duration_ns = (int64_t)((r->timestamp - start_wall_s) * 1e9);
 }
 
 int report_pprof__gzip(const uint8_t *in, size_t n, uint8_t **out, size_t *len)

@@ -11,10 +11,14 @@
 #include "symbolize.h"
 
 struct pprof_meta {
-	const char *hostname;	/* label of every sample */
+	char hostname[256];	/* label of every sample */
 	int64_t time_ns;	/* wall clock at the start of the trace */
 	int64_t duration_ns;
 };
+
+/* The metadata of a profile of r, from a trace that began at start_wall_s
+ * (seconds since the epoch): this host's name, the start, the duration. */
+void report_pprof__meta(struct pprof_meta *m, double start_wall_s, const struct report *r);
 
 /* Where the module holding addr is mapped (pprof's mappings); returns 0,
  * or non-zero when unknown. */

@@ -33,7 +33,6 @@ struct serve {
 	const struct report *r;		/* NULL until the first report */
 	struct self_stats st;
 	int stats_fd;			/* BPF run-time stats on while open */
-	char hostname[256];
 	uint8_t *pprof;			/* encoded for the current report */
 	size_t pprof_len;
 };
@@ -85,12 +84,9 @@ static int module_of(void *ctx, pid_t pid, uint64_t addr, struct module_info *ou
 
 static void answer_pprof(struct serve *s, struct http_response *resp)
 {
-	struct pprof_meta m = {
-		.hostname = s->hostname,
-		.time_ns = (int64_t)(s->st.start_time_s * 1e9),
-		.duration_ns = (int64_t)((s->r->timestamp - s->st.start_time_s) * 1e9),
-	};
+	struct pprof_meta m;
 
+	report_pprof__meta(&m, s->st.start_time_s, s->r);
 	if (!s->pprof &&
 	    report_pprof__encode(s->r, &m, module_of, s->sym, &s->pprof, &s->pprof_len)) {
 		resp->status = 500;
@@ -149,8 +145,6 @@ struct serve *serve__new(const char *listen)
 		return NULL;
 	s->stats_fd = -1;
 	s->st.start_time_s = wall_s();
-	if (gethostname(s->hostname, sizeof(s->hostname) - 1))
-		strcpy(s->hostname, "unknown");
 	s->http = http__start(listen, handle, s);
 	if (!s->http) {
 		serve__free(s);

@@ -262,17 +262,12 @@ static int module_of(void *ctx, pid_t pid, uint64_t addr, struct module_info *ou
 
 static int write_pprof(struct loop *l, FILE *f, const struct report *r)
 {
-	char host[256] = "unknown";
-	struct pprof_meta m = {
-		.hostname = host,
-		.time_ns = (int64_t)(l->start_wall_s * 1e9),
-		.duration_ns = (int64_t)((r->timestamp - l->start_wall_s) * 1e9),
-	};
+	struct pprof_meta m;
 	uint8_t *buf;
 	size_t len;
 	int err;
 
-	gethostname(host, sizeof(host) - 1);
+	report_pprof__meta(&m, l->start_wall_s, r);
 	err = report_pprof__encode(r, &m, module_of, l, &buf, &len);
 	if (err)
 		return err;
