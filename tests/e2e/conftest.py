@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -153,6 +154,22 @@ def leakscope_programs_loaded():
                          text=True).stdout
     return [n for n in ("malloc_enter", "free_enter", "alloc_return")
             if f"name {n} " in out]
+
+
+@pytest.fixture
+def service():
+    """cache_leak running on its own: an unbounded leak and a bounded cache."""
+    p = subprocess.Popen([str(FIXTURES / "cache_leak"), "run"])
+    yield p
+    p.kill()
+    p.wait()
+
+
+def free_port():
+    """A TCP port on loopback nobody listens on (now)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture

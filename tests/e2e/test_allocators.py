@@ -4,13 +4,12 @@ mimalloc, and Debian's redis-server (jemalloc)."""
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 
 import pytest
 
-from conftest import FIXTURES, LEAKSCOPE, Tracer, leakscope_programs_loaded
+from conftest import FIXTURES, LEAKSCOPE, Tracer, free_port, leakscope_programs_loaded
 import expected
 
 LIBDIR = "/usr/lib/x86_64-linux-gnu"
@@ -79,12 +78,6 @@ def test_allocator_detected_and_exact(case):
         fx.kill()
         fx.wait()
     assert not leakscope_programs_loaded()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server missing")

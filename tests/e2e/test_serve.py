@@ -11,14 +11,8 @@ import urllib.request
 
 import pytest
 
-from conftest import (FIXTURES, LEAKSCOPE, default_sigint, leakscope_programs_loaded,
+from conftest import (FIXTURES, LEAKSCOPE, default_sigint, free_port, leakscope_programs_loaded,
                       pprof_top)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url, timeout=10):
@@ -55,14 +49,6 @@ class Server:
         self.proc.send_signal(signal.SIGTERM)
         out, err = self.proc.communicate(timeout=60)
         return self.proc.returncode, err
-
-
-@pytest.fixture
-def service():
-    p = subprocess.Popen([str(FIXTURES / "cache_leak"), "run"])
-    yield p
-    p.kill()
-    p.wait()
 
 
 @pytest.fixture

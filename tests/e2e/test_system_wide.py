@@ -5,7 +5,7 @@ import json
 import subprocess
 import time
 
-from conftest import (LEAKSCOPE, Fixture, default_sigint, leakscope_programs_loaded,
+from conftest import (LEAKSCOPE, default_sigint, leakscope_programs_loaded,
                       text_mapping_intact, is_libc)
 import expected
 

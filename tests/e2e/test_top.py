@@ -47,12 +47,12 @@ def wait_for(pred, timeout=40):
     raise AssertionError("screen never matched:\n" + screen())
 
 
-@pytest.fixture
-def service():
-    p = subprocess.Popen([str(FIXTURES / "cache_leak"), "run"])
-    yield p
-    p.kill()
-    p.wait()
+def exit_code(rc_file, timeout=30):
+    """What the shell in the tmux session wrote once leakscope exited."""
+    deadline = time.time() + timeout
+    while not rc_file.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    return rc_file.read_text().strip()
 
 
 @pytest.mark.skipif(not shutil.which("tmux"), reason="tmux missing")
@@ -81,10 +81,7 @@ def test_top_classifies_and_quits(service, tmp_path):
         assert "cache_insert" in text and "main" in text
         tmux("send-keys", "-t", SESSION, "Escape")
         tmux("send-keys", "-t", SESSION, "q")
-        deadline = time.time() + 30
-        while not rc_file.exists() and time.time() < deadline:
-            time.sleep(0.2)
-        assert rc_file.read_text().strip() == "0", (tmp_path / "err").read_text()
+        assert exit_code(rc_file) == "0", (tmp_path / "err").read_text()
         assert leakscope_programs_loaded() == []
         assert text_mapping_intact(service.pid, is_libc) == 0     # detached
         assert service.poll() is None                             # still running
@@ -121,10 +118,7 @@ def test_top_several_processes_groups_by_process(service, tmp_path):
         changes = sum(1 for a, b in zip(owners, owners[1:]) if a != b)
         assert changes == 1, owners
         tmux("send-keys", "-t", SESSION, "q")
-        deadline = time.time() + 30
-        while not rc_file.exists() and time.time() < deadline:
-            time.sleep(0.2)
-        assert rc_file.read_text().strip() == "0", (tmp_path / "err").read_text()
+        assert exit_code(rc_file) == "0", (tmp_path / "err").read_text()
         assert leakscope_programs_loaded() == []
     finally:
         tmux("kill-session", "-t", SESSION)
