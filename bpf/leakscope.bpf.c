@@ -232,6 +232,7 @@ static __always_inline void emit(enum event_type type, __u32 tgid)
 
 /* ---- per-stack aggregate ---------------------------------------------- */
 
+/* The stack's aggregate, created if new; NULL (counted) if the map is full. */
 static __always_inline struct stack_agg *agg_get(struct stack_key *sk)
 {
 	static const struct stack_agg zero;
@@ -240,7 +241,10 @@ static __always_inline struct stack_agg *agg_get(struct stack_key *sk)
 	if (agg)
 		return agg;
 	bpf_map_update_elem(&stack_aggs, sk, &zero, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&stack_aggs, sk);
+	agg = bpf_map_lookup_elem(&stack_aggs, sk);
+	if (!agg)
+		count(CNT_DROP_STACK_AGG_FULL);
+	return agg;
 }
 
 /* Counts blocks in or out of a stack, keeping held_since_ns. */
@@ -464,15 +468,26 @@ static __always_inline __u64 hash_py(__u64 h, const struct py_trace *pt)
 	return h ? h : 1;
 }
 
+/* Keeps st under id in the stack map unless it is there (another CPU may
+ * insert it at the same time); id, or STACK_ID_LOST (counted) when full. */
+static __always_inline __u64 stack_keep(const struct stack_trace *st, __u64 id)
+{
+	if (bpf_map_lookup_elem(&stacks, &id) ||
+	    bpf_map_update_elem(&stacks, &id, st, BPF_NOEXIST) == 0 ||
+	    bpf_map_lookup_elem(&stacks, &id))
+		return id;
+	count(CNT_DROP_STACK_LOST);
+	return STACK_ID_LOST;
+}
+
 /* Captures the user stack (without frame 0, the ip, if skip_ip) into
  * the stack map; returns its id, or STACK_ID_LOST (counted). */
 static __always_inline __u64 stack_id(struct pt_regs *regs, bool skip_ip)
 {
 	__u32 zero = 0;
 	struct stack_trace *st = bpf_map_lookup_elem(&stack_scratch, &zero);
-	__u64 id;
-
 	struct py_trace *pt;
+	__u64 id;
 
 	if (!st)
 		return STACK_ID_LOST;
@@ -488,9 +503,7 @@ static __always_inline __u64 stack_id(struct pt_regs *regs, bool skip_ip)
 	if (pt && bpf_map_update_elem(&py_stacks, &id, pt, BPF_NOEXIST) &&
 	    !bpf_map_lookup_elem(&py_stacks, &id))
 		goto lost;
-	if (bpf_map_update_elem(&stacks, &id, st, BPF_NOEXIST) == 0 ||
-	    bpf_map_lookup_elem(&stacks, &id))	/* another CPU inserted it */
-		return id;
+	return stack_keep(st, id);
 lost:
 	count(CNT_DROP_STACK_LOST);
 	return STACK_ID_LOST;
@@ -505,16 +518,11 @@ static __always_inline struct stack_agg *capture_stack(struct pt_regs *regs,
 						       struct stack_key *sk,
 						       bool skip_ip, __u64 lead_pc)
 {
-	struct stack_agg *agg;
-
 	sk->tgid = tgid;
 	sk->pad = 0;
 	sk->lead_pc = lead_pc;
 	sk->id = stack_id(regs, skip_ip);
-	agg = agg_get(sk);
-	if (!agg)
-		count(CNT_DROP_STACK_AGG_FULL);
-	return agg;
+	return agg_get(sk);
 }
 
 /* Adds a new block to its stack's allocation totals: itself, or when
@@ -1362,30 +1370,20 @@ static __always_inline struct stack_agg *kernel_capture(void *ctx, struct stack_
 {
 	__u32 zero = 0;
 	struct stack_trace *st = bpf_map_lookup_elem(&stack_scratch, &zero);
-	struct stack_agg *agg;
-	long n;
+	long n = st ? bpf_get_stack(ctx, st->ips, sizeof(st->ips), 0) : 0;
 
 	sk->tgid = KERNEL_TGID;
 	sk->pad = 0;
 	sk->lead_pc = 0;
-	sk->id = STACK_ID_LOST;
-	if (st) {
-		n = bpf_get_stack(ctx, st->ips, sizeof(st->ips), 0);
-		if (n > 0) {
-			st->nr = n / sizeof(__u64);
-			sk->id = hash_frames(st) ^ 0x6b65726e656cULL;	/* apart from user ids */
-			if (!bpf_map_lookup_elem(&stacks, &sk->id) &&
-			    bpf_map_update_elem(&stacks, &sk->id, st, BPF_NOEXIST) &&
-			    !bpf_map_lookup_elem(&stacks, &sk->id))
-				sk->id = STACK_ID_LOST;
-		}
-	}
-	if (sk->id == STACK_ID_LOST)
+	if (st && n > 0) {
+		st->nr = n / sizeof(__u64);
+		/* apart from user stacks' ids */
+		sk->id = stack_keep(st, hash_frames(st) ^ 0x6b65726e656cULL);
+	} else {
+		sk->id = STACK_ID_LOST;
 		count(CNT_DROP_STACK_LOST);
-	agg = agg_get(sk);
-	if (!agg)
-		count(CNT_DROP_STACK_AGG_FULL);
-	return agg;
+	}
+	return agg_get(sk);
 }
 
 static __always_inline void kernel_alloc(void *ctx, __u64 key, __u64 size)
