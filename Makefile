@@ -44,7 +44,7 @@ $(BUILD) $(BUILD)/user $(BUILD)/fixtures $(BUILD)/unit:
 $(BUILD)/vmlinux.h: | $(BUILD)
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
 
-$(BUILD)/leakscope.bpf.o: bpf/leakscope.bpf.c include/leakscope.h $(BUILD)/vmlinux.h
+$(BUILD)/leakscope.bpf.o: bpf/leakscope.bpf.c $(wildcard bpf/*.bpf.h) $(wildcard include/*.h) $(BUILD)/vmlinux.h
 	$(CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Iinclude -I$(BUILD) \
 		-idirafter /usr/include/$(shell $(CC) -dumpmachine) \
 		-Wall -Wno-unused-function -c $< -o $@
@@ -100,6 +100,11 @@ $(BUILD)/fixtures/alloc_je_static: $(ALLOC_SRC) $(BUILD)/fixtures/libjemalloc_je
 	g++ $(FIXTURE_CFLAGS) -DJE_PREFIX $< -o $@ $(BUILD)/fixtures/libjemalloc_je.a -lpthread -ldl
 
 fixtures: $(FIXTURES) $(ALLOC_FIXTURES)
+
+# Fixtures built as distributions build (no frame pointers), and the
+# unwind-table fuzzer: each in its own fragment.
+include tests/fixtures/unwind/unwind.mk
+include tests/fuzz/fuzz.mk
 
 $(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/unit
 	$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ -lcmocka $(LDLIBS)

@@ -1,0 +1,264 @@
+/* inflight.bpf.h - the outermost allocator call of each thread: nesting by stack
+ * pointer, sampling, and finishing a call at its return. */
+#ifndef LEAKSCOPE_INFLIGHT_BPF_H
+#define LEAKSCOPE_INFLIGHT_BPF_H
+
+/* ---- in-flight calls ---------------------------------------------------- */
+
+/* Where the current call stands relative to the thread's in-flight call. */
+enum nesting {
+	NEST_NONE,	/* no call in flight */
+	NEST_INSIDE,	/* running inside the in-flight call */
+	NEST_STALE,	/* the in-flight call was unwound without returning */
+};
+
+/* The kernel's uretprobe trampoline in this process: while a probed call
+ * is live, its return address slot holds this address. */
+static __always_inline __u64 uretprobe_trampoline(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	return BPF_CORE_READ(task, mm, uprobes_state.xol_area, vaddr);
+}
+
+/* Where a call or syscall at stack pointer sp stands relative to the
+ * thread's in-flight call cur:
+ *  - deeper (sp < entry_sp): inside it;
+ *  - level (sp == entry_sp): a syscall of a thin wrapper, or a tail call
+ *    (glibc's realloc(NULL, n) jumps to malloc) - then the return slot at
+ *    sp still holds the trampoline; otherwise the in-flight call was
+ *    unwound and this is a new call from the same frame;
+ *  - above: the in-flight call was unwound (exception, longjmp). */
+static __always_inline enum nesting nesting_of(struct inflight *cur, __u64 sp,
+					       bool is_syscall)
+{
+	__u64 ret_slot;
+
+	if (!cur)
+		return NEST_NONE;
+	if (sp < cur->entry_sp)
+		return NEST_INSIDE;
+	if (sp > cur->entry_sp)
+		return NEST_STALE;
+	if (is_syscall)
+		return NEST_INSIDE;
+	if (bpf_probe_read_user(&ret_slot, sizeof(ret_slot), (void *)sp) == 0 &&
+	    ret_slot == uretprobe_trampoline())
+		return NEST_INSIDE;
+	return NEST_STALE;
+}
+
+/* Classifies a call or syscall at sp against the thread's in-flight call
+ * cur (which may be NULL or inactive).  A stale one is retired here and
+ * counted as a missed return - unless it was entry-only: an operator new
+ * left behind means its allocation failed (it threw), nothing was lost. */
+static __always_inline enum nesting classify(struct inflight *cur, __u64 sp,
+					     bool is_syscall)
+{
+	enum nesting n = nesting_of(cur && cur->active ? cur : NULL, sp, is_syscall);
+
+	if (n == NEST_STALE) {
+		cur->active = 0;
+		if (!cur->entry_only)
+			count(CNT_DROP_MISSED_RETURN);
+	}
+	return n;
+}
+
+/* Is a new block of `size` bytes to be recorded?  (the one random draw
+ * of byte sampling; without --sample-bytes, always) */
+static __always_inline __u8 sample(__u64 size)
+{
+	if (!sample_period)
+		return 1;
+	return bpf_get_prandom_u32() <
+	       sample_threshold((const struct sample_tables *)&sample_tab, size, sample_period);
+}
+
+/* Calls that create a block draw; munmap/mremap only act on existing ones. */
+static __always_inline __u8 sample_call(__u32 fn, __u64 size)
+{
+	return fn == FN_MUNMAP || fn == FN_MREMAP ? 1 : sample(size);
+}
+
+/* Starts a call; a call made inside another allocator call is ignored,
+ * except the first one inside an entry-only call, which it adopts. */
+static __always_inline void call_enter(struct pt_regs *ctx, __u32 fn,
+				       __u64 size, __u64 old_addr,
+				       __u64 out_ptr, __u64 aux)
+{
+	__u64 sp = PT_REGS_SP(ctx);
+	struct inflight *cur, st = {};
+
+	if (!is_target(current_tgid()))
+		return;
+	cur = inflight_of_current(true);
+	if (!cur)
+		return;
+	if (classify(cur, sp, false) == NEST_INSIDE) {
+		if (cur->entry_only && !cur->adopt_sp && fn != FN_MMAP)
+			cur->adopt_sp = sp;
+		else
+			count(CNT_NESTED_CALLS);
+		return;
+	}
+	st.fn = fn;
+	st.entry_sp = sp;
+	st.size_bytes = size;
+	st.old_addr = old_addr;
+	st.out_ptr = out_ptr;
+	st.aux = aux;
+	st.sampled = sample_call(fn, size);
+	st.active = 1;
+	*cur = st;
+}
+
+/* operator new: C++ exceptions cannot unwind through a uretprobe's
+ * trampoline (std::terminate), so new gets no return probe.  Its stack is
+ * taken at entry, minus new's own frame, with the caller's return address
+ * (at [rsp]: frame pointers do not show it) as lead_pc; the malloc it
+ * calls supplies the address. */
+static __always_inline void call_enter_entry_only(struct pt_regs *ctx,
+						  __u32 fn, __u64 size)
+{
+	__u32 tgid = current_tgid();
+	__u64 sp = PT_REGS_SP(ctx), lead_pc;
+	struct inflight *cur, st = {};
+
+	if (!is_target(tgid))
+		return;
+	cur = inflight_of_current(true);
+	if (!cur)
+		return;
+	if (classify(cur, sp, false) == NEST_INSIDE) {
+		count(CNT_NESTED_CALLS);	/* new(nothrow) -> new */
+		return;
+	}
+	st.sampled = sample(size);
+	if (st.sampled) {	/* an unsampled new costs no stack capture */
+		if (bpf_probe_read_user(&lead_pc, sizeof(lead_pc), (void *)sp))
+			lead_pc = 0;
+		if (!capture_stack(ctx, tgid, &st.stack, true, lead_pc)) {
+			cur->active = 0;	/* counted; the nested malloc records alone */
+			return;
+		}
+	}
+	st.fn = fn;
+	st.entry_only = 1;
+	st.entry_sp = sp;
+	st.size_bytes = size;
+	st.active = 1;
+	*cur = st;
+}
+
+#define MMAP_VIA_SYSCALL	(1ULL << 63)	/* in aux: the tracepoint owns it */
+
+static __always_inline void finish_mmap(struct pt_regs *regs, __u32 tgid,
+					struct inflight *st, __u64 ret)
+{
+	__u64 flags = st->aux & ~MMAP_VIA_SYSCALL;
+	struct stack_key sk;
+
+	if (!(flags & MAP_ANONYMOUS)) {		/* file mapping */
+		if ((st->old_addr & PROT_EXEC) && !IS_ERR_VALUE(ret))
+			emit(EV_EXEC_MAPPING, tgid);
+		return;
+	}
+	if (IS_ERR_VALUE(ret)) {
+		count(CNT_FAILED_ALLOCS);
+		return;
+	}
+	if (st->sampled && capture_stack(regs, tgid, &sk, false, 0))
+		region_add(tgid, ret, page_round(st->size_bytes), &sk,
+			   bpf_ktime_get_ns(), true);
+}
+
+static __always_inline void finish_munmap(__u32 tgid, struct inflight *st,
+					  __u64 ret)
+{
+	struct region_unmap_ctx c = { .tgid = tgid };
+
+	if (ret != 0)
+		return;
+	c.lo = st->old_addr;
+	c.hi = st->old_addr + page_round(st->aux & ~MMAP_VIA_SYSCALL);
+	region_unmap(&c);
+	if (c.touched)
+		count(CNT_FREES);
+}
+
+static __always_inline void finish_mremap(__u32 tgid, struct inflight *st,
+					  __u64 ret)
+{
+	struct region_unmap_ctx c = { .tgid = tgid };
+
+	if (IS_ERR_VALUE(ret))
+		return;
+	c.lo = st->old_addr;
+	c.hi = st->old_addr + page_round(st->aux & ~MMAP_VIA_SYSCALL);
+	region_unmap(&c);
+	if (c.touched)	/* the moved part keeps its stack and age */
+		region_add(tgid, ret, page_round(st->size_bytes),
+			   &c.first_stack, c.first_ts, false);
+}
+
+static __always_inline void finish_heap(struct pt_regs *regs, __u32 tgid,
+					struct inflight *st, __u64 ret)
+{
+	switch (st->fn) {
+	case FN_REALLOC:
+	case FN_REALLOCARRAY:
+		if (!ret) {
+			/* glibc: realloc(p, 0) frees p and returns NULL; any
+			 * other NULL is a failure that keeps the old block. */
+			if (st->size_bytes == 0 && st->old_addr)
+				heap_forget(tgid, st->old_addr);
+			else
+				count(CNT_FAILED_ALLOCS);
+			return;
+		}
+		if (st->old_addr)
+			heap_forget(tgid, st->old_addr);
+		break;
+	case FN_POSIX_MEMALIGN:
+		if (ret != 0) {			/* returns an errno */
+			count(CNT_FAILED_ALLOCS);
+			return;
+		}
+		if (bpf_probe_read_user(&ret, sizeof(ret), (void *)st->out_ptr)) {
+			count(CNT_DROP_UNREADABLE);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	if (!ret) {
+		count(CNT_FAILED_ALLOCS);
+		return;
+	}
+	if (st->sampled)	/* an unsampled block costs no stack, no insert */
+		heap_record(regs, tgid, ret, st->size_bytes);
+}
+
+static __always_inline void finish_call(struct pt_regs *regs, __u32 tgid,
+					struct inflight *st, __u64 ret)
+{
+	switch (st->fn) {
+	case FN_MMAP:
+		finish_mmap(regs, tgid, st, ret);
+		break;
+	case FN_MUNMAP:
+		finish_munmap(tgid, st, ret);
+		break;
+	case FN_MREMAP:
+		finish_mremap(tgid, st, ret);
+		break;
+	default:
+		finish_heap(regs, tgid, st, ret);
+		break;
+	}
+}
+
+
+#endif

@@ -1,0 +1,128 @@
+/* regions.bpf.h - outstanding anonymous mmap regions (an array scanned with
+ * bpf_loop): added, cut and moved by munmap/mremap. */
+#ifndef LEAKSCOPE_REGIONS_BPF_H
+#define LEAKSCOPE_REGIONS_BPF_H
+
+/* ---- anonymous mmap regions (array scanned with bpf_loop) -------------- */
+
+struct region_find_ctx {
+	__u32 tgid;
+	__u32 slot;
+	bool found;
+};
+
+static long region_free_slot_cb(__u32 i, struct region_find_ctx *c)
+{
+	__u32 key = i;
+	struct mmap_region *r = bpf_map_lookup_elem(&mmap_regions, &key);
+
+	if (!r)
+		return 1;
+	if (__sync_val_compare_and_swap(&r->tgid, 0, c->tgid) == 0) {
+		c->slot = i;
+		c->found = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* Adds [start, start+len) on stack sk; new_block says whether this is a
+ * new allocation (counted in allocs) or the remainder of a split/move. */
+static __always_inline void region_add(__u32 tgid, __u64 start, __u64 len,
+				       struct stack_key *sk, __u64 ts_ns,
+				       bool new_block)
+{
+	struct region_find_ctx c = { .tgid = tgid };
+	struct mmap_region *r;
+
+	bpf_loop(MAX_MMAP_REGIONS, region_free_slot_cb, &c, 0);
+	if (!c.found) {
+		count(CNT_DROP_MMAP_TABLE_FULL);
+		return;
+	}
+	r = bpf_map_lookup_elem(&mmap_regions, &c.slot);
+	if (!r)
+		return;
+	r->start = start;
+	r->len_bytes = len;
+	r->ts_ns = ts_ns;
+	r->stack = *sk;
+	if (new_block)
+		agg_new_block(sk, NULL, len);
+	else
+		agg_add(sk, len, 1);
+}
+
+struct region_unmap_ctx {
+	__u32 tgid;
+	__u64 lo, hi;		/* the range being unmapped */
+	__u64 unmapped;		/* tracked bytes it covered */
+	/* a range strictly inside one region leaves a tail to re-add */
+	__u64 tail_start, tail_len, tail_ts;
+	struct stack_key tail_stack;
+	/* the stack of the first region touched (mremap keeps it) */
+	struct stack_key first_stack;
+	__u64 first_ts;
+	bool touched;
+};
+
+static long region_unmap_cb(__u32 i, struct region_unmap_ctx *c)
+{
+	__u32 key = i;
+	struct mmap_region *r = bpf_map_lookup_elem(&mmap_regions, &key);
+	__u64 start, end, cut_lo, cut_hi;
+	struct stack_key sk;
+
+	if (!r)
+		return 1;
+	if (r->tgid != c->tgid)
+		return 0;
+	start = r->start;
+	end = start + r->len_bytes;
+	if (end <= c->lo || start >= c->hi)
+		return 0;
+	sk = r->stack;
+	if (!c->touched) {
+		c->touched = true;
+		c->first_stack = sk;
+		c->first_ts = r->ts_ns;
+	}
+	cut_lo = start > c->lo ? start : c->lo;
+	cut_hi = end < c->hi ? end : c->hi;
+	c->unmapped += cut_hi - cut_lo;
+	if (cut_lo == start && cut_hi == end) {		/* whole region */
+		agg_add(&sk, -(__s64)(end - start), -1);
+		r->tgid = 0;
+	} else if (cut_lo == start) {			/* head */
+		r->start = cut_hi;
+		r->len_bytes = end - cut_hi;
+		agg_add(&sk, -(__s64)(cut_hi - cut_lo), 0);
+	} else if (cut_hi == end) {			/* tail */
+		r->len_bytes = cut_lo - start;
+		agg_add(&sk, -(__s64)(cut_hi - cut_lo), 0);
+	} else {					/* middle: split */
+		r->len_bytes = cut_lo - start;
+		agg_add(&sk, -(__s64)(end - start - (cut_lo - start)), 0);
+		c->tail_start = cut_hi;
+		c->tail_len = end - cut_hi;
+		c->tail_ts = r->ts_ns;
+		c->tail_stack = sk;
+	}
+	return 0;
+}
+
+static __always_inline void region_unmap(struct region_unmap_ctx *c)
+{
+	bpf_loop(MAX_MMAP_REGIONS, region_unmap_cb, c, 0);
+	if (c->tail_len)
+		region_add(c->tgid, c->tail_start, c->tail_len, &c->tail_stack,
+			   c->tail_ts, false);
+}
+
+static __always_inline __u64 page_round(__u64 len)
+{
+	return (len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+}
+
+
+#endif
