@@ -103,8 +103,8 @@ fixtures: $(FIXTURES) $(ALLOC_FIXTURES)
 
 # Fixtures built as distributions build (no frame pointers), and the
 # unwind-table fuzzer: each in its own fragment.
-include tests/fixtures/unwind/unwind.mk
-include tests/fuzz/fuzz.mk
+-include tests/fixtures/unwind/unwind.mk
+-include tests/fuzz/fuzz.mk
 
 $(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/unit
 	$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ -lcmocka $(LDLIBS)
