@@ -46,6 +46,9 @@ static __always_inline void agg_add(struct stack_key *sk, __s64 bytes,
 }
 
 
+/* Adds a new block to its stack's allocation totals: itself, or when
+ * sampling its weight 1/p in Q16 (size*w < 2^62 for any size: p ~ 1
+ * from size ~ 44 * period on, and size*(1/p) ~ period below that). */
 static __always_inline void agg_alloc_total(struct stack_agg *agg, __u64 size)
 {
 	__u64 w = 1, thr;

@@ -12,15 +12,6 @@ enum nesting {
 	NEST_STALE,	/* the in-flight call was unwound without returning */
 };
 
-/* The kernel's uretprobe trampoline in this process: while a probed call
- * is live, its return address slot holds this address. */
-static __always_inline __u64 uretprobe_trampoline(void)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-
-	return BPF_CORE_READ(task, mm, uprobes_state.xol_area, vaddr);
-}
-
 /* Where a call or syscall at stack pointer sp stands relative to the
  * thread's in-flight call cur:
  *  - deeper (sp < entry_sp): inside it;

@@ -141,7 +141,4 @@ static __always_inline __u64 hash_py(__u64 h, const struct py_trace *pt)
 	return h ? h : 1;
 }
 
-/* Keeps st under id in the stack map unless it is there (another CPU may
- * insert it at the same time); id, or STACK_ID_LOST (counted) when full. */
-
 #endif

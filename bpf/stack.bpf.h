@@ -3,6 +3,8 @@
 #ifndef LEAKSCOPE_STACK_BPF_H
 #define LEAKSCOPE_STACK_BPF_H
 
+#include "unwind.bpf.h"
+
 /* 64-bit hash of the frames (never STACK_ID_LOST). */
 static __always_inline __u64 hash_frames(const struct stack_trace *st)
 {
@@ -48,19 +50,22 @@ static long fp_step(__u32 i, struct fp_walk *w)
  * stack here, the whole return probe with this walk ~580 ns.  Frame 0 is
  * the current ip (unless skip_ip), then one return address per frame.
  * Returns the number of frames. */
-static __always_inline __u32 walk_user_stack(struct pt_regs *regs,
-					     struct stack_trace *st, bool skip_ip)
+static __always_inline __u32 walk_fp_stack(struct stack_trace *st, __u64 ip,
+					   __u64 bp, bool skip_ip)
 {
-	struct fp_walk w = { .st = st, .fp = PT_REGS_FP(regs) };
+	struct fp_walk w = { .st = st, .fp = bp };
 
 	st->nr = 0;
+	st->stop = UW_STOP_END;
+	st->fp_first = 0;
 	if (!skip_ip)
-		st->ips[st->nr++] = PT_REGS_IP(regs);
+		st->ips[st->nr++] = ip;
 	bpf_loop(MAX_STACK_DEPTH, fp_step, &w, 0);
 	return st->nr;
 }
 
-
+/* Keeps st under id in the stack map unless it is there (another CPU may
+ * insert it at the same time); id, or STACK_ID_LOST (counted) when full. */
 static __always_inline __u64 stack_keep(const struct stack_trace *st, __u64 id)
 {
 	if (bpf_map_lookup_elem(&stacks, &id) ||
@@ -71,9 +76,12 @@ static __always_inline __u64 stack_keep(const struct stack_trace *st, __u64 id)
 	return STACK_ID_LOST;
 }
 
-/* Captures the user stack (without frame 0, the ip, if skip_ip) into
- * the stack map; returns its id, or STACK_ID_LOST (counted). */
-static __always_inline __u64 stack_id(struct pt_regs *regs, bool skip_ip)
+/* Captures the user stack of process tgid from its registers into the
+ * stack map (with its Python frames, if any); returns its id, or
+ * STACK_ID_LOST (counted).  flags UW_ENTRY: the probe is at a function's
+ * entry, frame 0 (the ip) is not recorded.  One function, not inlined:
+ * the verifier checks it once for all its callers. */
+__noinline __u64 stack_capture(__u64 ip, __u64 sp, __u64 bp, __u32 tgid, __u32 flags)
 {
 	__u32 zero = 0;
 	struct stack_trace *st = bpf_map_lookup_elem(&stack_scratch, &zero);
@@ -82,8 +90,14 @@ static __always_inline __u64 stack_id(struct pt_regs *regs, bool skip_ip)
 
 	if (!st)
 		return STACK_ID_LOST;
-	if (!walk_user_stack(regs, st, skip_ip))
-		goto lost;
+	if (unwind_dwarf)
+		uw_walk_stack(st, tgid, ip, sp, bp, flags);
+	else
+		walk_fp_stack(st, ip, bp, flags & UW_ENTRY);
+	if (!st->nr) {
+		count(CNT_DROP_STACK_EMPTY);
+		return STACK_ID_LOST;
+	}
 	id = hash_frames(st);
 	pt = walk_python_stack();
 	if (pt)
@@ -92,18 +106,19 @@ static __always_inline __u64 stack_id(struct pt_regs *regs, bool skip_ip)
 		return id;
 	/* Python frames first: a stack is readable once `stacks` has it */
 	if (pt && bpf_map_update_elem(&py_stacks, &id, pt, BPF_NOEXIST) &&
-	    !bpf_map_lookup_elem(&py_stacks, &id))
-		goto lost;
+	    !bpf_map_lookup_elem(&py_stacks, &id)) {
+		count(CNT_DROP_STACK_LOST);
+		return STACK_ID_LOST;
+	}
 	return stack_keep(st, id);
-lost:
-	count(CNT_DROP_STACK_LOST);
-	return STACK_ID_LOST;
 }
 
 /* Fills sk with the current user stack (without the ip if skip_ip),
- * behind lead_pc (0: none), and returns its aggregate (created if new);
- * NULL if the aggregate map is full.  A stack that cannot be captured still
- * counts its bytes, under STACK_ID_LOST. */
+ * and returns its aggregate (created if new); NULL if the aggregate map
+ * is full.  A stack that cannot be captured still counts its bytes, under
+ * STACK_ID_LOST.  lead_pc (0: none) goes in front of a frame-pointer
+ * walk's frames: at a function's entry it is the caller, which rbp does
+ * not show; the DWARF walk finds the caller itself. */
 static __always_inline struct stack_agg *capture_stack(struct pt_regs *regs,
 						       __u32 tgid,
 						       struct stack_key *sk,
@@ -111,13 +126,11 @@ static __always_inline struct stack_agg *capture_stack(struct pt_regs *regs,
 {
 	sk->tgid = tgid;
 	sk->pad = 0;
-	sk->lead_pc = lead_pc;
-	sk->id = stack_id(regs, skip_ip);
+	sk->lead_pc = unwind_dwarf ? 0 : lead_pc;
+	sk->id = stack_capture(PT_REGS_IP(regs), PT_REGS_SP(regs), PT_REGS_FP(regs),
+			       tgid, skip_ip ? UW_ENTRY : 0);
 	return agg_get(sk);
 }
 
-/* Adds a new block to its stack's allocation totals: itself, or when
- * sampling its weight 1/p in Q16 (size*w < 2^62 for any size: p ~ 1
- * from size ~ 44 * period on, and size*(1/p) ~ period below that). */
 
 #endif

@@ -208,4 +208,13 @@ static __always_inline void emit(enum event_type type, __u32 tgid)
 		count(CNT_DROP_EVENTS_LOST);
 }
 
+/* The kernel's uretprobe trampoline in this process: while a probed call
+ * is live, its return address slot holds this address. */
+static __always_inline __u64 uretprobe_trampoline(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	return BPF_CORE_READ(task, mm, uprobes_state.xol_area, vaddr);
+}
+
 #endif

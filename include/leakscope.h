@@ -54,7 +54,10 @@ struct stack_key {
 /* One captured stack, innermost frame first (return addresses). */
 struct stack_trace {
 	__u32 nr;
-	__u32 pad;
+	__u8 stop;		/* enum uw_stop: why the DWARF walk ended */
+	__u8 fp_first;		/* 1 + index of the first frame found by its frame
+				 * pointer (code without a table), 0 = none */
+	__u16 pad;
 	__u64 ips[MAX_STACK_DEPTH];
 };
 
@@ -104,15 +107,27 @@ enum counter {
 	CNT_FAILED_ALLOCS,	/* NULL / MAP_FAILED returns, not recorded */
 	CNT_NESTED_CALLS,	/* allocator calls made inside another one */
 	CNT_DROP_ALLOC_MAP_FULL,
-	CNT_DROP_STACK_LOST,	/* stack map full, or no user stack */
+	CNT_DROP_STACK_LOST,	/* the stack map (--max-stacks) is full */
 	CNT_DROP_STACK_AGG_FULL,
 	CNT_DROP_INFLIGHT_FULL,	/* no memory for a thread's in-flight state */
 	CNT_DROP_MMAP_TABLE_FULL,
 	CNT_DROP_EVENTS_LOST,	/* ring buffer full */
 	CNT_DROP_MISSED_RETURN,	/* a call unwound (exception, longjmp) past its return probe */
 	CNT_DROP_UNREADABLE,	/* posix_memalign's result could not be read */
+	CNT_DROP_STACK_EMPTY,	/* not one user frame could be read */
+	/* Stacks cut short (their bytes are counted, on a shorter stack),
+	 * by why the walk ended: CNT_UNWIND_STOP_BASE + enum uw_stop. */
+	CNT_UNWIND_NO_TABLE,	/* code with no table and no frame pointer */
+	CNT_UNWIND_NO_ROW,	/* a binary's table has no row for the address */
+	CNT_UNWIND_STOP_ROW,	/* a CFI rule the BPF walk cannot follow */
+	CNT_UNWIND_UNREADABLE,	/* stack memory could not be read */
+	CNT_UNWIND_DEPTH,	/* deeper than MAX_STACK_DEPTH frames */
+	CNT_UNWIND_BAD_FRAME,	/* the CFA did not move up the stack */
+	CNT_UNWIND_FP_FALLBACK,	/* some frames walked by frame pointer (marked) */
 	CNT__COUNT,
 };
+#define CNT_UNWIND_STOP_BASE	(CNT_UNWIND_NO_TABLE - 1)	/* + enum uw_stop */
+#define CNT_DROP__END		CNT_UNWIND_NO_TABLE	/* drops: [CNT_DROP_ALLOC_MAP_FULL, this) */
 
 /* In-flight state of the outermost allocator call of one thread, in the
  * thread's task-local storage.  Nested calls (realloc(NULL,n) -> malloc, malloc -> mmap,
@@ -207,5 +222,6 @@ struct gc_event {
 };
 
 #include "sampling.h"	/* the byte-sampling probability, shared too */
+#include "unwind.h"	/* the DWARF unwind tables, shared too */
 
 #endif /* LEAKSCOPE_H */

@@ -38,6 +38,8 @@ enum {
 	OPT_ALL,
 	OPT_COMM,
 	OPT_KERNEL,
+	OPT_UNWIND,
+	OPT_UNWIND_ROWS,
 };
 
 static const struct option long_opts[] = {
@@ -64,6 +66,8 @@ static const struct option long_opts[] = {
 	{ "all", no_argument, NULL, OPT_ALL },
 	{ "comm", required_argument, NULL, OPT_COMM },
 	{ "kernel", no_argument, NULL, OPT_KERNEL },
+	{ "unwind", required_argument, NULL, OPT_UNWIND },
+	{ "unwind-rows", required_argument, NULL, OPT_UNWIND_ROWS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -101,6 +105,12 @@ void cli__usage(FILE *out)
 "                       (jemalloc, tcmalloc, a static binary)\n"
 "      --max-allocs N   outstanding blocks tracked (default %u)\n"
 "      --max-stacks N   distinct call stacks tracked (default %u)\n"
+"      --unwind dwarf|fp how stacks are walked: dwarf (default) follows each\n"
+"                       binary's .eh_frame, right without frame pointers;\n"
+"                       fp follows frame pointers (cheaper, wrong in most\n"
+"                       distribution binaries)\n"
+"      --unwind-rows N  unwind-table rows kept in the kernel, 8 bytes each\n"
+"                       (default %u: libc ~24k rows, python3.11 ~60k)\n"
 "      --scan-limit N   up to N outstanding blocks, ages are exact (a scan of\n"
 "                       every block); above, a stack's age is how long it has\n"
 "                       held memory without a break (default %u)\n"
@@ -136,7 +146,7 @@ void cli__usage(FILE *out)
 "  sudo leakscope -p 1234 10 3       every 10 s, 3 reports, then detach\n"
 "  sudo leakscope -- ./myprog args   trace a command from its first allocation\n"
 "  sudo leakscope --json -p 1234     JSON Lines on stdout\n",
-		DEFAULT_MAX_ALLOCS, DEFAULT_MAX_STACKS, DEFAULT_SCAN_LIMIT);
+		DEFAULT_MAX_ALLOCS, DEFAULT_MAX_STACKS, UW_DEFAULT_ROWS, DEFAULT_SCAN_LIMIT);
 }
 
 /* Parses a non-negative integer no larger than max; -EINVAL otherwise. */
@@ -210,6 +220,7 @@ static void defaults(struct options *o)
 	o->max_stacks = DEFAULT_MAX_STACKS;
 	o->scan_limit = DEFAULT_SCAN_LIMIT;
 	o->output = "-";
+	o->unwind_rows = UW_DEFAULT_ROWS;
 }
 
 int cli__parse(int argc, char **argv, struct options *o, FILE *err)
@@ -295,6 +306,16 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 			if (parse_u64(optarg, 1u << 22, &v) || v < 256)
 				return bad(err, "--max-stacks (256-4194304)", optarg);
 			o->max_stacks = v;
+			break;
+		case OPT_UNWIND:
+			if (strcmp(optarg, "fp") && strcmp(optarg, "dwarf"))
+				return bad(err, "--unwind (dwarf or fp)", optarg);
+			o->unwind_fp = !strcmp(optarg, "fp");
+			break;
+		case OPT_UNWIND_ROWS:
+			if (parse_u64(optarg, 1u << 26, &v) || v < 1024)
+				return bad(err, "--unwind-rows (1024-67108864)", optarg);
+			o->unwind_rows = v;
 			break;
 		case OPT_SAMPLE_BYTES:
 			if (parse_u64(optarg, 1ULL << 40, &o->sample_bytes))

@@ -255,10 +255,15 @@ static int read_counters(struct collector *c, struct report_totals *t)
 	t->untracked_frees = sum[CNT_UNTRACKED_FREES];
 	t->failed_allocs = sum[CNT_FAILED_ALLOCS];
 	t->nested_calls = sum[CNT_NESTED_CALLS];
-	for (int k = CNT_DROP_ALLOC_MAP_FULL; k < CNT__COUNT; k++) {
+	for (int k = CNT_DROP_ALLOC_MAP_FULL; k < CNT_DROP__END; k++) {
 		t->drops[k] = sum[k];
 		t->dropped += sum[k];
 	}
+	for (int k = UW_STOP_NO_TABLE; k < UW_STOP__COUNT; k++) {
+		t->cut[k] = sum[CNT_UNWIND_STOP_BASE + k];
+		t->cut_total += t->cut[k];
+	}
+	t->fp_fallback = sum[CNT_UNWIND_FP_FALLBACK];
 	return 0;
 }
 
@@ -350,8 +355,14 @@ static void read_trace(struct collector *c, struct report_stack *s)
 	s->nips = 0;
 	if (s->key.lead_pc)
 		s->ips[s->nips++] = s->key.lead_pc;
+	s->cut = UW_STOP_END;
+	s->fp_first = 0;
 	if (s->key.id == STACK_ID_LOST || bpf_map_lookup_elem(fd, &s->key.id, &st))
 		return;
+	s->cut = st.stop < UW_STOP__COUNT ? st.stop : UW_STOP_END;
+	/* frame-pointer frames, counted in the frames the report shows */
+	if (st.fp_first)
+		s->fp_first = st.fp_first + s->nips;	/* after lead_pc, if any */
 	if (st.nr > MAX_STACK_DEPTH)
 		st.nr = MAX_STACK_DEPTH;
 	if (s->key.lead_pc && st.nr && st.ips[0] == s->key.lead_pc)

@@ -25,6 +25,7 @@
 #include "serve.h"
 #include "session.h"
 #include "target.h"
+#include "unwinder.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -112,6 +113,7 @@ static int load_bpf(struct leakscope_bpf **out, const struct options *o, pid_t p
 	skel->rodata->python_enabled = python;
 	skel->rodata->trace_all = o->all || o->comm;
 	skel->rodata->kernel_enabled = o->kernel;
+	skel->rodata->unwind_dwarf = !o->unwind_fp;
 	kernel_autoload(skel, o->kernel);
 	skel->rodata->self_tgid = getpid();
 	if (o->comm)
@@ -122,6 +124,9 @@ static int load_bpf(struct leakscope_bpf **out, const struct options *o, pid_t p
 	bpf_map__set_max_entries(skel->maps.stacks, o->max_stacks);
 	bpf_map__set_max_entries(skel->maps.stack_aggs, o->max_stacks);
 	bpf_map__set_max_entries(skel->maps.py_stacks, o->max_stacks);
+	bpf_map__set_max_entries(skel->maps.unwind_rows, o->unwind_fp ? 1 : o->unwind_rows);
+	if (o->unwind_fp)
+		bpf_map__set_max_entries(skel->maps.unwind_procs, 1);
 	err = leakscope_bpf__load(skel);
 	if (err) {
 		fprintf(stderr, "leakscope: the kernel refused the BPF programs: %s%s\n",
@@ -131,6 +136,37 @@ static int load_bpf(struct leakscope_bpf **out, const struct options *o, pid_t p
 	}
 	*out = skel;
 	return 0;
+}
+
+/* The DWARF unwind tables (not with --unwind fp). */
+static struct unwinder *make_unwinder(struct leakscope_bpf *skel, const struct options *o)
+{
+	struct unwinder_maps maps = {
+		.rows_fd = bpf_map__fd(skel->maps.unwind_rows),
+		.bins_fd = bpf_map__fd(skel->maps.unwind_bins),
+		.procs_fd = bpf_map__fd(skel->maps.unwind_procs),
+		.files_fd = bpf_map__fd(skel->maps.unwind_files),
+		.max_rows = o->unwind_rows,
+	};
+
+	if (o->unwind_fp)
+		return NULL;
+	return unwinder__new(&maps);
+}
+
+/* The tables of the processes traced from the start: before the probes,
+ * so that their first allocations are walked right. */
+static void unwind_targets(struct unwinder *u, const pid_t *pids, int n,
+			   const struct options *o)
+{
+	if (!u)
+		return;
+	for (int i = 0; i < n; i++)
+		if (unwinder__sync(u, pids[i]) == -ESRCH)
+			continue;
+	unwinder__print_summary(u, stderr);
+	if (o->verbose)
+		unwinder__print_tables(u, stderr);
 }
 
 static int add_target(struct leakscope_bpf *skel, pid_t pid)
@@ -208,6 +244,10 @@ static int run_multi(struct options *o, struct session *s)
 	for (int i = 0; i < o->npids; i++)
 		if (add_target(skel, o->pids[i]))
 			goto out;
+	s->unw = make_unwinder(skel, o);
+	if (o->all || o->comm)
+		unwinder__sync_all(s->unw, o->comm);
+	unwind_targets(s->unw, o->pids, o->npids, o);
 	if (o->kernel && attach_kernel(skel, klinks, &nklinks))
 		goto out;
 	if (stop_requested || ((o->npids || o->all || o->comm) && multi__attach(&m, skel, o)))
@@ -238,6 +278,7 @@ static int run_multi(struct options *o, struct session *s)
 	rc = session__run(s);
 out:
 	multi__detach(&m);
+	unwinder__free(s->unw);
 	while (nklinks)
 		bpf_link__destroy(klinks[--nklinks]);
 	if (s->profile && s->profile != stdout)
@@ -312,6 +353,10 @@ int main(int argc, char **argv)
 	if (err || make_plan(&libs, &o, &py, &plan) || load_bpf(&skel, &o, pid, python) ||
 	    add_target(skel, pid))
 		goto cleanup;
+	s.unw = make_unwinder(skel, &o);
+	if (s.unw && o.cmd)	/* the command maps these; its tables come as it does */
+		unwinder__preload_program(s.unw, child.path);
+	unwind_targets(s.unw, &pid, o.cmd ? 0 : 1, &o);
 	if (py.status == PY_SUPPORTED &&
 	    python__push(bpf_map__fd(skel->maps.py_config), &py))
 		py.status = PY_NONE;
@@ -353,6 +398,7 @@ cleanup:
 	if (s.profile && s.profile != stdout)	/* not written: interrupted early */
 		fclose(s.profile);
 	attach__free(attach);
+	unwinder__free(s.unw);
 	serve__free(s.serve);
 	leakscope_bpf__destroy(skel);
 	if (child.pid > 0 && child.go_fd >= 0)

@@ -97,10 +97,17 @@ static void drop_metrics(FILE *f, const struct report *r)
 {
 	family(f, "leakscope_drops_total", "counter",
 	       "Events leakscope could not record, by reason (numbers may be low by these).");
-	for (int k = CNT_DROP_ALLOC_MAP_FULL; k < CNT__COUNT; k++) {
+	for (int k = CNT_DROP_ALLOC_MAP_FULL; k < CNT_DROP__END; k++) {
 		fputs("leakscope_drops_total{reason=", f);
 		metrics__label_value(f, report__drop_name(k));
 		fprintf(f, "} %" PRIu64 "\n", r->totals.drops[k]);
+	}
+	family(f, "leakscope_stacks_cut_total", "counter",
+	       "Allocations whose stack walk ended early (bytes counted on a shorter stack), by cause.");
+	for (int k = UW_STOP_NO_TABLE; k < UW_STOP__COUNT; k++) {
+		fputs("leakscope_stacks_cut_total{reason=", f);
+		metrics__label_value(f, report__cut_name(k));
+		fprintf(f, "} %" PRIu64 "\n", r->totals.cut[k]);
 	}
 }
 

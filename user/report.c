@@ -14,6 +14,42 @@ const char *report__drop_name(enum counter c)
 	case CNT_DROP_EVENTS_LOST: return "events_lost";
 	case CNT_DROP_MISSED_RETURN: return "missed_return";
 	case CNT_DROP_UNREADABLE: return "unreadable_result";
+	case CNT_DROP_STACK_EMPTY: return "stack_empty";
 	default: return NULL;
+	}
+}
+
+const char *report__cut_name(int uw_stop)
+{
+	switch (uw_stop) {
+	case UW_STOP_NO_TABLE: return "no_table";
+	case UW_STOP_NO_ROW: return "no_row";
+	case UW_STOP_ROW: return "unsupported_rule";
+	case UW_STOP_UNREADABLE: return "unreadable_stack";
+	case UW_STOP_DEPTH: return "depth_limit";
+	case UW_STOP_BAD_FRAME: return "bad_frame";
+	default: return "end";
+	}
+}
+
+const char *report__cut_advice(int uw_stop)
+{
+	switch (uw_stop) {
+	case UW_STOP_NO_TABLE:
+		return "code with no unwind table (JIT code, or a library mapped a moment ago) "
+		       "and no frame pointer; `leakscope probes -v` lists the tables";
+	case UW_STOP_NO_ROW:
+		return "an address no .eh_frame entry covers (hand-written assembly); "
+		       "installing the library's -dbgsym package adds .debug_frame";
+	case UW_STOP_ROW:
+		return "a CFI rule the BPF walk cannot follow (a DWARF expression)";
+	case UW_STOP_UNREADABLE:
+		return "stack memory could not be read (unmapped, or paged out)";
+	case UW_STOP_DEPTH:
+		return "deeper than " "127" " frames: the innermost 127 are kept";
+	case UW_STOP_BAD_FRAME:
+		return "unwind data that does not match the code (a stale or wrong binary)";
+	default:
+		return "";
 	}
 }

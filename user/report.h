@@ -41,6 +41,9 @@ struct report_stack {
 	double est_allocs;
 	uint64_t ips[MAX_STACK_DEPTH];
 	int nips;
+	int cut;		/* enum uw_stop: why the walk ended (UW_STOP_END: it did not) */
+	int fp_first;		/* 1 + index in ips of the first frame found by
+				 * frame pointer, 0 = none */
 	const struct py_trace *py;	/* Python frames captured with it, or NULL */
 	const char *comm;	/* several processes: its process's name (key.tgid) */
 	struct frame *frames;	/* symbolized, innermost first */
@@ -72,6 +75,12 @@ struct report_totals {
 	uint64_t exited_bytes;
 	uint64_t dropped;	/* sum of the drop counters below */
 	uint64_t drops[CNT__COUNT];	/* indexed by enum counter (CNT_DROP_*) */
+	/* allocations whose stack walk ended early (bytes counted, on a
+	 * shorter stack), by enum uw_stop; fp_fallback: with frames walked
+	 * by frame pointer (code without a table) */
+	uint64_t cut[UW_STOP__COUNT];
+	uint64_t cut_total;
+	uint64_t fp_fallback;
 };
 
 struct report {
@@ -97,5 +106,9 @@ struct report {
 
 /* Names of the drop counters, for both formats ("alloc_map_full", ...). */
 const char *report__drop_name(enum counter c);
+
+/* Why stack walks ended early ("no_table", ...), and what to do about it. */
+const char *report__cut_name(int uw_stop);
+const char *report__cut_advice(int uw_stop);
 
 #endif

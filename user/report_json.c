@@ -17,11 +17,17 @@ static void print_totals(FILE *out, const struct report_totals *t)
 		t->outstanding_bytes, t->outstanding_allocs, t->allocs, t->frees,
 		t->untracked_frees, t->failed_allocs, t->exited_procs, t->exited_blocks,
 		t->exited_bytes, t->dropped);
-	for (int c = CNT_DROP_ALLOC_MAP_FULL; c < CNT__COUNT; c++) {
+	for (int c = CNT_DROP_ALLOC_MAP_FULL; c < CNT_DROP__END; c++) {
 		fprintf(out, "%s\"%s\":%" PRIu64, sep, report__drop_name(c), t->drops[c]);
 		sep = ",";
 	}
-	fputs("}}", out);
+	fprintf(out, "},\"stacks_cut\":%" PRIu64 ",\"cuts\":{", t->cut_total);
+	sep = "";
+	for (int c = UW_STOP_NO_TABLE; c < UW_STOP__COUNT; c++) {
+		fprintf(out, "%s\"%s\":%" PRIu64, sep, report__cut_name(c), t->cut[c]);
+		sep = ",";
+	}
+	fprintf(out, "},\"fp_fallback\":%" PRIu64 "}", t->fp_fallback);
 }
 
 static void print_frame(FILE *out, const struct frame *f)
@@ -51,8 +57,10 @@ static void print_stack(FILE *out, const struct report *r,
 		fputs(",\"oldest_age_s\":null", out);
 	fprintf(out, ",\"growth_bytes\":%" PRId64 ",\"class\":", s->growth_bytes);
 	json__string(out, s->cls == CLASS_UNKNOWN ? NULL : classify__name(s->cls));
-	fprintf(out, ",\"growth_bytes_per_s\":%.1f,\"stack_lost\":%s,\"frames\":[",
+	fprintf(out, ",\"growth_bytes_per_s\":%.1f,\"stack_lost\":%s,\"cut\":",
 		s->growth_bytes_per_s, s->key.id == STACK_ID_LOST ? "true" : "false");
+	json__string(out, s->cut != UW_STOP_END ? report__cut_name(s->cut) : NULL);
+	fprintf(out, ",\"fp_fallback\":%s,\"frames\":[", s->fp_first ? "true" : "false");
 	for (int i = 0; i < s->nframes; i++) {
 		if (i)
 			putc(',', out);

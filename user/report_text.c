@@ -29,7 +29,7 @@ static void print_drops(FILE *out, const struct report_totals *t)
 	if (t->dropped) {
 		const char *sep = " (";
 
-		for (int c = CNT_DROP_ALLOC_MAP_FULL; c < CNT__COUNT; c++) {
+		for (int c = CNT_DROP_ALLOC_MAP_FULL; c < CNT_DROP__END; c++) {
 			if (!t->drops[c])
 				continue;
 			fprintf(out, "%s%s %" PRIu64, sep, report__drop_name(c),
@@ -39,6 +39,33 @@ static void print_drops(FILE *out, const struct report_totals *t)
 		fputs(") - numbers below are a lower bound", out);
 	}
 	fputc('\n', out);
+}
+
+/* Allocations whose stack walk ended early: their bytes are counted, on
+ * a shorter stack.  One line of advice for the most frequent cause. */
+static void print_cuts(FILE *out, const struct report_totals *t)
+{
+	const char *sep = " (";
+	int worst = 0;
+
+	if (!t->cut_total && !t->fp_fallback)
+		return;
+	fprintf(out, "  stacks cut short: %" PRIu64, t->cut_total);
+	for (int c = UW_STOP_NO_TABLE; c < UW_STOP__COUNT; c++) {
+		if (!t->cut[c])
+			continue;
+		fprintf(out, "%s%s %" PRIu64, sep, report__cut_name(c), t->cut[c]);
+		sep = ", ";
+		if (!worst || t->cut[c] > t->cut[worst])
+			worst = c;
+	}
+	if (worst)
+		fputs(")", out);
+	if (t->fp_fallback)
+		fprintf(out, "; %" PRIu64 " partly by frame pointer", t->fp_fallback);
+	fputc('\n', out);
+	if (worst)
+		fprintf(out, "    %s: %s\n", report__cut_name(worst), report__cut_advice(worst));
 }
 
 static void print_frame(FILE *out, int i, const struct frame *f)
@@ -84,9 +111,14 @@ static void print_stack(FILE *out, const struct report *r,
 	for (int i = 0; i < s->nframes; i++)
 		print_frame(out, i, &s->frames[i]);
 	if (s->key.id == STACK_ID_LOST)
-		fputs("    [rest of the stack not captured: counted in dropped.stack_lost]\n", out);
+		fputs("    [stack not captured: counted in dropped]\n", out);
 	else if (!s->nframes)
 		fputs("    [no frames]\n", out);
+	else if (s->cut != UW_STOP_END)
+		fprintf(out, "    [stack cut short: %s]\n", report__cut_name(s->cut));
+	if (s->fp_first)
+		fputs("    [outer frames found by frame pointer: code without an unwind table]\n",
+		      out);
 }
 
 void report_text__python(char *buf, size_t len, const struct report *r)
@@ -187,6 +219,7 @@ void report_text__print(FILE *out, const struct report *r)
 	fprintf(out, "  allocs: %" PRIu64 "  frees: %" PRIu64 "  untracked frees: %s  failed allocs: %" PRIu64 "\n",
 		t->allocs, t->frees, b, t->failed_allocs);
 	print_drops(out, t);
+	print_cuts(out, t);
 	report_text__python(py, sizeof(py), r);
 	if (py[0])
 		fprintf(out, "  %s\n", py);

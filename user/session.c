@@ -38,6 +38,7 @@
 #include "multi.h"
 #include "target.h"
 #include "tui.h"
+#include "unwinder.h"
 
 #define POLL_MS 500	/* upper bound on a wait; events wake us at once */
 
@@ -128,18 +129,29 @@ static void python_look(struct loop *l, bool exec)
 		python_gc_attach(l);
 }
 
+/* The process mapped new code or exec'd: its unwind table follows. */
+static void unwind_sync(struct loop *l, pid_t pid)
+{
+	if (l->s->unw)
+		unwinder__sync(l->s->unw, pid);
+}
+
 /* Several processes: any of them exec'd, mapped code or exited. */
 static int on_multi_event(struct loop *l, const struct event *ev)
 {
 	switch (ev->type) {
 	case EV_EXEC:
 		sympool__exec(&l->pool, ev->tgid);
+		unwind_sync(l, ev->tgid);
 		break;
 	case EV_EXEC_MAPPING:
 		sympool__refresh(&l->pool, ev->tgid);
+		unwind_sync(l, ev->tgid);
 		break;
 	case EV_EXIT:
 		sympool__exit(&l->pool, ev->tgid);
+		if (l->s->unw)
+			unwinder__forget(l->s->unw, ev->tgid);
 		if (l->ngone < sizeof(l->gone) / sizeof(l->gone[0]))
 			l->gone[l->ngone++] = ev->tgid;
 		break;
@@ -161,6 +173,7 @@ static int on_event(void *ctx, void *data, size_t len)
 	switch (ev->type) {
 	case EV_EXEC:
 		l->exec_seen = true;
+		unwind_sync(l, l->s->pid);
 		symbolizer__reset(l->sym);
 		symbolizer__refresh(l->sym);
 		target__comm(l->s->pid, l->comm, sizeof(l->comm));
@@ -168,6 +181,7 @@ static int on_event(void *ctx, void *data, size_t len)
 		break;
 	case EV_EXEC_MAPPING:
 		if (l->exec_seen) {
+			unwind_sync(l, l->s->pid);
 			symbolizer__refresh(l->sym);
 			python_look(l, false);
 		}

@@ -27,6 +27,7 @@ struct session {
 	struct serve *serve;		/* `serve`: listening before attaching */
 	struct py_target *py;		/* the target may run Python (NULL: no) */
 	struct multi *multi;		/* several processes (pid is 0) */
+	struct unwinder *unw;		/* DWARF unwind tables (NULL: --unwind fp) */
 	volatile sig_atomic_t *stop;	/* set by SIGINT/SIGTERM */
 };
 
