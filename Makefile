@@ -132,11 +132,14 @@ $(BUILD)/churn: tools/bench/churn.c | $(BUILD)
 	$(CC) $(BENCH_CFLAGS) $< -o $@ -lpthread
 $(BUILD)/scale: tools/bench/scale.c | $(BUILD)
 	$(CC) $(BENCH_CFLAGS) $< -o $@
+# as Debian builds packages: no frame pointers (the DWARF unwinder's case)
+$(BUILD)/churn_deep: tools/bench/churn_deep.c | $(BUILD)
+	$(CC) $(shell dpkg-buildflags --get CFLAGS) $(shell dpkg-buildflags --get LDFLAGS) $< -o $@ -lpthread
 
 # `make bench`: overhead and scale figures (README "Performance").
 bench:
 	@tools/install-deps.sh --bench
-	$(MAKE) all $(BUILD)/churn $(BUILD)/scale
+	$(MAKE) all $(BUILD)/churn $(BUILD)/churn_deep $(BUILD)/scale
 	tools/bench.sh
 
 clean:

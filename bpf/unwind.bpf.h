@@ -54,15 +54,41 @@ struct {
 	__type(value, struct unwind_file);
 } unwind_files SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, UW_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct uw_cache_entry);
+} unwind_cache SEC(".maps");
+
+/* The user stack, read a chunk at a time: one read of UW_CHUNK bytes
+ * serves the return addresses and saved rbps of ~10-20 small frames,
+ * where a read each cost ~35 ns. */
+#define UW_CHUNK	1024
+struct uw_chunk {
+	__u8 b[UW_CHUNK];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct uw_chunk);
+} unwind_chunk SEC(".maps");
+
 /* What stack capture asks of the walk. */
 #define UW_ENTRY	1	/* at a function's entry: frame 0 is not recorded,
 				 * and without a table [rsp] is the return address */
 
+/* The walk's scalars live in a per-CPU map value, not on the stack: the
+ * verifier tracks constants written to the stack and the loop's states
+ * would not converge. */
 struct uw_walk {
-	struct stack_trace *st;
-	const struct unwind_proc *proc;	/* NULL: no table for this process */
 	struct uw_regs r;
 	__u64 tramp;		/* the uretprobe trampoline's address */
+	__u64 base;		/* chunk: stack bytes [base, base + len) */
+	__u32 len;
+	__u8 no_chunks;		/* a chunk read failed (the stack's top is near) */
 	__u64 ri;		/* the next pending return_instance (kernel) */
 	__u32 stop;		/* enum uw_stop */
 	__u8 first;		/* r is the frame the probe stopped in */
@@ -70,6 +96,23 @@ struct uw_walk {
 	__u8 ri_loaded;
 	__u8 pad;
 	struct unwind_mapping vm;	/* a mapping found by uw_vma_mapping() */
+	__u32 tgid;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct uw_walk);
+} unwind_walk SEC(".maps");
+
+/* What the walk's steps get: the scalars and the pointers (which a map
+ * value cannot hold). */
+struct uw_ctx {
+	struct uw_walk *w;
+	struct stack_trace *st;
+	struct unwind_proc *proc;	/* NULL: no table for this process */
+	struct uw_chunk *chunk;
 };
 
 static __always_inline const struct unwind_row *uw_row(__u32 i)
@@ -179,8 +222,9 @@ static __always_inline __u64 uw_untrampoline(struct uw_walk *w)
 }
 
 static long uw_vma_cb(struct task_struct *task, struct vm_area_struct *vma,
-		      struct uw_walk *w)
+		      struct uw_ctx *c)
 {
+	struct uw_walk *w = c->w;
 	struct unwind_file_key k = {};
 	struct unwind_file *uf;
 	struct file *f = BPF_CORE_READ(vma, vm_file);
@@ -202,14 +246,39 @@ static long uw_vma_cb(struct task_struct *task, struct vm_area_struct *vma,
 /* The mapping of pc when the process's table does not have it: the
  * kernel's VMA, if its file has a table (one mmap_lock trylock: only on
  * a miss).  NULL if none. */
-static __always_inline const struct unwind_mapping *uw_vma_mapping(struct uw_walk *w,
+static __always_inline const struct unwind_mapping *uw_vma_mapping(struct uw_ctx *c,
 								    __u64 pc)
 {
+	struct uw_walk *w = c->w;
+
 	w->vm.bin = UW_NO_BIN;
-	if (bpf_find_vma(bpf_get_current_task_btf(), pc, uw_vma_cb, w, 0) ||
+	if (bpf_find_vma(bpf_get_current_task_btf(), pc, uw_vma_cb, c, 0) ||
 	    w->vm.bin == UW_NO_BIN)
 		return NULL;
 	return &w->vm;
+}
+
+/* 8 bytes of user stack at addr, from the chunk when it holds them, else
+ * a new chunk from addr on (one read), else a read of just these 8. */
+static __always_inline int uw_read(struct uw_ctx *c, __u64 addr, __u64 *out)
+{
+	struct uw_walk *w = c->w;
+	__u64 off = addr - w->base;
+
+	if (c->chunk && addr >= w->base && off + 8 <= w->len && !(off & 7)) {
+		*out = *(__u64 *)&c->chunk->b[off & (UW_CHUNK - 8)];
+		return 0;
+	}
+	if (c->chunk && !w->no_chunks && !(addr & 7)) {
+		if (!bpf_probe_read_user(c->chunk->b, UW_CHUNK, (void *)addr)) {
+			w->base = addr;
+			w->len = UW_CHUNK;
+			*out = *(__u64 *)&c->chunk->b[0];
+			return 0;
+		}
+		w->no_chunks = 1;
+	}
+	return bpf_probe_read_user(out, sizeof(*out), (void *)addr);
 }
 
 /* One frame by its frame pointer (code without a table): the caller's
@@ -234,28 +303,37 @@ static __always_inline bool uw_fp_step(struct uw_walk *w, __u64 *ra)
 	return true;
 }
 
-/* One frame by its CFI row: fills *ra and moves w->r to the caller.
- * Returns false with w->stop set when the walk ends here. */
-static __always_inline bool uw_dwarf_step(struct uw_walk *w,
-					  const struct unwind_mapping *m,
-					  __u64 pc, __u64 *ra)
+/* The row for pc in mapping m, or NULL with w->stop set. */
+static __always_inline const struct unwind_row *uw_lookup(struct uw_walk *w,
+							  const struct unwind_mapping *m,
+							  __u64 pc)
 {
 	const struct unwind_row *row;
 	struct unwind_bin *bin;
-	__u32 key = m->bin, stop = UW_STOP_END;
-	__u64 vaddr = pc - m->bias, cfa, slot, bp = w->r.bp;
-	int undef;
+	__u32 key = m->bin;
+	__u64 vaddr = pc - m->bias;
 
 	bin = bpf_map_lookup_elem(&unwind_bins, &key);
 	if (!bin || vaddr > 0xffffffffULL) {
 		w->stop = UW_STOP_NO_TABLE;
-		return false;
+		return NULL;
 	}
 	row = uw_row_of(bin, vaddr);
-	if (!row) {
+	if (!row)
 		w->stop = UW_STOP_NO_ROW;
-		return false;
-	}
+	return row;
+}
+
+/* One frame by its CFI row: fills *ra and moves w->r to the caller.
+ * Returns false with w->stop set when the walk ends here. */
+static __always_inline bool uw_dwarf_step(struct uw_ctx *c,
+					  const struct unwind_row *row, __u64 *ra)
+{
+	struct uw_walk *w = c->w;
+	__u32 stop = UW_STOP_END;
+	__u64 cfa, slot, bp = w->r.bp;
+	int undef;
+
 	cfa = uw_cfa(row, &w->r, &stop);
 	if (!cfa) {
 		w->stop = stop;
@@ -266,8 +344,7 @@ static __always_inline bool uw_dwarf_step(struct uw_walk *w,
 		return false;
 	}
 	slot = uw_rbp_slot(row, cfa, &undef);
-	if (bpf_probe_read_user(ra, sizeof(*ra), (void *)(cfa - 8)) ||
-	    (slot && bpf_probe_read_user(&bp, sizeof(bp), (void *)slot))) {
+	if (uw_read(c, cfa - 8, ra) || (slot && uw_read(c, slot, &bp))) {
 		w->stop = UW_STOP_UNREADABLE;
 		return false;
 	}
@@ -276,12 +353,32 @@ static __always_inline bool uw_dwarf_step(struct uw_walk *w,
 	return true;
 }
 
-static long uw_step(__u32 i, struct uw_walk *w)
+/* The cached row of pc, valid for the process's current table; or the
+ * slot to fill (*fill), or NULL without a table to cache for. */
+static __always_inline struct uw_cache_entry *uw_cached(struct uw_ctx *c, __u64 pc,
+							 bool *hit)
 {
+	__u32 slot = uw_cache_slot(pc, c->w->tgid);
+	struct uw_cache_entry *e;
+
+	*hit = false;
+	if (!c->proc)
+		return NULL;
+	e = bpf_map_lookup_elem(&unwind_cache, &slot);
+	if (e)
+		*hit = e->pc == pc && e->tgid == c->w->tgid && e->gen == c->proc->gen;
+	return e;
+}
+
+static long uw_step(__u32 i, struct uw_ctx *c)
+{
+	struct uw_walk *w = c->w;
 	const struct unwind_mapping *m;
-	__u32 n = w->st->nr;
+	const struct unwind_row *row = NULL;
+	struct uw_cache_entry *e;
+	__u32 n = c->st->nr;
 	__u64 pc, ra = 0;
-	bool ok;
+	bool ok, hit;
 
 	if (n >= MAX_STACK_DEPTH) {
 		w->stop = UW_STOP_DEPTH;
@@ -289,28 +386,43 @@ static long uw_step(__u32 i, struct uw_walk *w)
 	}
 	/* a return address points after the call: look up the call itself */
 	pc = w->first ? w->r.ip : w->r.ip - 1;
-	m = w->proc ? uw_find_mapping(w->proc, pc) : NULL;
+	e = uw_cached(c, pc, &hit);
+	if (hit) {
+		ok = uw_dwarf_step(c, &e->row, &ra);
+		goto found;
+	}
+	m = c->proc ? uw_find_mapping(c->proc, pc) : NULL;
 	if (!m)
-		m = uw_vma_mapping(w, pc);
+		m = uw_vma_mapping(c, pc);
 	if (m && m->bin != UW_NO_BIN) {
-		ok = uw_dwarf_step(w, m, pc, &ra);
+		row = uw_lookup(w, m, pc);
+		if (!row)
+			return 1;
+		if (e && c->proc) {
+			e->pc = pc;
+			e->tgid = w->tgid;
+			e->gen = c->proc->gen;
+			e->row = *row;
+		}
+		ok = uw_dwarf_step(c, row, &ra);
 	} else {
 		ok = uw_fp_step(w, &ra);
 		if (!ok)
 			w->stop = UW_STOP_NO_TABLE;
-		else if (!w->st->fp_first)
-			w->st->fp_first = n + 1;
+		else if (!c->st->fp_first)
+			c->st->fp_first = n + 1;
 	}
+found:
 	if (!ok)
 		return 1;
-	if (ra == w->tramp && w->tramp)
+	if (ra == w->tramp)	/* a return address a uretprobe hijacked */
 		ra = uw_untrampoline(w);
 	if (!ra) {		/* some outermost frames say so by a 0 */
 		w->stop = UW_STOP_END;
 		return 1;
 	}
-	w->st->ips[n] = ra;	/* n < MAX_STACK_DEPTH: checked above */
-	w->st->nr = n + 1;
+	c->st->ips[n] = ra;	/* n < MAX_STACK_DEPTH: checked above */
+	c->st->nr = n + 1;
 	w->r.ip = ra;
 	w->first = 0;
 	return 0;
@@ -322,21 +434,42 @@ static long uw_step(__u32 i, struct uw_walk *w)
 static __always_inline void uw_walk_stack(struct stack_trace *st, __u32 tgid,
 					  __u64 ip, __u64 sp, __u64 bp, __u32 flags)
 {
-	struct uw_walk w = {
-		.st = st, .r = { .ip = ip, .sp = sp, .bp = bp },
-		.first = 1, .entry = !!(flags & UW_ENTRY),
-	};
+	__u32 zero = 0;
+	struct uw_ctx c = { .st = st };
+	struct uw_walk *w = bpf_map_lookup_elem(&unwind_walk, &zero);
 
-	w.proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
-	w.tramp = uretprobe_trampoline();
 	st->nr = 0;
 	st->fp_first = 0;
-	if (!w.entry)
-		st->ips[st->nr++] = ip;
-	bpf_loop(MAX_STACK_DEPTH, uw_step, &w, 0);
-	st->stop = w.stop;
-	if (w.stop != UW_STOP_END)
-		count(CNT_UNWIND_STOP_BASE + w.stop);
+	st->stop = UW_STOP_END;
+	if (!w)
+		return;
+	__builtin_memset(w, 0, sizeof(*w));
+	w->r.ip = ip;
+	w->r.sp = sp;
+	w->r.bp = bp;
+	w->first = 1;
+	w->entry = !!(flags & UW_ENTRY);
+	w->tgid = tgid;
+	c.w = w;
+	c.proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
+	c.chunk = bpf_map_lookup_elem(&unwind_chunk, &zero);
+	/* the trampoline: three kernel reads, once per process (its table
+	 * keeps it; user space zeroes it when it rewrites the table) */
+	if (c.proc) {
+		if (!c.proc->tramp)
+			c.proc->tramp = uretprobe_trampoline();
+		w->tramp = c.proc->tramp;
+	} else {
+		w->tramp = uretprobe_trampoline();
+	}
+	if (!w->entry) {
+		st->ips[0] = ip;
+		st->nr = 1;
+	}
+	bpf_loop(MAX_STACK_DEPTH, uw_step, &c, 0);
+	st->stop = w->stop;
+	if (w->stop != UW_STOP_END)
+		count(CNT_UNWIND_STOP_BASE + w->stop);
 	if (st->fp_first)
 		count(CNT_UNWIND_FP_FALLBACK);
 }

@@ -88,10 +88,13 @@ struct unwind_mapping {
 	__u32 pad;
 };
 
-/* A process's executable mappings, sorted by start, not overlapping. */
+/* A process's executable mappings, sorted by start, not overlapping.
+ * gen changes with every rewrite: rows cached for the old table (see
+ * struct uw_cache_entry) are not used with the new one. */
 struct unwind_proc {
 	__u32 nr;
-	__u32 pad;
+	__u32 gen;
+	__u64 tramp;	/* the uretprobe trampoline, filled in by BPF (0: not yet) */
 	struct unwind_mapping m[UW_MAX_MAPPINGS];
 };
 
@@ -110,6 +113,24 @@ struct unwind_file {
 	__u32 pad;
 	__s64 delta;
 };
+
+/* The row last found for a return address, per CPU, direct-mapped by
+ * pc: a call site seen before costs one lookup instead of two binary
+ * searches (most stacks share their outer frames). */
+#define UW_CACHE_SLOTS	4096
+struct uw_cache_entry {
+	__u64 pc;
+	__u32 tgid;
+	__u32 gen;
+	struct unwind_row row;
+};
+
+static inline __u32 uw_cache_slot(__u64 pc, __u32 tgid)
+{
+	__u64 h = (pc ^ ((__u64)tgid << 32)) * 0x9e3779b97f4a7c15ULL;
+
+	return (__u32)(h >> 52) & (UW_CACHE_SLOTS - 1);
+}
 
 /* Why a DWARF walk ended (struct stack_trace.stop). */
 enum uw_stop {

@@ -14,7 +14,12 @@
 #     Python frames deep, ns per allocation (+ its free): untraced,
 #     traced with native stacks only, traced with Python frames.
 #
-#   tools/bench.sh [churn] [redis] [scale] [python]   (default: all four)
+#  5. deep: churn_deep (no frame pointers, -O2 as dpkg-buildflags gives)
+#     allocating via libc's strndup 16 frames down, ns per pair:
+#     untraced, floor, --unwind fp, --unwind dwarf (default), dwarf with
+#     --sample-bytes.
+#
+#   tools/bench.sh [churn] [redis] [scale] [python] [deep]   (default: all five)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,7 +44,32 @@ churn() {	# mode -> ns per pair (one run)
 	esac
 }
 
-declare -A NS RPS
+declare -A NS RPS DEEP
+
+deep() {	# mode -> ns per pair (one run)
+	case $1 in
+	untraced) $B/churn_deep $((ITER * 5)) "$THREADS" 2>&1 | result ;;
+	floor)    $LS --empty-probes -n 1 -- $B/churn_deep "$ITER" "$THREADS" 2>&1 | result ;;
+	fp)       $LS --unwind fp -n 1 -- $B/churn_deep "$ITER" "$THREADS" 2>&1 | result ;;
+	dwarf)    $LS -n 1 -- $B/churn_deep "$ITER" "$THREADS" 2>&1 | result ;;
+	sampled)  $LS --sample-bytes $SAMPLE -n 1 -- $B/churn_deep "$ITER" "$THREADS" 2>&1 | result ;;
+	esac
+}
+
+bench_deep() {
+	local mode r
+	for mode in untraced floor fp dwarf sampled; do : > "$B/bench.deep.$mode"; done
+	for ((r = 1; r <= RUNS; r++)); do
+		for mode in untraced floor fp dwarf sampled; do
+			deep $mode >> "$B/bench.deep.$mode"
+		done
+	done
+	for mode in untraced floor fp dwarf sampled; do
+		DEEP[$mode]=$(median < "$B/bench.deep.$mode")
+	done
+	# the tables: rows and build time of libc, libstdc++, python3.11
+	TABLES=$($LS -v probes -- /usr/bin/python3.11 2>&1 | grep -E "^  table|^  no table" || true)
+}
 
 bench_churn() {
 	local mode r
@@ -122,14 +152,15 @@ bench_python() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 
-PARTS=${*:-churn redis scale python}
+PARTS=${*:-churn redis scale python deep}
 for part in $PARTS; do
 	case $part in
 	churn) bench_churn ;;
 	redis) bench_redis || true ;;
 	scale) bench_scale ;;
 	python) bench_python || true ;;
-	*) echo "bench: unknown part '$part' (churn, redis, scale, python)" >&2; exit 2 ;;
+	deep) bench_deep ;;
+	*) echo "bench: unknown part '$part' (churn, redis, scale, python, deep)" >&2; exit 2 ;;
 	esac
 done
 
@@ -144,6 +175,17 @@ done
 	printf "  %-34s %10s %10s\n" "leakscope, full stacks" "${NS[full]}" "$(ratio "${NS[full]}" "${NS[floor]}")"
 	printf "  %-34s %10s %10s\n" "leakscope --sample-bytes $SAMPLE" "${NS[sampled]}" "$(ratio "${NS[sampled]}" "${NS[floor]}")"
 	printf "  %-34s %10s %10s\n" "leakscope, no probe placement" "${NS[noplace]}" "$(ratio "${NS[noplace]}" "${NS[floor]}")"
+	echo
+	fi
+	if [ -n "${DEEP[floor]:-}" ]; then
+	echo "deep: pairs 16 frames down through libc's strndup, no frame pointers, $THREADS threads, median of $RUNS runs"
+	printf "  %-34s %10s %10s\n" "mode" "ns/pair" "x floor"
+	printf "  %-34s %10s %10s\n" "untraced" "${DEEP[untraced]}" "-"
+	printf "  %-34s %10s %10s\n" "probes, empty programs (floor)" "${DEEP[floor]}" "1.00"
+	printf "  %-34s %10s %10s\n" "leakscope --unwind fp" "${DEEP[fp]}" "$(ratio "${DEEP[fp]}" "${DEEP[floor]}")"
+	printf "  %-34s %10s %10s\n" "leakscope --unwind dwarf" "${DEEP[dwarf]}" "$(ratio "${DEEP[dwarf]}" "${DEEP[floor]}")"
+	printf "  %-34s %10s %10s\n" "leakscope dwarf --sample-bytes $SAMPLE" "${DEEP[sampled]}" "$(ratio "${DEEP[sampled]}" "${DEEP[floor]}")"
+	[ -n "${TABLES:-}" ] && { echo "  unwind tables (leakscope -v probes -- python3.11):"; echo "$TABLES"; }
 	echo
 	fi
 	if [ -n "${RPS[untraced]:-}" ]; then

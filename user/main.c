@@ -162,8 +162,14 @@ static void unwind_targets(struct unwinder *u, const pid_t *pids, int n,
 	if (!u)
 		return;
 	for (int i = 0; i < n; i++)
-		if (unwinder__sync(u, pids[i]) == -ESRCH)
-			continue;
+		unwinder__sync(u, pids[i]);	/* one that is gone: its exit ends the trace */
+}
+
+/* After the "tracing" line (the first line a caller waits for). */
+static void unwind_announce(struct unwinder *u, const struct options *o)
+{
+	if (!u)
+		return;
 	unwinder__print_summary(u, stderr);
 	if (o->verbose)
 		unwinder__print_tables(u, stderr);
@@ -270,6 +276,7 @@ static int run_multi(struct options *o, struct session *s)
 			m.nlibc, m.nlibc == 1 ? "y" : "ies", multi__count(&m),
 			o->kernel ? " and the kernel" : "",
 			o->record ? "the profile is written at the end" : "Ctrl-C to stop");
+	unwind_announce(s->unw, o);
 	s->opts = o;
 	s->skel = skel;
 	s->multi = &m;
@@ -377,6 +384,7 @@ int main(int argc, char **argv)
 		libs.kind == ALLOC_LIBC ? "" : " in ", libs.alloc_name, attach__count(attach),
 		o.record ? "the profile is written at the end (--duration, Ctrl-C, exit)"
 		: o.serve ? "serving until Ctrl-C or SIGTERM" : o.count ? "stops after the last report" : "Ctrl-C to stop");
+	unwind_announce(s.unw, &o);
 
 	s.opts = &o;
 	s.skel = skel;

@@ -60,6 +60,7 @@ struct unwinder {
 	struct unwinder_maps maps;
 	uint32_t next_row;
 	int32_t next_bin;
+	uint32_t gen;		/* of the mapping tables written: BPF's row cache */
 	struct binary *b;
 	size_t nb, capb;
 	pid_t *procs;
@@ -502,6 +503,7 @@ int unwinder__sync(struct unwinder *u, pid_t pid)
 		return -ESRCH;
 	}
 	qsort(p->m, p->nr, sizeof(p->m[0]), by_start);
+	p->gen = ++u->gen;
 	u->st.mappings_cut += cut;
 	if (bpf_map_update_elem(u->maps.procs_fd, &key, p, BPF_ANY)) {
 		err = -errno;
