@@ -145,6 +145,8 @@ static struct report_stack *work_entry(struct collector *c,
 	s = &c->work.v[c->work.n++];
 	memset(s, 0, offsetof(struct report_stack, ips));
 	s->nips = 0;
+	s->py = NULL;
+	s->comm = NULL;
 	s->frames = NULL;
 	s->nframes = 0;
 	s->key = *k;

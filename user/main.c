@@ -209,6 +209,25 @@ static int make_plan(const struct target_libs *libs, const struct options *o,
 	return attach__plan(&ao, plan);
 }
 
+/* `leakscope probes -v`: the unwind tables the target's binaries give
+ * (compiled, not loaded). */
+static void print_tables(const struct options *o, pid_t pid)
+{
+	struct unwinder_maps none = { -1, -1, -1, -1, o->unwind_rows };
+	struct unwinder *u = unwinder__new(&none);
+
+	if (!u)
+		return;
+	if (o->pid)
+		unwinder__sync(u, pid);
+	else if (o->cmd)
+		unwinder__preload_program(u, o->cmd[0]);
+	printf("unwind tables:\n");
+	unwinder__print_tables(u, stdout);
+	unwinder__print_summary(u, stdout);
+	unwinder__free(u);
+}
+
 /* `leakscope probes`: nothing is loaded, attached or started. */
 static int list_probes(const struct options *o)
 {
@@ -231,6 +250,8 @@ static int list_probes(const struct options *o)
 	printf("allocator: %s (%s%s%s)\n", target__kind_name(libs.kind), libs.alloc_name,
 	       libs.prefix[0] ? ", prefix " : "", libs.prefix);
 	attach__print_plan(stdout, &plan);
+	if (o->verbose && !o->unwind_fp)
+		print_tables(o, pid);
 	return 0;
 }
 

@@ -39,11 +39,11 @@ struct report_stack {
 	int64_t alloc_count;
 	double est_bytes;	/* scan sums, weighted by 1/p when sampling */
 	double est_allocs;
-	uint64_t ips[MAX_STACK_DEPTH];
-	int nips;
 	int cut;		/* enum uw_stop: why the walk ended (UW_STOP_END: it did not) */
 	int fp_first;		/* 1 + index in ips of the first frame found by
 				 * frame pointer, 0 = none */
+	uint64_t ips[MAX_STACK_DEPTH];
+	int nips;
 	const struct py_trace *py;	/* Python frames captured with it, or NULL */
 	const char *comm;	/* several processes: its process's name (key.tgid) */
 	struct frame *frames;	/* symbolized, innermost first */

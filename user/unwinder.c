@@ -198,12 +198,15 @@ static int store_table(struct unwinder *u, const struct unwind_table *t)
 		u->st.pool_full++;
 		return -ENOSPC;
 	}
+	if (u->maps.rows_fd < 0)	/* no BPF (`leakscope probes -v`): count only */
+		goto stored;
 	err = write_rows(u->maps.rows_fd, u->next_row, t->rows, t->nr_rows);
 	if (err)
 		return err;
 	key = u->next_bin;
 	if (bpf_map_update_elem(u->maps.bins_fd, &key, &ub, BPF_ANY))
 		return -errno;
+stored:
 	u->next_row += t->nr_rows;
 	u->st.rows = u->next_row;
 	return u->next_bin++;
@@ -237,6 +240,8 @@ static void publish_file(struct unwinder *u, const struct binary *b)
 	struct unwind_file_key k = { .dev = kernel_dev(b->dev), .ino = b->ino };
 	struct unwind_file f = { .bin = b->bin };
 
+	if (u->maps.files_fd < 0)
+		return;
 	for (int i = 0; i < b->nsegs; i++) {
 		if (b->segs[i].exec) {
 			f.delta = (int64_t)(b->segs[i].vaddr - b->segs[i].offset);
@@ -505,7 +510,9 @@ int unwinder__sync(struct unwinder *u, pid_t pid)
 	qsort(p->m, p->nr, sizeof(p->m[0]), by_start);
 	p->gen = ++u->gen;
 	u->st.mappings_cut += cut;
-	if (bpf_map_update_elem(u->maps.procs_fd, &key, p, BPF_ANY)) {
+	if (u->maps.procs_fd < 0) {
+		remember_proc(u, pid);
+	} else if (bpf_map_update_elem(u->maps.procs_fd, &key, p, BPF_ANY)) {
 		err = -errno;
 		if (err == -E2BIG || err == -ENOMEM)
 			u->st.procs_full++;
@@ -554,7 +561,8 @@ void unwinder__forget(struct unwinder *u, pid_t pid)
 {
 	__u32 key = pid;
 
-	bpf_map_delete_elem(u->maps.procs_fd, &key);
+	if (u->maps.procs_fd >= 0)
+		bpf_map_delete_elem(u->maps.procs_fd, &key);
 	for (size_t i = 0; i < u->nprocs; i++) {
 		if (u->procs[i] == pid) {
 			u->procs[i] = u->procs[--u->nprocs];

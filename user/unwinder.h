@@ -14,7 +14,8 @@
 
 struct unwinder;
 
-/* The BPF maps the tables go into, and their sizes. */
+/* The BPF maps the tables go into, and their sizes.  Descriptors of -1:
+ * tables are compiled and counted, nothing is written (`probes -v`). */
 struct unwinder_maps {
 	int rows_fd;		/* unwind_rows: the row pool */
 	int bins_fd;		/* unwind_bins: binary -> slice of the pool */
