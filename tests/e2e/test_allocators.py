@@ -104,6 +104,17 @@ def test_redis_server_jemalloc(tmp_path):
         # 500 values of 4000 bytes kept by the server: at least that much
         assert report["totals"]["outstanding_bytes"] >= 500 * 4000
         assert report["totals"]["allocs"] >= 500
+        # Debian's redis has no frame pointers: the DWARF walk goes through
+        # jemalloc's callers to the event loop and main, and names the
+        # command handler that keeps the key
+        stacks = [[f["function"] for f in s["frames"]] for s in report["stacks"]]
+        values = [s for s in report["stacks"] if s["outstanding_bytes"] >= 500 * 4000]
+        assert values, report["stacks"]
+        fns = [f["function"] for f in values[0]["frames"]]
+        assert "aeMain" in fns and "main" in fns, fns
+        assert any("setCommand" in fns and "aeMain" in fns and "main" in fns
+                   for fns in stacks), stacks
+        assert report["totals"]["stacks_cut"] == 0, report["totals"]["cuts"]
     finally:
         redis.kill()
         redis.wait()
