@@ -252,7 +252,7 @@ int attach__plan(const struct attach_opts *o, struct probe_plan *plan)
 	if (!err && o->alloc_cxx)
 		err = plan_lib(plan, alloc_cxx_probes, COUNT(alloc_cxx_probes), o->libc_path,
 			       o->libc_name, NULL, may_move);
-	if (!err && mmap_path)
+	if (!err && mmap_path && o->mmap_wrappers)
 		err = plan_lib(plan, mmap_probes, COUNT(mmap_probes), mmap_path, mmap_name,
 			       NULL, may_move);
 cxx:

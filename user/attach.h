@@ -34,6 +34,11 @@ struct attach_opts {
 	const char *pymalloc_path;	/* --pymalloc: the CPython ELF, or NULL */
 	const char *pymalloc_name;
 	bool entry_only_sites;	/* never move a probe (benchmark comparison) */
+	bool mmap_wrappers;	/* probe libc's mmap/munmap/mremap wrappers too:
+				 * only a frame-pointer walk needs them (to see
+				 * the wrapper's caller); the DWARF walk gets it
+				 * from the syscall tracepoint, without their
+				 * single-stepped probes */
 };
 
 #define MAX_SITES 64

@@ -194,6 +194,7 @@ static int make_plan(const struct target_libs *libs, const struct options *o,
 	struct attach_opts ao;
 
 	attach__opts_for(libs, o->no_placement, &ao);
+	ao.mmap_wrappers = o->unwind_fp;
 
 	if (o->pymalloc) {
 		if (py->status != PY_SUPPORTED) {

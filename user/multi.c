@@ -40,6 +40,7 @@ static int probe_libs(struct multi *m, const struct target_libs *libs, pid_t pid
 	struct probe_plan plan;
 
 	attach__opts_for(libs, m->no_placement, &ao);
+	ao.mmap_wrappers = m->unwind_fp;
 	if (cxx_only) {
 		ao.libc_path = ao.mmap_path = NULL;
 	} else if (m->system_wide) {
@@ -137,6 +138,7 @@ int multi__attach(struct multi *m, struct leakscope_bpf *skel, const struct opti
 	memset(m, 0, sizeof(*m));
 	m->skel = skel;
 	m->no_placement = o->no_placement;
+	m->unwind_fp = o->unwind_fp;
 	m->verbose = o->verbose;
 	m->system_wide = o->all || o->comm;
 	if (m->system_wide) {

@@ -17,6 +17,7 @@ struct attachment;
 struct multi {
 	struct leakscope_bpf *skel;
 	bool no_placement;
+	bool unwind_fp;		/* --unwind fp: libc's mmap wrappers are probed too */
 	bool verbose;
 	bool system_wide;		/* --all / --comm */
 	struct attachment *attach[MULTI_MAX_ATTACH];

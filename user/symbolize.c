@@ -349,7 +349,44 @@ int symbolizer__module(struct symbolizer *s, uint64_t addr, struct module_info *
 	return 0;
 }
 
+static int symbolize_frames(struct symbolizer *s, struct report *r);
+
+/* Is addr in one of the C library's mmap/munmap/mremap wrappers?  An
+ * anonymous mmap is recorded at the syscall tracepoint, where frame 0 is
+ * the wrapper: its caller is what "the function that called the
+ * allocator" means. */
+static bool in_mmap_wrapper(struct symbolizer *s, uint64_t addr)
+{
+	static const char *const names[] = {
+		"mmap", "mmap64", "__mmap", "__mmap64", "munmap", "__munmap",
+		"mremap", "__mremap",
+	};
+	struct frame f[MAX_INLINE];
+	int n = symbolizer__resolve(s, addr, f, MAX_INLINE);
+
+	if (n <= 0 || !f[0].module || !procmaps__is_libc(f[0].module))
+		return false;
+	for (int i = 0; i < n; i++)
+		for (size_t k = 0; f[i].function && k < sizeof(names) / sizeof(names[0]); k++)
+			if (!strcmp(f[i].function, names[k]))
+				return true;
+	return false;
+}
+
 int symbolizer__report(struct symbolizer *s, struct report *r)
+{
+	for (size_t i = 0; i < r->nstacks; i++) {
+		struct report_stack *st = &r->stacks[i];
+
+		if (st->nips > 1 && !st->key.lead_pc && in_mmap_wrapper(s, st->ips[0])) {
+			memmove(st->ips, st->ips + 1, (st->nips - 1) * sizeof(st->ips[0]));
+			st->nips--;
+		}
+	}
+	return symbolize_frames(s, r);
+}
+
+static int symbolize_frames(struct symbolizer *s, struct report *r)
 {
 	size_t need = 0;
 
