@@ -85,11 +85,14 @@ __noinline __u64 stack_capture(__u64 ip, __u64 sp, __u64 bp, __u32 tgid, __u32 f
 {
 	__u32 zero = 0;
 	struct stack_trace *st = bpf_map_lookup_elem(&stack_scratch, &zero);
+	struct uw_walk *owner = bpf_map_lookup_elem(&unwind_walk, &zero);
+	__u64 me = bpf_get_current_pid_tgid();
 	struct py_trace *pt;
 	__u64 id;
 
-	if (!st)
+	if (!st || !owner)
 		return STACK_ID_LOST;
+	owner->owner = me;
 	if (unwind_dwarf)
 		uw_walk_stack(st, tgid, ip, sp, bp, flags);
 	else
@@ -102,6 +105,10 @@ __noinline __u64 stack_capture(__u64 ip, __u64 sp, __u64 bp, __u32 tgid, __u32 f
 	pt = walk_python_stack();
 	if (pt)
 		id = hash_py(id, pt);
+	if (owner->owner != me) {	/* preempted: the scratch is another task's now */
+		count(CNT_DROP_STACK_PREEMPTED);
+		return STACK_ID_LOST;
+	}
 	if (bpf_map_lookup_elem(&stacks, &id))
 		return id;
 	/* Python frames first: a stack is readable once `stacks` has it */

@@ -97,6 +97,11 @@ struct uw_walk {
 	__u8 pad;
 	struct unwind_mapping vm;	/* a mapping found by uw_vma_mapping() */
 	__u32 tgid;
+	__u32 pad2;
+	__u64 owner;		/* pid_tgid of the task capturing: BPF programs
+				 * can be preempted (migration stays off), and
+				 * another task on this CPU would reuse the
+				 * per-CPU scratch space; see stack_capture() */
 };
 
 struct {
@@ -443,7 +448,7 @@ static __always_inline void uw_walk_stack(struct stack_trace *st, __u32 tgid,
 	st->stop = UW_STOP_END;
 	if (!w)
 		return;
-	__builtin_memset(w, 0, sizeof(*w));
+	__builtin_memset(w, 0, offsetof(struct uw_walk, owner));
 	w->r.ip = ip;
 	w->r.sp = sp;
 	w->r.bp = bp;

@@ -115,6 +115,8 @@ enum counter {
 	CNT_DROP_MISSED_RETURN,	/* a call unwound (exception, longjmp) past its return probe */
 	CNT_DROP_UNREADABLE,	/* posix_memalign's result could not be read */
 	CNT_DROP_STACK_EMPTY,	/* not one user frame could be read */
+	CNT_DROP_STACK_PREEMPTED, /* another task took this CPU's scratch space
+				   * mid-capture (preemptible kernels) */
 	/* Stacks cut short (their bytes are counted, on a shorter stack),
 	 * by why the walk ended: CNT_UNWIND_STOP_BASE + enum uw_stop. */
 	CNT_UNWIND_NO_TABLE,	/* code with no table and no frame pointer */

@@ -15,6 +15,7 @@ const char *report__drop_name(enum counter c)
 	case CNT_DROP_MISSED_RETURN: return "missed_return";
 	case CNT_DROP_UNREADABLE: return "unreadable_result";
 	case CNT_DROP_STACK_EMPTY: return "stack_empty";
+	case CNT_DROP_STACK_PREEMPTED: return "stack_preempted";
 	default: return NULL;
 	}
 }
