@@ -3,10 +3,11 @@
 # Debian's archive only.  Idempotent: does nothing when all is present.
 set -eu
 
-PKGS="make clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
+PKGS="make clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
       pkg-config libcapstone-dev libncurses-dev libcmocka-dev tmux python3 python3-pytest binutils gcc g++
       protobuf-c-compiler libprotobuf-c-dev libmicrohttpd-dev golang-go prometheus
-      libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev redis-server"
+      libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev redis-server
+      valgrind dpkg-dev"
 
 # `--bench`: also what `make bench` drives (a real server and its load tool)
 [ "${1:-}" = "--bench" ] && PKGS="$PKGS redis-tools"

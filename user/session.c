@@ -401,6 +401,14 @@ static int output(struct loop *l, struct report *rp, uint64_t t0)
 		report_json__print(stdout, &r);
 	else
 		report_text__print(stdout, &r);
+	/* a closed pipe (`| head`), a full disk: stop, detach, say so */
+	if (!l->tui && (fflush(stdout) || ferror(stdout))) {
+		int err = errno ? -errno : -EIO;
+
+		fprintf(stderr, "leakscope: cannot write the report to stdout: %s; "
+			"stopping\n", strerror(-err));
+		return err;
+	}
 	if (l->s->opts->verbose)
 		fprintf(stderr, "leakscope: report: %zu stacks, %lld blocks, %zu scanned, "
 			"%.1f ms, peak RSS %.1f MiB\n", r.nstacks_total,

@@ -126,3 +126,25 @@ def test_probes_lists_placement(fixture_proc):
     # listing attaches nothing
     assert leakscope_programs_loaded() == []
     assert text_mapping_intact(fx.pid, is_libc) == 0
+
+
+def test_closed_stdout_stops_with_an_error(fixture_proc):
+    """`leakscope -p PID 1 | head -1`: once the reader is gone, the next
+    report fails to write; leakscope says so, detaches and exits 1 instead
+    of tracing on into a closed pipe."""
+    fx = fixture_proc("leaks")
+    p = subprocess.Popen(f"{LEAKSCOPE} -p {fx.pid} 1 | head -1; exit ${{PIPESTATUS[0]}}",
+                         shell=True, executable="/bin/bash",
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:                          # head prints one line and exits
+        _, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        subprocess.run(["pkill", "-INT", "-f", f"leakscope -p {fx.pid} 1"])
+        _, err = p.communicate(timeout=30)
+        raise AssertionError("leakscope went on writing into a closed pipe: " + err)
+    assert p.returncode == 1, err
+    assert "cannot write the report to stdout" in err, err
+    assert "detaching from PID" in err
+    assert leakscope_programs_loaded() == []
+    assert text_mapping_intact(fx.pid, is_libc) == 0
+    assert fx.step() == "done"
