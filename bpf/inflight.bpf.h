@@ -173,6 +173,7 @@ static __always_inline void finish_munmap(__u32 tgid, struct inflight *st,
 		return;
 	c.lo = st->old_addr;
 	c.hi = st->old_addr + page_round(st->aux & ~MMAP_VIA_SYSCALL);
+	uw_unmapped(tgid, c.lo, c.hi);
 	region_unmap(&c);
 	if (c.touched)
 		count(CNT_FREES);

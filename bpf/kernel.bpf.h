@@ -31,7 +31,7 @@ static __always_inline bool kernel_wanted(void)
 static __always_inline struct stack_agg *kernel_capture(void *ctx, struct stack_key *sk)
 {
 	__u32 zero = 0;
-	struct stack_trace *st = bpf_map_lookup_elem(&stack_scratch, &zero);
+	struct stack_trace *st = bpf_map_lookup_elem(&kstack_scratch, &zero);
 	long n = st ? bpf_get_stack(ctx, st->ips, sizeof(st->ips), 0) : 0;
 
 	sk->tgid = KERNEL_TGID;

@@ -305,8 +305,10 @@ int sched_exec(void *ctx)
 {
 	__u32 tgid = current_tgid();
 
-	if (is_target(tgid))
+	if (is_target(tgid)) {
+		uw_forget(tgid);	/* the old image's code is gone */
 		emit(EV_EXEC, tgid);
+	}
 	return 0;
 }
 
@@ -318,8 +320,10 @@ int sched_exit(void *ctx)
 
 	if (!is_target(tgid))
 		return 0;
-	if (tid == tgid)
+	if (tid == tgid) {
+		uw_forget(tgid);
 		emit(EV_EXIT, tgid);
+	}
 	return 0;
 }
 

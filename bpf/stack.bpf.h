@@ -117,6 +117,12 @@ __noinline __u64 stack_capture(__u64 ip, __u64 sp, __u64 bp, __u32 tgid, __u32 f
 		count(CNT_DROP_STACK_LOST);
 		return STACK_ID_LOST;
 	}
+	if (bpf_map_update_elem(&stacks, &id, st, BPF_NOEXIST) == 0 && owner->owner != me) {
+		/* preempted while the frames were copied: not ours after all */
+		bpf_map_delete_elem(&stacks, &id);
+		count(CNT_DROP_STACK_PREEMPTED);
+		return STACK_ID_LOST;
+	}
 	return stack_keep(st, id);
 }
 

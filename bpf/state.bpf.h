@@ -71,6 +71,15 @@ struct {
 	__type(value, struct stack_trace);
 } stack_scratch SEC(".maps");
 
+/* Kernel stacks (--kernel) have their own: the kmem tracepoints fire in
+ * interrupts too, in the middle of a user stack's capture. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct stack_trace);
+} kstack_scratch SEC(".maps");
+
 /* Python frames of a stack (same id as in `stacks`), when it has any.
  * Sized 1 by the loader unless the target is Python. */
 struct {

@@ -177,9 +177,10 @@ static long uw_map_step(__u32 i, struct uw_map_search *ms)
 	return 0;
 }
 
-/* The mapping of the process's table holding addr, or NULL. */
-static __always_inline const struct unwind_mapping *uw_find_mapping(const struct unwind_proc *p,
-								    __u64 addr)
+/* The last mapping of the process's table starting at or below addr,
+ * or NULL. */
+static __always_inline const struct unwind_mapping *uw_mapping_below(const struct unwind_proc *p,
+								     __u64 addr)
 {
 	struct uw_map_search ms = { .p = p };
 	__s64 f;
@@ -192,9 +193,52 @@ static __always_inline const struct unwind_mapping *uw_find_mapping(const struct
 		return NULL;
 	k = (__u32)f;
 	asm volatile("" : "+r"(k));
-	if (k >= UW_MAX_MAPPINGS || addr >= p->m[k].end)
+	if (k >= UW_MAX_MAPPINGS)
 		return NULL;
 	return &p->m[k];
+}
+
+/* The mapping of the process's table holding addr, or NULL. */
+static __always_inline const struct unwind_mapping *uw_find_mapping(const struct unwind_proc *p,
+								    __u64 addr)
+{
+	const struct unwind_mapping *m = uw_mapping_below(p, addr);
+
+	return m && addr < m->end ? m : NULL;
+}
+
+/* Processes that had no mapping table when a stack was walked, asked
+ * for once (a child forked without exec, a process found by --all). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, UW_DEFAULT_PROCS);
+	__type(key, __u32);
+	__type(value, __u8);
+} unwind_asked SEC(".maps");
+
+/* The process's table no longer says what runs where (exec, exit, code
+ * unmapped): dropped at once, so no walk uses it; until user space
+ * writes the new one, walks find code through the kernel's VMAs. */
+static __always_inline void uw_forget(__u32 tgid)
+{
+	if (unwind_dwarf)
+		bpf_map_delete_elem(&unwind_procs, &tgid);
+}
+
+/* munmap of [lo, hi): if it takes code the table lists (dlclose), the
+ * table goes and user space is asked for a new one. */
+static __always_inline void uw_unmapped(__u32 tgid, __u64 lo, __u64 hi)
+{
+	struct unwind_proc *p;
+	const struct unwind_mapping *m;
+
+	if (!unwind_dwarf || hi <= lo || !(p = bpf_map_lookup_elem(&unwind_procs, &tgid)))
+		return;
+	m = uw_mapping_below(p, hi - 1);
+	if (!m || m->end <= lo)
+		return;
+	bpf_map_delete_elem(&unwind_procs, &tgid);
+	emit(EV_EXEC_MAPPING, tgid);
 }
 
 /* The real return address behind the uretprobe trampoline: the pending
@@ -234,7 +278,7 @@ static long uw_vma_cb(struct task_struct *task, struct vm_area_struct *vma,
 	struct unwind_file *uf;
 	struct file *f = BPF_CORE_READ(vma, vm_file);
 
-	if (!f)
+	if (!f || !(BPF_CORE_READ(vma, vm_flags) & 0x4 /* VM_EXEC */))
 		return 0;
 	k.dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
 	k.ino = BPF_CORE_READ(f, f_inode, i_ino);
@@ -403,11 +447,14 @@ static long uw_step(__u32 i, struct uw_ctx *c)
 		row = uw_lookup(w, m, pc);
 		if (!row)
 			return 1;
-		if (e && c->proc) {
-			e->pc = pc;
+		if (e && c->proc) {	/* pc last: a half-written entry never matches */
+			e->pc = 0;
+			barrier();
 			e->tgid = w->tgid;
 			e->gen = c->proc->gen;
 			e->row = *row;
+			barrier();
+			e->pc = pc;
 		}
 		ok = uw_dwarf_step(c, row, &ra);
 	} else {
@@ -420,8 +467,13 @@ static long uw_step(__u32 i, struct uw_ctx *c)
 found:
 	if (!ok)
 		return 1;
-	if (ra == w->tramp)	/* a return address a uretprobe hijacked */
+	if (ra == w->tramp) {	/* a return address a uretprobe hijacked */
 		ra = uw_untrampoline(w);
+		if (!ra) {	/* no pending instance left to say where */
+			w->stop = UW_STOP_BAD_FRAME;
+			return 1;
+		}
+	}
 	if (!ra) {		/* some outermost frames say so by a 0 */
 		w->stop = UW_STOP_END;
 		return 1;
@@ -439,7 +491,7 @@ found:
 static __always_inline void uw_walk_stack(struct stack_trace *st, __u32 tgid,
 					  __u64 ip, __u64 sp, __u64 bp, __u32 flags)
 {
-	__u32 zero = 0;
+	__u32 zero = 0, gen;
 	struct uw_ctx c = { .st = st };
 	struct uw_walk *w = bpf_map_lookup_elem(&unwind_walk, &zero);
 
@@ -457,6 +509,15 @@ static __always_inline void uw_walk_stack(struct stack_trace *st, __u32 tgid,
 	w->tgid = tgid;
 	c.w = w;
 	c.proc = bpf_map_lookup_elem(&unwind_procs, &tgid);
+	if (c.proc && c.proc->tgid != tgid)	/* an element being reused */
+		c.proc = NULL;
+	if (!c.proc && !bpf_map_lookup_elem(&unwind_asked, &tgid)) {
+		__u8 one = 1;
+
+		bpf_map_update_elem(&unwind_asked, &tgid, &one, BPF_ANY);
+		emit(EV_EXEC_MAPPING, tgid);
+	}
+	gen = c.proc ? c.proc->gen : 0;
 	c.chunk = bpf_map_lookup_elem(&unwind_chunk, &zero);
 	/* the trampoline: three kernel reads, once per process (its table
 	 * keeps it; user space zeroes it when it rewrites the table) */
@@ -471,7 +532,14 @@ static __always_inline void uw_walk_stack(struct stack_trace *st, __u32 tgid,
 		st->ips[0] = ip;
 		st->nr = 1;
 	}
-	bpf_loop(MAX_STACK_DEPTH, uw_step, &c, 0);
+	/* a step a frame; one more at an entry probe, whose ip is no frame */
+	bpf_loop(MAX_STACK_DEPTH + 1, uw_step, &c, 0);
+	if (c.proc && (c.proc->tgid != tgid || c.proc->gen != gen)) {
+		/* user space rewrote the table meanwhile: the rows used may be
+		 * the old table's; the new one is there for the next stack */
+		w->stop = UW_STOP_BAD_FRAME;
+		st->nr = 0;
+	}
 	st->stop = w->stop;
 	if (w->stop != UW_STOP_END)
 		count(CNT_UNWIND_STOP_BASE + w->stop);

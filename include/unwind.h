@@ -92,8 +92,10 @@ struct unwind_mapping {
  * gen changes with every rewrite: rows cached for the old table (see
  * struct uw_cache_entry) are not used with the new one. */
 struct unwind_proc {
+	__u32 tgid;	/* whose table this is (checked by the walk) */
 	__u32 nr;
 	__u32 gen;
+	__u32 pad;
 	__u64 tramp;	/* the uretprobe trampoline, filled in by BPF (0: not yet) */
 	struct unwind_mapping m[UW_MAX_MAPPINGS];
 };

@@ -16,15 +16,17 @@
 int procmaps__parse_line(const char *line, struct vma *out)
 {
 	unsigned long long start, end, off, inode;
+	unsigned int maj, min;
 	char perms[8];
 	int n = 0;
 	const char *p;
 	size_t len;
 
 	memset(out, 0, sizeof(*out));
-	if (sscanf(line, "%llx-%llx %7s %llx %*x:%*x %llu %n", &start, &end,
-		   perms, &off, &inode, &n) < 5 || n == 0 || end < start)
+	if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", &start, &end,
+		   perms, &off, &maj, &min, &inode, &n) < 7 || n == 0 || end < start)
 		return -EINVAL;
+	out->dev = ((uint64_t)maj << 20) | min;
 	out->start = start;
 	out->end = end;
 	out->offset = off;

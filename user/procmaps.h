@@ -8,6 +8,9 @@
 
 struct vma {
 	uint64_t start, end, offset, inode;
+	uint64_t dev;		/* the kernel's encoding (major << 20 | minor), as
+				 * the file's superblock has it (overlayfs, btrfs:
+				 * not what stat() says) */
 	char perms[5];
 	bool deleted;		/* " (deleted)" was stripped from path */
 	char path[4096];	/* as the target sees it; "" if anonymous */

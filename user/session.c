@@ -62,6 +62,8 @@ struct loop {
 	pid_t gone[1024];	/* several processes: exited since the last report */
 	size_t ngone;
 	bool gc_on;
+	uint32_t unw_pool_full;	/* unwind tables that did not fit, as last said */
+	uint32_t unw_procs_full;
 	uint64_t start_ms;
 	double start_wall_s;
 	int interval_s;
@@ -129,11 +131,29 @@ static void python_look(struct loop *l, bool exec)
 		python_gc_attach(l);
 }
 
-/* The process mapped new code or exec'd: its unwind table follows. */
+/* The process mapped new code or exec'd: its unwind table follows, once
+ * the events at hand are read (unwind_flush). */
 static void unwind_sync(struct loop *l, pid_t pid)
 {
-	if (l->s->unw)
-		unwinder__sync(l->s->unw, pid);
+	unwinder__mark(l->s->unw, pid);
+}
+
+/* Syncs what the events asked for; says so once when tables stop
+ * fitting (the walk falls back to frame pointers there). */
+static void unwind_flush(struct loop *l)
+{
+	struct unwinder_stats st;
+
+	if (!l->s->unw)
+		return;
+	unwinder__flush(l->s->unw);
+	unwinder__stats(l->s->unw, &st);
+	if (st.pool_full > l->unw_pool_full || st.procs_full > l->unw_procs_full)
+		fprintf(stderr, "leakscope: unwind tables full: %u binaries left out (raise "
+			"--unwind-rows), %u processes without a mapping table; their stacks "
+			"are walked by frame pointer\n", st.pool_full, st.procs_full);
+	l->unw_pool_full = st.pool_full;
+	l->unw_procs_full = st.procs_full;
 }
 
 /* Several processes: any of them exec'd, mapped code or exited. */
@@ -247,6 +267,7 @@ static void wait_events(struct loop *l, int ms)
 	while (l->sigfd >= 0 && read(l->sigfd, &si, sizeof(si)) == sizeof(si))
 		;
 	ring_buffer__consume(l->rb);
+	unwind_flush(l);
 	if (l->s->serve)
 		serve__run(l->s->serve);
 }

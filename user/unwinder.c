@@ -52,6 +52,11 @@ struct binary {
 	struct seg segs[MAX_SEGS];
 	int nsegs;
 	uint64_t entry;		/* e_entry: where the kernel starts the program */
+	bool program;		/* an executable or the dynamic loader: e_entry is
+				 * a thread's first instruction */
+	uint64_t kdev;		/* device as the kernel's VMA has it (unwind_files) */
+	uint64_t rows_hash;	/* of the compiled rows: a build-id alone is not
+				 * trusted to share a table (any file can claim one) */
 	char path[256];		/* as first seen, for messages */
 	double ms;
 };
@@ -65,6 +70,8 @@ struct unwinder {
 	size_t nb, capb;
 	pid_t *procs;
 	size_t nprocs, capprocs;
+	pid_t pending[256];	/* marked for the next flush */
+	size_t npending;
 	struct unwinder_stats st;
 };
 
@@ -96,6 +103,16 @@ void unwinder__free(struct unwinder *u)
 	free(u);
 }
 
+/* The dynamic loader (ld-linux-x86-64.so.2, ld-musl-x86_64.so.1, ...):
+ * a shared object whose entry point is a real _start. */
+static bool is_loader(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return !strncmp(base, "ld-", 3) || !strncmp(base, "ld.so", 5);
+}
+
 /* The PT_LOAD segments of the ELF file at fd, read with bounded preads
  * (the file may be another process's, and changing). */
 static int read_segments(int fd, struct binary *b)
@@ -109,9 +126,11 @@ static int read_segments(int fd, struct binary *b)
 		return -ENOEXEC;
 	b->nsegs = 0;
 	b->entry = eh.e_entry;
+	b->program = eh.e_type == ET_EXEC || is_loader(b->path);
 	for (int i = 0; i < eh.e_phnum && b->nsegs < MAX_SEGS; i++) {
 		if (pread(fd, &ph, sizeof(ph), eh.e_phoff + (uint64_t)i * sizeof(ph)) != sizeof(ph))
 			return -ENOEXEC;
+		b->program |= ph.p_type == PT_INTERP;
 		if (ph.p_type != PT_LOAD)
 			continue;
 		b->segs[b->nsegs++] = (struct seg){ ph.p_offset, ph.p_vaddr, ph.p_filesz,
@@ -120,16 +139,49 @@ static int read_segments(int fd, struct binary *b)
 	return b->nsegs ? 0 : -ENOEXEC;
 }
 
-/* The segment a mapping at file offset `off` shows, or NULL. */
+/* The code segment an executable mapping at file offset `off` shows, or
+ * NULL.  Page rounding lets two segments claim the same page (lld puts
+ * the read-only segment and the code in one page at offset 0): the
+ * executable one is the one the mapping runs. */
 static const struct seg *segment_at(const struct binary *b, uint64_t off)
 {
+	const struct seg *any = NULL;
+
 	for (int i = 0; i < b->nsegs; i++) {
 		const struct seg *s = &b->segs[i];
 
-		if ((s->offset & ~0xfffULL) <= off && off < s->offset + s->filesz)
+		if ((s->offset & ~0xfffULL) > off || off >= s->offset + s->filesz)
+			continue;
+		if (s->exec)
 			return s;
+		if (!any)
+			any = s;
 	}
-	return NULL;
+	return any;
+}
+
+/* ELF vaddr - file offset in the binary's (first) code segment: what BPF
+ * adds to a VMA's file offset when it finds the binary by inode. */
+static bool code_delta(const struct binary *b, __s64 *delta)
+{
+	for (int i = 0; i < b->nsegs; i++) {
+		if (b->segs[i].exec) {
+			*delta = (__s64)(b->segs[i].vaddr - b->segs[i].offset);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* FNV-1a over the rows. */
+static uint64_t rows_hash(const struct unwind_table *t)
+{
+	const unsigned char *p = (const unsigned char *)t->rows;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < (size_t)t->nr_rows * sizeof(*t->rows); i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
 }
 
 static uint64_t kernel_dev(dev_t d)
@@ -146,16 +198,17 @@ static int write_rows(int fd, uint32_t first, const struct unwind_row *rows, uin
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 
 	for (uint32_t done = 0; done < n;) {
-		__u32 cnt = n - done < BATCH ? n - done : BATCH;
+		__u32 want = n - done < BATCH ? n - done : BATCH, cnt = want;
 
-		for (__u32 i = 0; i < cnt; i++)
+		for (__u32 i = 0; i < want; i++)
 			keys[i] = first + done + i;
 		if (bpf_map_update_batch(fd, keys, rows + done, &cnt, &opts)) {
-			for (__u32 i = 0; i < cnt; i++)
+			/* cnt were written; the rest one by one */
+			for (__u32 i = cnt < want ? cnt : 0; i < want; i++)
 				if (bpf_map_update_elem(fd, &keys[i], &rows[done + i], BPF_ANY))
 					return -errno;
 		}
-		done += cnt;
+		done += want;
 	}
 	return 0;
 }
@@ -212,13 +265,17 @@ stored:
 	return u->next_bin++;
 }
 
-static const struct binary *by_build_id(const struct unwinder *u, const char *id)
+/* A binary compiled before to the very same rows (a copy of the file in
+ * another container): its table is shared. */
+static const struct binary *same_table(const struct unwinder *u, const struct binary *nb)
 {
-	if (!*id)
-		return NULL;
-	for (size_t i = 0; i < u->nb; i++)
-		if (u->b[i].bin >= 0 && !strcmp(u->b[i].build_id, id))
-			return &u->b[i];
+	for (size_t i = 0; i < u->nb; i++) {
+		const struct binary *b = &u->b[i];
+
+		if (b != nb && b->bin >= 0 && b->rows == nb->rows &&
+		    b->rows_hash == nb->rows_hash && !strcmp(b->build_id, nb->build_id))
+			return b;
+	}
 	return NULL;
 }
 
@@ -237,18 +294,13 @@ static struct binary *by_file(struct unwinder *u, const struct stat *sb)
 /* Tells BPF the binary's inode, for code not in a process's table yet. */
 static void publish_file(struct unwinder *u, const struct binary *b)
 {
-	struct unwind_file_key k = { .dev = kernel_dev(b->dev), .ino = b->ino };
+	struct unwind_file_key k = { .dev = b->kdev, .ino = b->ino };
 	struct unwind_file f = { .bin = b->bin };
 
-	if (u->maps.files_fd < 0)
+	if (u->maps.files_fd < 0 || !code_delta(b, &f.delta))
 		return;
-	for (int i = 0; i < b->nsegs; i++) {
-		if (b->segs[i].exec) {
-			f.delta = (int64_t)(b->segs[i].vaddr - b->segs[i].offset);
-			bpf_map_update_elem(u->maps.files_fd, &k, &f, BPF_ANY);
-			return;
-		}
-	}
+	if (bpf_map_update_elem(u->maps.files_fd, &k, &f, BPF_ANY))
+		u->st.files_full++;
 }
 
 /* Compiles and stores the table of one file (unless seen before). */
@@ -262,15 +314,16 @@ static void compile(struct unwinder *u, struct binary *b, int fd, const char *op
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	b->bin = -1;
 	err = read_segments(fd, b);
-	if (!err)
+	if (!err)	/* the file we hold open, not the path again */
 		err = unwind_table__build_file(open_path, &t);
-	if (!err)
+	if (!err && b->program)
 		err = mark_entry(t, b->entry);
 	if (!err) {
 		snprintf(b->build_id, sizeof(b->build_id), "%s", t->build_id);
 		b->rows = t->nr_rows;
 		b->stop_rows = t->nr_stop_rows;
-		same = by_build_id(u, b->build_id);
+		b->rows_hash = rows_hash(t);
+		same = same_table(u, b);
 		err = same ? same->bin : store_table(u, t);
 		if (err >= 0) {
 			b->bin = err;
@@ -289,21 +342,42 @@ static void compile(struct unwinder *u, struct binary *b, int fd, const char *op
 	}
 }
 
-/* The binary behind an open path (a process's map_files entry, or a
- * file), compiled if new (*fresh set); NULL if the file cannot be opened. */
-static struct binary *binary_of(struct unwinder *u, const char *open_path, const char *name,
-				bool *fresh)
+/* Opens a regular file for reading, and nothing else: another process
+ * may have put a FIFO (open would block) or a device node (open can act)
+ * where its library was.  O_PATH first, then the file itself through
+ * /proc/self/fd (the same inode, whatever the path names by now). */
+static int open_regular(const char *path, struct stat *sb, char *fdpath, size_t len)
 {
+	int pfd = open(path, O_PATH | O_CLOEXEC), fd;
+
+	if (pfd < 0)
+		return -1;
+	if (fstat(pfd, sb) || !S_ISREG(sb->st_mode)) {
+		close(pfd);
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(fdpath, len, "/proc/self/fd/%d", pfd);
+	fd = open(fdpath, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	close(pfd);
+	if (fd >= 0)
+		snprintf(fdpath, len, "/proc/self/fd/%d", fd);
+	return fd;
+}
+
+/* The binary behind an open path (a process's map_files entry, or a
+ * file), compiled if new (*fresh set); NULL if the file cannot be opened.
+ * kdev: its device as the kernel's VMA says (0: from stat). */
+static struct binary *binary_of(struct unwinder *u, const char *open_path, const char *name,
+				uint64_t kdev, bool *fresh)
+{
+	char fdpath[64];
 	struct binary *b, *nb;
 	struct stat sb;
-	int fd = open(open_path, O_RDONLY | O_CLOEXEC);
+	int fd = open_regular(open_path, &sb, fdpath, sizeof(fdpath));
 
 	if (fd < 0)
 		return NULL;
-	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
-		close(fd);
-		return NULL;
-	}
 	*fresh = false;
 	b = by_file(u, &sb);
 	if (b) {
@@ -325,11 +399,12 @@ static struct binary *binary_of(struct unwinder *u, const char *open_path, const
 	b = &u->b[u->nb++];
 	memset(b, 0, sizeof(*b));
 	b->dev = sb.st_dev;
+	b->kdev = kdev ? kdev : kernel_dev(sb.st_dev);
 	b->ino = sb.st_ino;
 	b->size = sb.st_size;
 	b->mtime = sb.st_mtim;
 	snprintf(b->path, sizeof(b->path), "%s", name);
-	compile(u, b, fd, open_path);
+	compile(u, b, fd, fdpath);
 	close(fd);
 	return b;
 }
@@ -338,7 +413,7 @@ static struct binary *binary_of(struct unwinder *u, const char *open_path, const
 static int preload(struct unwinder *u, const char *path)
 {
 	bool fresh;
-	struct binary *b = binary_of(u, path, path, &fresh);
+	struct binary *b = binary_of(u, path, path, 0, &fresh);
 
 	if (!b)
 		return -errno;
@@ -441,7 +516,7 @@ static bool mapping_of(struct unwinder *u, pid_t pid, const struct vma *v,
 	if (v->path[0] != '/')	/* anonymous (JIT), [vdso]: frame pointers */
 		return true;
 	b = binary_of(u, procmaps__open_path(pid, v, open_path, sizeof(open_path)), v->path,
-		      &fresh);
+		      v->dev, &fresh);
 	if (!b || b->bin < 0 || !(s = segment_at(b, v->offset)))
 		return true;
 	m->bias = v->start - (s->vaddr - s->offset + v->offset);
@@ -509,6 +584,7 @@ int unwinder__sync(struct unwinder *u, pid_t pid)
 	}
 	qsort(p->m, p->nr, sizeof(p->m[0]), by_start);
 	p->gen = ++u->gen;
+	p->tgid = pid;
 	u->st.mappings_cut += cut;
 	if (u->maps.procs_fd < 0) {
 		remember_proc(u, pid);
@@ -557,10 +633,37 @@ void unwinder__sync_all(struct unwinder *u, const char *comm)
 	closedir(d);
 }
 
+void unwinder__mark(struct unwinder *u, pid_t pid)
+{
+	if (!u)
+		return;
+	for (size_t i = 0; i < u->npending; i++)
+		if (u->pending[i] == pid)
+			return;
+	if (u->npending == sizeof(u->pending) / sizeof(u->pending[0]))
+		unwinder__flush(u);
+	u->pending[u->npending++] = pid;
+}
+
+void unwinder__flush(struct unwinder *u)
+{
+	if (!u)
+		return;
+	for (size_t i = 0; i < u->npending; i++)
+		unwinder__sync(u, u->pending[i]);
+	u->npending = 0;
+}
+
 void unwinder__forget(struct unwinder *u, pid_t pid)
 {
 	__u32 key = pid;
 
+	for (size_t i = 0; i < u->npending; i++) {
+		if (u->pending[i] == pid) {
+			u->pending[i] = u->pending[--u->npending];
+			break;
+		}
+	}
 	if (u->maps.procs_fd >= 0)
 		bpf_map_delete_elem(u->maps.procs_fd, &key);
 	for (size_t i = 0; i < u->nprocs; i++) {

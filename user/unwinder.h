@@ -33,6 +33,7 @@ struct unwinder_stats {
 	uint32_t max_rows;
 	uint32_t processes;	/* with a mapping table */
 	uint32_t procs_full;	/* processes left out: the table map was full */
+	uint32_t files_full;	/* binaries not findable by inode: that map was full */
 	uint32_t mappings_cut;	/* processes with more than UW_MAX_MAPPINGS mappings */
 	double build_ms;	/* time spent compiling tables */
 };
@@ -45,6 +46,14 @@ struct unwinder *unwinder__new(const struct unwinder_maps *maps);
  * /proc/PID/maps and a stat per mapping, plus ~10 ms per MB of
  * .eh_frame for each new binary. */
 int unwinder__sync(struct unwinder *u, pid_t pid);
+
+/* Marks pid for unwinder__flush(): events come in bursts (a process
+ * dlopen()s ten libraries, a shell forks and execs), one sync each would
+ * read the same maps file again and again. */
+void unwinder__mark(struct unwinder *u, pid_t pid);
+
+/* Syncs the marked processes, once each. */
+void unwinder__flush(struct unwinder *u);
 
 /* unwinder__sync() for every process on the host but leakscope (--all),
  * or those whose command name is comm (--comm).  NULL u: nothing. */

@@ -94,8 +94,8 @@ SITES = {
         "leak_after_std_throw": (7, 7 * 25, "main"),
     },
     "unwind_dlopen": {
-        "plugin_leak_strdup": (6, 6 * 41, "main"),
-        "plugin_leak_malloc": (4, 4 * 333, "main"),
+        "plugin_leak_strdup": (12, 12 * 41, "main"),    # twice: at once, 300 ms later
+        "plugin_leak_malloc": (8, 8 * 333, "main"),
     },
 }
 FILES = {
@@ -358,13 +358,17 @@ def fmt_record(r):
 
 def site_problems(fx, site, records, report):
     """What is wrong with leakscope's view of one site, as sentences (and
-    the evidence); empty when (a), (b) and (c) hold."""
+    the evidence); empty when (a), (b) and (c) hold.  unwind_dlopen's first
+    call into its library races the table's compilation: a stack cut there
+    and marked so ("cut": "no_table") is allowed, and left out of (c)."""
     fns = fixture_functions(fx)
     root = SITES[fx][site][2]
     vg = [r for r in records if site in r.names]
     ls = [s for s in report["stacks"] if site in stack_names(s)]
     want = (sum(r.blocks for r in vg), sum(r.bytes for r in vg))
     got = (sum(s["outstanding_allocs"] for s in ls), sum(s["outstanding_bytes"] for s in ls))
+    if fx == "unwind_dlopen":
+        ls = [s for s in ls if s.get("cut") != "no_table"]
     want_chains = {chain(r.names, fns) for r in vg}
     got_chains = {chain(stack_names(s), fns) for s in ls}
 
@@ -473,11 +477,19 @@ def test_dlopen_library_loaded_after_attach(lab):
               if "plugin_leak_strdup" in stack_names(s)]
     assert stacks, "no stack holds plugin_leak_strdup:\n" + \
         "\n".join(fmt_stack(s) for s in trace.report["stacks"])
+    whole = []
     for s in stacks:
         names = stack_names(s)
         mods = {f["module"] for f in s["frames"]}
-        assert lib in mods and "plugin_run" in names and "call_plugin" in names \
+        assert lib in mods, fmt_stack(s)
+        if s.get("cut") == "no_table":      # the first call, before the table
+            continue
+        assert "plugin_run" in names and "call_plugin" in names \
             and "main" in names, fmt_stack(s)
+        whole.append(s)
+    # the second call, 300 ms after dlopen, comes out whole
+    assert sum(s["outstanding_allocs"] for s in whole) >= 6, \
+        "\n".join(fmt_stack(s) for s in stacks)
 
 
 def test_unwind_flag_dwarf_reaches_main(lab):
@@ -498,3 +510,15 @@ def test_unwind_flag_dwarf_reaches_main(lab):
     totals = ("allocs", "frees", "outstanding_bytes", "outstanding_allocs")
     assert [fp.report["totals"][k] for k in totals] == \
         [dwarf.report["totals"][k] for k in totals], "the unwinder changed what is counted"
+
+
+def test_lld_linked_program(lab):
+    """A program linked by lld (read-only data and code share the page at
+    file offset 0): every site exact, reaching main, valgrind's chain."""
+    run = lab.trace("unwind_leaks_lld", "command", ())
+    records = lab.oracle("unwind_leaks_lld")
+    problems = []
+    for site in SITES["unwind_leaks"]:
+        problems += site_problems("unwind_leaks", site, records, run.report)
+    if problems:
+        pytest.fail("lld:\n" + "\n".join(problems), pytrace=False)
