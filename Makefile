@@ -120,6 +120,7 @@ test:
 	@tools/install-deps.sh
 	$(MAKE) all fixtures $(UNIT_BINS)
 	$(MAKE) unit
+	$(MAKE) fuzz FUZZ_TIME=30
 	$(MAKE) e2e
 
 demo:

@@ -12,16 +12,24 @@
  * the FDE's program from its start, so an FDE of n rows costs n times its
  * program.  Real FDEs are small (libc: ~7 rows, ~30 bytes); a hostile one
  * is refused by a work budget (FDE_MAX_WORK) checked before libdw runs.
- * libc (150 KiB of .eh_frame, ~3.7k FDEs) builds in a few milliseconds.
+ * libc (150 KiB of .eh_frame, 3.7k FDEs, 28k rows) builds in ~12 ms,
+ * python3.11 (10k FDEs, 65k rows) in ~26 ms, libclang-cpp (83k FDEs, 1M
+ * rows) in ~340 ms; the budgets bound a hostile file to ~10 s of CPU.
  *
- * Hostile input.  The file is read into a malloc'd buffer (with zeroed
- * slack after it, for the few one-byte reads libdw does not bound) and
- * parsed with elf_memory(); it is never mapped, so a writer cannot change
- * it under us.  Before libdw runs an FDE's program, check_program()
- * decodes (not interprets) it and the CIE's: every operand inside the
- * entry, register numbers small (libdw allocates per register number),
- * DW_CFA_remember_state nesting small (libdw allocates per level), and the
- * row count, which bounds the work.  Every failure skips the FDE, counted.
+ * Hostile input.  The file is read (never mapped, so a writer cannot
+ * change it under us) into a malloc'd buffer with zeroed slack after it,
+ * and parsed with elf_memory().  libdw is given a private copy of each CFI
+ * section in a minimal ELF image (frame_image()): without .eh_frame_hdr it
+ * finds an address's FDE by scanning the section, so it can only pick
+ * entries walk_entries() saw.  Before libdw runs any program,
+ * check_program() decodes (not interprets) it and its CIE's: every
+ * operand inside the entry, register numbers small (libdw allocates per
+ * register number: 2 GiB for a number near 2^28, which the fuzzer found
+ * through an FDE libdw picked instead of a valid one overlapping it),
+ * DW_CFA_remember_state nesting small (libdw allocates per level), and
+ * the row count, which bounds the work.  An entry that fails is skipped
+ * (counted) and overwritten in the copy so that libdw skips it too
+ * (neutralize()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,10 +54,19 @@
 #define MAX_REG		127		/* register numbers check_program() accepts */
 #define MAX_REMEMBER	32		/* DW_CFA_remember_state nesting */
 #define FDE_MAX_STEPS	65536		/* rows of one FDE */
-#define FDE_MAX_WORK	(128ull << 20)	/* rows x program bytes of one FDE */
+#define FDE_MAX_WORK	(128ull << 20)	/* rows x program cost of one FDE */
 #define TOTAL_MAX_WORK	(1ull << 32)	/* the same, summed over the file */
-#define STEP_COST	32		/* fixed bytes-equivalent cost of a row */
+#define STEP_COST	256		/* fixed cost of a row (copying the CIE's
+					 * state: up to 1 KiB), in program bytes */
+#define HEAVY_OP_COST	64		/* remember_state, window_save: copy or
+					 * set many registers (measured ~30x a
+					 * plain byte), in program bytes */
 #define MAX_DEBUG_FRAME	(256u << 20)	/* decompressed .debug_frame bytes */
+#define MAX_SECTIONS	65536		/* section headers of a file we parse */
+#define MAX_CIES	65536		/* CIEs of one section (libc: 1) */
+#define MAX_EXPR_BYTES	(1u << 20)	/* DWARF expression bytes of one file
+					 * (libc: 82); libdw keeps up to ~80x
+					 * that, parsed, until the end */
 #define PC_LIMIT	(1ull << 32)
 
 /* One CIE of a CFI section, as far as this file needs it. */
@@ -58,27 +75,30 @@ struct cie_info {
 	uint8_t fde_enc;		/* DW_EH_PE_* of FDE addresses */
 	bool sized_aug;			/* 'z': FDEs carry an augmentation length */
 	bool ok;			/* understood and its program valid */
+	uint64_t expr;			/* expression bytes in its program */
 };
 
 /* One CFI section: .eh_frame of the file, or a .debug_frame. */
 struct cfi_src {
-	Dwarf_CFI *cfi;
-	Elf_Data *data;			/* raw section bytes */
-	const unsigned char *ident;	/* e_ident of the ELF holding it */
+	bool eh;			/* .eh_frame, else .debug_frame */
+	void *image;			/* frame_image() */
+	uint8_t *sec;			/* the section's bytes in image */
+	size_t size;
 	uint64_t addr;			/* section address (pc-relative base) */
-	bool eh;
-	bool owns_cfi;			/* dwarf_cfi_end() it (eh_frame only) */
+	Elf *elf;			/* on image */
+	Dwarf *dw;			/* .debug_frame: behind cfi */
+	Dwarf_CFI *cfi;
+	bool owns_cfi;			/* dwarf_cfi_end() it (.eh_frame) */
+	Elf_Data *data;			/* the section as libdw reads it */
+	const unsigned char *ident;	/* e_ident of image */
 	struct cie_info *cies;		/* by increasing offset */
 	size_t nr_cies, cap_cies;
-	/* .debug_frame: the handles behind cfi */
-	Dwarf *dw;
-	Elf *elf;
-	void *image;
 };
 
 struct fde_rec {
 	uint64_t lo, hi;		/* [lo, hi) */
 	uint64_t work;			/* estimated libdw work */
+	uint64_t expr;			/* expression bytes in its program */
 	uint32_t seq;			/* position in its section */
 	uint8_t src;			/* index in builder.src */
 };
@@ -97,6 +117,7 @@ struct builder {
 	uint64_t *eh_reach;		/* see covered_by_eh() */
 	uint64_t covered;		/* rows so far describe [.., covered) */
 	uint64_t work;
+	uint64_t expr;			/* expression bytes of the CIEs and FDEs kept */
 	void *debug_image;		/* separate debuginfo file */
 	Elf *debug_elf;
 };
@@ -281,30 +302,44 @@ static int check_reg(const uint8_t **pp, const uint8_t *end)
 	return read_uleb(pp, end, &reg) || reg > MAX_REG ? -1 : 0;
 }
 
-static int check_block(const uint8_t **pp, const uint8_t *end)
+
+/* What check_program() learns of a program. */
+struct prog_info {
+	uint32_t rows;		/* opcodes that start a row */
+	uint64_t cost;		/* what replaying it costs libdw, in bytes */
+	uint64_t expr;		/* bytes of DWARF expressions */
+	int depth;		/* DW_CFA_remember_state nesting */
+};
+
+/* A DWARF expression block (DW_FORM_block): libdw keeps each one it
+ * evaluates, parsed (32 bytes per operation), for the CFI's lifetime. */
+static int check_block(const uint8_t **pp, const uint8_t *end,
+		       struct prog_info *pi)
 {
 	uint64_t len;
 
 	if (read_uleb(pp, end, &len) || len > (uint64_t)(end - *pp))
 		return -1;
 	*pp += len;
+	pi->expr += len + 1;
 	return 0;
 }
 
-/* The operands of one extended (not primary) opcode.  *rows is incremented
- * for the opcodes that start a row. */
+/* The operands of one extended (not primary) opcode. */
 static int check_op(uint8_t op, const uint8_t **pp, const uint8_t *end,
-		    uint8_t fde_enc, uint32_t *rows, int *depth)
+		    uint8_t fde_enc, struct prog_info *pi)
 {
 	uint64_t u;
 	int64_t s;
 
 	switch (op) {
 	case DW_CFA_nop:
-	case DW_CFA_GNU_window_save:
+		return 0;
+	case DW_CFA_GNU_window_save:	/* SPARC: sets 24 registers */
+		pi->cost += HEAVY_OP_COST;
 		return 0;
 	case DW_CFA_set_loc:
-		++*rows;
+		pi->rows++;
 		return skip_encoded(pp, end, fde_enc);
 	case DW_CFA_advance_loc1:
 	case DW_CFA_advance_loc2:
@@ -316,7 +351,7 @@ static int check_op(uint8_t op, const uint8_t **pp, const uint8_t *end,
 		if ((size_t)(end - *pp) < n)
 			return -1;
 		*pp += n;
-		++*rows;
+		pi->rows++;
 		return 0;
 	}
 	case DW_CFA_offset_extended:
@@ -341,14 +376,15 @@ static int check_op(uint8_t op, const uint8_t **pp, const uint8_t *end,
 	case DW_CFA_def_cfa_offset_sf:
 		return read_sleb(pp, end, &s);
 	case DW_CFA_def_cfa_expression:
-		return check_block(pp, end);
+		return check_block(pp, end, pi);
 	case DW_CFA_expression:
 	case DW_CFA_val_expression:
-		return check_reg(pp, end) || check_block(pp, end);
-	case DW_CFA_remember_state:
-		return ++*depth > MAX_REMEMBER ? -1 : 0;
+		return check_reg(pp, end) || check_block(pp, end, pi);
+	case DW_CFA_remember_state:	/* libdw copies the whole state */
+		pi->cost += HEAVY_OP_COST;
+		return ++pi->depth > MAX_REMEMBER ? -1 : 0;
 	case DW_CFA_restore_state:
-		return --*depth < 0 ? -1 : 0;
+		return --pi->depth < 0 ? -1 : 0;
 	default:
 		return -1;
 	}
@@ -356,20 +392,19 @@ static int check_op(uint8_t op, const uint8_t **pp, const uint8_t *end,
 
 /* Decodes a CFA program without running it: every operand within
  * [p, end), registers <= MAX_REG, bounded remember_state nesting.  Gives
- * the number of row-starting opcodes.  0 or -1. */
+ * its rows and cost.  0 or -1. */
 static int check_program(const uint8_t *p, const uint8_t *end, uint8_t fde_enc,
-			 uint32_t *rows)
+			 struct prog_info *pi)
 {
-	int depth = 0;
-
-	*rows = 0;
+	memset(pi, 0, sizeof(*pi));
+	pi->cost = end - p;
 	while (p < end) {
 		uint8_t op = *p++;
 		uint64_t u;
 
 		switch (op >> 6) {
 		case 1:		/* DW_CFA_advance_loc */
-			++*rows;
+			pi->rows++;
 			continue;
 		case 2:		/* DW_CFA_offset: register in the opcode */
 			if (read_uleb(&p, end, &u))
@@ -378,7 +413,7 @@ static int check_program(const uint8_t *p, const uint8_t *end, uint8_t fde_enc,
 		case 3:		/* DW_CFA_restore */
 			continue;
 		}
-		if (check_op(op, &p, end, fde_enc, rows, &depth))
+		if (check_op(op, &p, end, fde_enc, pi))
 			return -1;
 	}
 	return 0;
@@ -389,12 +424,13 @@ static int check_program(const uint8_t *p, const uint8_t *end, uint8_t fde_enc,
 /* A CIE's program sets the initial rules: a row in it is invalid. */
 static bool cie_program_ok(const Dwarf_CIE *c, struct cie_info *ci)
 {
-	uint32_t rows;
+	struct prog_info pi;
 
 	if (c->initial_instructions_end < c->initial_instructions ||
 	    check_program(c->initial_instructions, c->initial_instructions_end,
-			  ci->fde_enc, &rows) || rows)
+			  ci->fde_enc, &pi) || pi.rows)
 		return false;
+	ci->expr = pi.expr;
 	return true;
 }
 
@@ -483,7 +519,7 @@ static int decode_fde(const struct cfi_src *s, const struct cie_info *ci,
 	const uint8_t *base = s->data->d_buf;
 	const uint8_t *p = f->start, *end = f->end;
 	uint64_t lo, range, aug;
-	uint32_t rows;
+	struct prog_info pi;
 
 	if (read_encoded(&p, end, ci->fde_enc, s->addr + (p - base), &lo) ||
 	    read_encoded(&p, end, ci->fde_enc & 0x0f, 0, &range))
@@ -493,14 +529,15 @@ static int decode_fde(const struct cfi_src *s, const struct cie_info *ci,
 			return -1;
 		p += aug;
 	}
-	if (check_program(p, end, ci->fde_enc, &rows) || rows >= FDE_MAX_STEPS)
+	if (check_program(p, end, ci->fde_enc, &pi) || pi.rows >= FDE_MAX_STEPS)
 		return -1;
 	r->lo = lo;
 	r->hi = lo + range;
 	if (r->hi < lo)
 		return -1;
 	/* Each row replays the FDE's program (the CIE's is cached). */
-	r->work = (uint64_t)(rows + 1) * ((end - p) + STEP_COST);
+	r->work = (uint64_t)(pi.rows + 1) * (pi.cost + STEP_COST);
+	r->expr = pi.expr;
 	return r->work > FDE_MAX_WORK ? -1 : 0;
 }
 
@@ -517,6 +554,30 @@ static int add_fde(struct builder *b, const struct fde_rec *r)
 	}
 	b->fdes[b->nr_fdes++] = *r;
 	return 0;
+}
+
+/* Makes the entry at off (which dwarf_next_cfi() read) unusable to
+ * libdw: a CIE of version 0, which dwarf_next_cfi() refuses after
+ * setting the next offset, so libdw's scan skips it as we did.  Its FDEs
+ * were refused as well (their CIE is not ok). */
+static void neutralize(struct cfi_src *s, uint64_t off)
+{
+	uint8_t *p = s->sec + off;
+	size_t hdr = 4, id = 4;
+	uint32_t len32;
+
+	if (off > s->size || s->size - off < 4)
+		return;
+	memcpy(&len32, p, 4);
+	if (len32 == 0xffffffffu) {	/* 64-bit DWARF */
+		hdr = 12;
+		id = 8;
+	}
+	/* dwarf_next_cfi() checked: length >= id + 1 */
+	if (s->size - off < hdr + id + 1)
+		return;
+	memset(p + hdr, s->eh ? 0x00 : 0xff, id);
+	p[hdr + id] = 0;
 }
 
 /* One pass over the entries of a section.  Pass 0 records the CIEs, pass
@@ -560,7 +621,29 @@ static int walk_entries(struct builder *b, int si, entry_fn fn, bool count_bad)
 static int on_cie(struct builder *b, int si, uint64_t off,
 		  const Dwarf_CFI_Entry *e, uint32_t seq)
 {
-	return dwarf_cfi_cie_p(e) ? add_cie(&b->src[si], off, &e->cie) : 0;
+	struct cfi_src *s = &b->src[si];
+	struct cie_info *ci;
+	int err;
+
+	if (!dwarf_cfi_cie_p(e))
+		return 0;
+	if (s->nr_cies >= MAX_CIES) {
+		/* libdw would keep every CIE it scans: its FDEs go too */
+		neutralize(s, off);
+		b->t->truncated = true;
+		return 0;
+	}
+	err = add_cie(s, off, &e->cie);
+	if (err)
+		return err;
+	ci = &s->cies[s->nr_cies - 1];
+	if (ci->ok && b->expr + ci->expr > MAX_EXPR_BYTES)
+		ci->ok = false;
+	if (!ci->ok)
+		neutralize(s, off);
+	else
+		b->expr += ci->expr;
+	return 0;
 }
 
 /* Whether [lo, hi) overlaps an .eh_frame FDE: b->fdes[0, nr_eh) sorted by
@@ -592,23 +675,28 @@ static int on_fde(struct builder *b, int si, uint64_t off,
 
 	if (dwarf_cfi_cie_p(e))
 		return 0;
+	/* Every FDE not kept is neutralized: libdw keeps (in memory) each
+	 * FDE its scan passes, and runs the program of any that covers an
+	 * address it is asked about. */
 	ci = find_cie(s, e->fde.CIE_pointer);
-	if (!ci || !ci->ok || decode_fde(s, ci, &e->fde, &r)) {
+	if (!ci || !ci->ok || decode_fde(s, ci, &e->fde, &r) ||
+	    b->expr + r.expr > MAX_EXPR_BYTES) {
+		neutralize(s, off);
 		t->nr_bad_fdes++;
 		return 0;
 	}
-	if (r.lo >= r.hi || r.lo < b->code_lo || r.hi > b->code_hi) {
-		t->nr_skipped_fdes++;
-		return 0;
-	}
-	if (!s->eh && covered_by_eh(b, r.lo, r.hi)) {
+	if (r.lo >= r.hi || r.lo < b->code_lo || r.hi > b->code_hi ||
+	    (!s->eh && covered_by_eh(b, r.lo, r.hi))) {
+		neutralize(s, off);
 		t->nr_skipped_fdes++;
 		return 0;
 	}
 	if (b->nr_fdes >= UNWIND_MAX_FDES) {
+		neutralize(s, off);
 		t->truncated = true;
 		return 0;
 	}
+	b->expr += r.expr;
 	return add_fde(b, &r);
 }
 
@@ -1047,6 +1135,32 @@ static void read_build_id(Elf *elf, char out[41])
 	}
 }
 
+/* Before libelf sees it: a 64-bit little-endian x86-64 ELF (nothing to
+ * convert) whose section count is sane, as elf_memory() allocates a
+ * descriptor per section header up front (a hostile 512 MiB file could
+ * announce millions: gigabytes). */
+static int check_raw_header(const void *buf, size_t len)
+{
+	Elf64_Ehdr eh;
+	Elf64_Shdr sh0;
+	uint64_t shnum;
+
+	if (len < sizeof(eh))
+		return -ENOEXEC;
+	memcpy(&eh, buf, sizeof(eh));
+	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_machine != EM_X86_64)
+		return -ENOEXEC;
+	shnum = eh.e_shnum;
+	if (!shnum && eh.e_shoff && eh.e_shoff <= len &&
+	    len - eh.e_shoff >= sizeof(sh0)) {
+		/* more than 0xff00 sections: the count is in section 0 */
+		memcpy(&sh0, (const char *)buf + eh.e_shoff, sizeof(sh0));
+		shnum = sh0.sh_size;
+	}
+	return shnum > MAX_SECTIONS ? -ENOEXEC : 0;
+}
+
 /* An x86-64 little-endian executable or shared object. */
 static int check_ehdr(Elf *elf, GElf_Ehdr *eh)
 {
@@ -1109,36 +1223,31 @@ static Elf_Scn *find_section(Elf *elf, const char *name, GElf_Shdr *sh)
 	return NULL;
 }
 
-/* .eh_frame, through dwarf_getcfi_elf(), which picks the same section
- * (the first so named) and its .eh_frame_hdr search table. */
-static int add_eh_frame(struct builder *b)
+static void src_free(struct cfi_src *s)
 {
-	struct cfi_src *s = &b->src[b->nr_src];
-	GElf_Shdr sh;
-	Elf_Scn *scn = find_section(b->elf, ".eh_frame", &sh);
-
-	if (!scn || sh.sh_type == SHT_NOBITS)
-		return 0;
-	s->data = elf_rawdata(scn, NULL);
-	if (!s->data || !s->data->d_buf || !s->data->d_size)
-		return 0;
-	s->cfi = dwarf_getcfi_elf(b->elf);
-	if (!s->cfi)
-		return 0;
-	s->owns_cfi = true;
-	s->eh = true;
-	s->addr = sh.sh_addr;
-	s->ident = (const unsigned char *)elf_getident(b->elf, NULL);
-	b->nr_src++;
-	return collect_fdes(b, b->nr_src - 1);
+	if (s->owns_cfi && s->cfi)
+		dwarf_cfi_end(s->cfi);
+	if (s->dw)
+		dwarf_end(s->dw);	/* also ends a dwarf_getcfi() */
+	if (s->elf)
+		elf_end(s->elf);
+	free(s->image);
+	free(s->cies);
+	memset(s, 0, sizeof(*s));
 }
 
-/* A minimal ELF image holding only a .debug_frame section: what libdw
- * needs for dwarf_getcfi(), without letting dwarf_begin_elf() look at
- * (and decompress) every other .debug_* section of a debuginfo file. */
-static void *frame_image(const void *sec, size_t size, size_t *len)
+/* A private copy of a CFI section in a minimal ELF image (header, the
+ * section, .shstrtab): all libdw gets to see.  Without .eh_frame_hdr,
+ * libdw finds FDEs by scanning the section in order, which visits exactly
+ * the entries walk_entries() checked; and, the copy being ours, the
+ * entries that failed the checks are made unusable (neutralize()).
+ * For .debug_frame, it also keeps dwarf_begin_elf() from looking at (and
+ * decompressing) every other .debug_* section of a debuginfo file.
+ * *sec points to the section bytes within the image. */
+static void *frame_image(bool eh, const void *bytes, size_t size, uint64_t addr,
+			 size_t *len, uint8_t **sec)
 {
-	static const char shstr[] = "\0.debug_frame\0.shstrtab";
+	static const char shstr[] = "\0.eh_frame\0.debug_frame\0.shstrtab";
 	size_t off_sec = sizeof(Elf64_Ehdr), off_str = off_sec + size;
 	size_t off_sh = (off_str + sizeof(shstr) + 7) & ~(size_t)7;
 	char *img = calloc(1, off_sh + 3 * sizeof(Elf64_Shdr));
@@ -1151,7 +1260,7 @@ static void *frame_image(const void *sec, size_t size, size_t *len)
 	h->e_ident[EI_CLASS] = ELFCLASS64;
 	h->e_ident[EI_DATA] = ELFDATA2LSB;
 	h->e_ident[EI_VERSION] = EV_CURRENT;
-	h->e_type = ET_EXEC;
+	h->e_type = ET_DYN;
 	h->e_machine = EM_X86_64;	/* libdw's x86-64 default rules */
 	h->e_version = EV_CURRENT;
 	h->e_ehsize = sizeof(*h);
@@ -1159,21 +1268,78 @@ static void *frame_image(const void *sec, size_t size, size_t *len)
 	h->e_shnum = 3;
 	h->e_shstrndx = 2;
 	h->e_shoff = off_sh;
-	memcpy(img + off_sec, sec, size);
+	memcpy(img + off_sec, bytes, size);
 	memcpy(img + off_str, shstr, sizeof(shstr));
 	sh = (Elf64_Shdr *)(img + off_sh);
-	sh[1].sh_name = 1;
+	sh[1].sh_name = eh ? 1 : 11;
 	sh[1].sh_type = SHT_PROGBITS;
+	sh[1].sh_flags = eh ? SHF_ALLOC : 0;
+	sh[1].sh_addr = addr;	/* .eh_frame: the base of pc-relative values */
 	sh[1].sh_offset = off_sec;
 	sh[1].sh_size = size;
 	sh[1].sh_addralign = 1;
-	sh[2].sh_name = 14;
+	sh[2].sh_name = 24;
 	sh[2].sh_type = SHT_STRTAB;
 	sh[2].sh_offset = off_str;
 	sh[2].sh_size = sizeof(shstr);
 	sh[2].sh_addralign = 1;
 	*len = off_sh + 3 * sizeof(Elf64_Shdr);
+	*sec = (uint8_t *)img + off_sec;
 	return img;
+}
+
+/* A CFI section (bytes at addr) as source number b->nr_src: its private
+ * image and libdw handle, then its FDEs collected.  1 if added, 0 if
+ * libdw would not have it, or a negative errno. */
+static int add_source(struct builder *b, bool eh, const void *bytes, size_t size,
+		      uint64_t addr)
+{
+	struct cfi_src *s = &b->src[b->nr_src];
+	Elf_Scn *scn;
+	size_t len;
+	int err;
+
+	s->eh = eh;
+	s->size = size;
+	s->addr = addr;
+	s->image = frame_image(eh, bytes, size, addr, &len, &s->sec);
+	if (!s->image)
+		return -ENOMEM;
+	s->elf = elf_memory(s->image, len);
+	if (s->elf && eh) {
+		s->cfi = dwarf_getcfi_elf(s->elf);
+		s->owns_cfi = true;
+	} else if (s->elf) {
+		s->dw = dwarf_begin_elf(s->elf, DWARF_C_READ, NULL);
+		s->cfi = s->dw ? dwarf_getcfi(s->dw) : NULL;
+	}
+	scn = s->elf ? elf_getscn(s->elf, 1) : NULL;
+	s->data = scn ? elf_rawdata(scn, NULL) : NULL;
+	s->ident = s->elf ? (const unsigned char *)elf_getident(s->elf, NULL) : NULL;
+	/* neutralize() writes where libdw reads: the same bytes */
+	if (!s->cfi || !s->data || s->data->d_buf != s->sec ||
+	    s->data->d_size != size || !s->ident) {
+		src_free(s);
+		return 0;
+	}
+	b->nr_src++;
+	err = collect_fdes(b, b->nr_src - 1);
+	return err ? err : 1;
+}
+
+/* The file's .eh_frame (the first section so named, as libdw picks). */
+static int add_eh_frame(struct builder *b)
+{
+	GElf_Shdr sh;
+	Elf_Scn *scn = find_section(b->elf, ".eh_frame", &sh);
+	Elf_Data *d;
+
+	if (!scn || sh.sh_type == SHT_NOBITS)
+		return 0;
+	d = elf_rawdata(scn, NULL);
+	if (!d || !d->d_buf || !d->d_size)
+		return 0;
+	return add_source(b, true, d->d_buf, d->d_size, sh.sh_addr);
 }
 
 /* The bytes of a .debug_frame section, decompressed (bounded) if needed. */
@@ -1194,78 +1360,52 @@ static Elf_Data *debug_frame_data(Elf_Scn *scn, const GElf_Shdr *sh)
 }
 
 /* The .debug_frame of elf (the file itself or its debuginfo), for the
- * code .eh_frame does not describe.  Not finding one is not an error. */
+ * code .eh_frame does not describe: as add_source(). */
 static int add_debug_frame(struct builder *b, Elf *elf)
 {
-	struct cfi_src *s = &b->src[b->nr_src];
 	GElf_Shdr sh;
 	Elf_Scn *scn = find_section(elf, ".debug_frame", &sh);
 	Elf_Data *d = scn ? debug_frame_data(scn, &sh) : NULL;
-	size_t len;
 
 	if (!d || !d->d_buf || !d->d_size)
 		return 0;
-	s->image = frame_image(d->d_buf, d->d_size, &len);
-	if (!s->image)
-		return -ENOMEM;
-	s->elf = elf_memory(s->image, len);
-	s->dw = s->elf ? dwarf_begin_elf(s->elf, DWARF_C_READ, NULL) : NULL;
-	s->cfi = s->dw ? dwarf_getcfi(s->dw) : NULL;
-	scn = s->elf ? elf_getscn(s->elf, 1) : NULL;
-	s->data = scn ? elf_rawdata(scn, NULL) : NULL;
-	if (!s->cfi || !s->data || !s->data->d_buf) {
-		/* cleaned up with the builder */
-		b->nr_src++;
-		s->cfi = NULL;
-		return 0;
-	}
-	s->ident = (const unsigned char *)elf_getident(s->elf, NULL);
-	b->nr_src++;
-	return collect_fdes(b, b->nr_src - 1);
+	return add_source(b, false, d->d_buf, d->d_size, 0);
 }
 
 /* The .debug_frame of the separate debuginfo found by build-id under
- * dir, if it exists, is the same build and has one. */
+ * dir, if it exists, is of the same build and has one: as
+ * add_debug_frame(). */
 static int add_debug_file(struct builder *b, const char *dir)
 {
 	struct unwind_table *t = b->t;
 	char path[sizeof(t->debug_path)], id[41];
 	GElf_Ehdr eh;
 	size_t len;
-	int err;
+	int rc;
 
 	if (!dir || !t->build_id[0] ||
 	    unwind_table__debug_path(dir, t->build_id, path, sizeof(path)))
 		return 0;
 	if (read_image(path, &b->debug_image, &len))
 		return 0;	/* no debuginfo: the usual case */
+	if (check_raw_header(b->debug_image, len))
+		return 0;
 	b->debug_elf = elf_memory(b->debug_image, len);
 	if (check_ehdr(b->debug_elf, &eh))
 		return 0;
 	read_build_id(b->debug_elf, id);
 	if (strcmp(id, t->build_id))
 		return 0;
-	err = add_debug_frame(b, b->debug_elf);
-	if (!err && b->nr_src && b->src[b->nr_src - 1].cfi &&
-	    !b->src[b->nr_src - 1].eh)
+	rc = add_debug_frame(b, b->debug_elf);
+	if (rc > 0)
 		snprintf(t->debug_path, sizeof(t->debug_path), "%s", path);
-	return err;
+	return rc;
 }
 
 static void builder_free(struct builder *b)
 {
-	for (int i = 0; i < b->nr_src; i++) {
-		struct cfi_src *s = &b->src[i];
-
-		if (s->owns_cfi && s->cfi)
-			dwarf_cfi_end(s->cfi);
-		if (s->dw)
-			dwarf_end(s->dw);
-		if (s->elf)
-			elf_end(s->elf);
-		free(s->image);
-		free(s->cies);
-	}
+	for (int i = 0; i < b->nr_src; i++)
+		src_free(&b->src[i]);
 	if (b->elf)
 		elf_end(b->elf);
 	if (b->debug_elf)
@@ -1281,13 +1421,16 @@ static int build(void *buf, size_t len, const char *debug_dir,
 {
 	struct builder b = { 0 };
 	struct unwind_table *t;
-	int err;
+	int err, eh, dbg;
 
 	*out = NULL;
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return -ENOSYS;
 	if (!buf || len < sizeof(Elf64_Ehdr))
 		return -ENOEXEC;
+	err = check_raw_header(buf, len);
+	if (err)
+		return err;
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
@@ -1299,18 +1442,19 @@ static int build(void *buf, size_t len, const char *debug_dir,
 	if (err)
 		goto out;
 	read_build_id(b.elf, t->build_id);
-	err = add_eh_frame(&b);
-	if (!err)
-		err = index_eh(&b);
-	if (!err)
-		err = add_debug_frame(&b, b.elf);
-	/* the file's own .debug_frame, else its debuginfo's */
-	if (!err && !(b.nr_src && b.src[b.nr_src - 1].cfi && !b.src[b.nr_src - 1].eh))
-		err = add_debug_file(&b, debug_dir);
+	eh = add_eh_frame(&b);
+	err = eh < 0 ? eh : index_eh(&b);
 	if (err)
 		goto out;
-	if (!b.nr_src || (b.nr_src == 1 && !b.src[0].cfi) ||
-	    (b.nr_src == 2 && !b.src[0].cfi && !b.src[1].cfi)) {
+	/* the file's own .debug_frame, else its debuginfo's */
+	dbg = add_debug_frame(&b, b.elf);
+	if (!dbg)
+		dbg = add_debug_file(&b, debug_dir);
+	if (dbg < 0) {
+		err = dbg;
+		goto out;
+	}
+	if (!eh && !dbg) {
 		err = -ENODATA;
 		goto out;
 	}

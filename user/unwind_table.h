@@ -59,13 +59,16 @@ struct unwind_table {
 	uint32_t nr_gap_rows;		/* no FDE covers [row.pc, next row.pc) */
 
 	/* FDEs and rows left out. */
-	uint32_t nr_bad_fdes;		/* malformed, or libdw failed on them */
-	uint32_t nr_skipped_fdes;	/* empty, outside the code, or covered by
-					 * .eh_frame (.debug_frame ones) */
-	uint32_t nr_signal_fdes;	/* signal frames (their rows mapped as usual) */
+	uint32_t nr_bad_fdes;		/* malformed CFI entries, FDEs refused by the
+					 * checks or the work budget, or on which
+					 * libdw failed: their code has no row */
+	uint32_t nr_skipped_fdes;	/* empty, outside the executable segments,
+					 * inside earlier FDEs (overlap), or
+					 * .debug_frame ones .eh_frame covers */
 	bool truncated;			/* a limit (FDEs, rows, work) was reached */
 
 	/* Where the rows came from. */
+	uint32_t nr_signal_fdes;	/* signal frames (their rows mapped as usual) */
 	uint32_t nr_debug_frame_fdes;	/* FDEs taken from a .debug_frame */
 	bool used_debug_frame;		/* nr_debug_frame_fdes > 0 */
 	char debug_path[256];		/* separate debuginfo used, or "" */
@@ -94,8 +97,9 @@ int unwind_table__build_file_debug(const char *path, const char *debug_dir,
 				   struct unwind_table **out);
 
 /* The same from an ELF image in memory (no separate debuginfo).  buf must
- * be writable (libelf's elf_memory) and stay alive during the call only;
- * it is not modified in practice. */
+ * be writable (libelf's elf_memory() takes a char *) and needs to live
+ * only during the call; it is not written (libdw works on private copies
+ * of the CFI sections). */
 int unwind_table__build_mem(void *buf, size_t len, struct unwind_table **out);
 
 void unwind_table__free(struct unwind_table *t);
