@@ -43,7 +43,7 @@ enum uw_rbp {
 };
 #define UW_RBP_SHIFT	4
 
-/* One row: 8 bytes, so libc (~24k rows) takes ~190 KiB of kernel memory. */
+/* One row: 8 bytes, so libc (~28k rows) takes ~220 KiB of kernel memory. */
 struct unwind_row {
 	__u32 pc;		/* first ELF virtual address the row covers */
 	__u16 cfa_off;		/* bytes added to rsp/rbp (UW_CFA_PLT: 8 plus the cut) */
@@ -63,7 +63,7 @@ static inline __u8 uw_rbp_kind(const struct unwind_row *r)
 }
 
 /* Limits of the tables (kernel memory; see README "Unwinding"). */
-#define UW_DEFAULT_ROWS		(1u << 20)	/* rows in the shared pool: 8 MiB */
+#define UW_DEFAULT_ROWS		(1u << 20)	/* rows in the shared pool: 8 MiB (libc ~28k, python3.11 ~65k) */
 #define UW_MAX_BINS		4096		/* distinct binaries with a table */
 #define UW_MAX_MAPPINGS		256		/* executable mappings per process */
 #define UW_DEFAULT_PROCS	1024		/* processes with a mapping table */

@@ -110,7 +110,7 @@ void cli__usage(FILE *out)
 "                       fp follows frame pointers (cheaper, wrong in most\n"
 "                       distribution binaries)\n"
 "      --unwind-rows N  unwind-table rows kept in the kernel, 8 bytes each\n"
-"                       (default %u: libc ~24k rows, python3.11 ~60k)\n"
+"                       (default %u: libc ~28k rows, python3.11 ~65k)\n"
 "      --scan-limit N   up to N outstanding blocks, ages are exact (a scan of\n"
 "                       every block); above, a stack's age is how long it has\n"
 "                       held memory without a break (default %u)\n"
