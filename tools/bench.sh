@@ -68,7 +68,7 @@ bench_deep() {
 		DEEP[$mode]=$(median < "$B/bench.deep.$mode")
 	done
 	# the tables: rows and build time of libc, libstdc++, python3.11
-	TABLES=$($LS -v probes -- /usr/bin/python3.11 2>&1 | grep -E "^  table|^  no table" || true)
+	TABLES=$($LS probes -v -- /usr/bin/python3.11 2>&1 | grep -E "^  table|^  no table" || true)
 }
 
 bench_churn() {

@@ -308,6 +308,14 @@ int pysym__line(const uint8_t *t, size_t len, int firstlineno, int instr)
 	return 0;
 }
 
+void pysym__prefetch(struct pysym *s, const struct py_frame *f)
+{
+	struct pycode *e = code_of(s, f->code);
+
+	if (e && e->ok && e->token != f->token)
+		load_code(s, e);
+}
+
 void pysym__resolve(struct pysym *s, const struct py_frame *f, struct frame *out)
 {
 	struct pycode *e = code_of(s, f->code);

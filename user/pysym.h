@@ -21,6 +21,11 @@ void pysym__free(struct pysym *s);
  * is no longer the one captured.  Strings live as long as s. */
 void pysym__resolve(struct pysym *s, const struct py_frame *f, struct frame *out);
 
+/* Reads the code object of a captured frame now, while the process
+ * lives (unless cached with the same token): a report made after it
+ * exited names the frame from the cache. */
+void pysym__prefetch(struct pysym *s, const struct py_frame *f);
+
 /* Gives every stack of r that has Python frames its hybrid frames:
  * native frames (C extensions, libraries) down to the first function of
  * the interpreter, the one that allocated (e.g. list_resize), then the

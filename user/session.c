@@ -62,6 +62,7 @@ struct loop {
 	pid_t gone[1024];	/* several processes: exited since the last report */
 	size_t ngone;
 	bool gc_on;
+	uint64_t py_prefetch_ms;	/* when Python code objects were last read */
 	uint32_t unw_pool_full;	/* unwind tables that did not fit, as last said */
 	uint32_t unw_procs_full;
 	uint64_t start_ms;
@@ -156,6 +157,29 @@ static void unwind_flush(struct loop *l)
 	l->unw_procs_full = st.procs_full;
 }
 
+/* The code objects of every captured Python stack, read while the
+ * interpreter lives (new ones only: the rest are cached): a report made
+ * after it exited — `-- python3 script.py` without INTERVAL — still names
+ * every frame.  O(stacks) map reads. */
+static void python_prefetch(struct loop *l)
+{
+	int fd = bpf_map__fd(l->s->skel->maps.py_stacks);
+	__u64 key, *prev = NULL;
+	struct py_trace *pt;
+
+	if (!l->pysym || !(pt = malloc(sizeof(*pt))))
+		return;
+	while (!bpf_map_get_next_key(fd, prev, &key)) {
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, pt))
+			continue;
+		for (__u32 i = 0; i < pt->nr && i < MAX_PY_DEPTH; i++)
+			pysym__prefetch(l->pysym, &pt->f[i]);
+	}
+	free(pt);
+	l->py_prefetch_ms = now_ms();
+}
+
 /* Several processes: any of them exec'd, mapped code or exited. */
 static int on_multi_event(struct loop *l, const struct event *ev)
 {
@@ -244,9 +268,10 @@ static void check_exit(struct loop *l)
 	case CHILD_RUNNING:
 		return;
 	case CHILD_AT_EXIT:
-		/* held at exit: its mappings are still there to read */
+		/* held at exit: its mappings and objects are still there to read */
 		if (l->exec_seen)
 			symbolizer__refresh(l->sym);
+		python_prefetch(l);
 		launch__release(c);
 		break;
 	case CHILD_GONE:
@@ -582,6 +607,8 @@ int session__run(struct session *s)
 		int wait = next > t ? (int)(next - t) : 0;
 
 		wait_events(&l, wait < POLL_MS ? wait : POLL_MS);
+		if (l.pysym && now_ms() >= l.py_prefetch_ms + 1000)
+			python_prefetch(&l);	/* before a process can take them away */
 		check_exit(&l);
 		if (l.tui)
 			quit = handle_keys(&l, &next);

@@ -200,3 +200,28 @@ def test_small_objects_arenas_by_default_objects_with_pymalloc(name):
     nbytes = sum(s["outstanding_bytes"] for s in mine)
     assert blocks >= 10000, (blocks, err)                # 2,000 tuples every 0.1 s
     assert nbytes / blocks <= 512                        # small objects, not arenas
+
+
+@pytest.mark.parametrize("name", list(INTERPRETERS))
+def test_command_mode_names_lines_after_exit(name):
+    """`leakscope -- python script.py`, no INTERVAL: the one report comes
+    after the interpreter exited, and still names each leaking function
+    (code objects read while it lived), with exact bytes.  Only the stacks
+    of the leaks are looked at: import-time stacks whose code objects were
+    freed before leakscope read them may show `??`."""
+    python = need(name)
+    script = SOURCES / "py_exit_leaks.py"
+    p = subprocess.run([str(LEAKSCOPE), "--json", "-n", "100", "--", python, str(script)],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    report = json.loads(p.stdout.splitlines()[-1])
+    by_fn = {}
+    for s in report["stacks"]:
+        py = [f for f in s["frames"] if f["python"]]
+        if not py:
+            continue
+        b, n = by_fn.get(py[0]["function"], (0, 0))
+        by_fn[py[0]["function"]] = (b + s["outstanding_bytes"], n + s["outstanding_allocs"])
+    assert by_fn.get("keep_sessions") == (7 * 100033, 7), by_fn
+    assert by_fn.get("keep_buffers") == (3 * 250033, 3), by_fn
+    assert leakscope_programs_loaded() == []
