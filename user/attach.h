@@ -60,6 +60,9 @@ struct probe_site {
 struct probe_plan {
 	struct probe_site sites[MAX_SITES];
 	int n;
+	bool multi_links;	/* attach through uprobe-multi links (the programs
+				 * were loaded for them): one link per program
+				 * and file, detached at once */
 };
 
 struct target_libs;

@@ -49,6 +49,8 @@ struct options {
 	bool no_placement;	/* --no-placement: every probe at the entry (benchmark) */
 	bool unwind_fp;		/* --unwind fp: frame pointers instead of DWARF CFI */
 	uint32_t unwind_rows;	/* --unwind-rows: rows of unwind tables in the kernel */
+	bool uprobe_multi;	/* not an option: the kernel has uprobe-multi links
+				 * (probed at start), the probes go through them */
 };
 
 /* Several processes at once (--all, --comm, -p more than once). */

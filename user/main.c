@@ -25,6 +25,7 @@
 #include "serve.h"
 #include "session.h"
 #include "target.h"
+#include "umulti.h"
 #include "unwinder.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -98,6 +99,20 @@ static int attach_kernel(struct leakscope_bpf *skel, struct bpf_link **links, in
 	return 0;
 }
 
+/* Uprobe programs loaded for uprobe-multi links (they then cannot go
+ * through perf events: the choice is made once, before loading). */
+static void for_uprobe_multi(struct leakscope_bpf *skel)
+{
+	struct bpf_program *p;
+
+	bpf_object__for_each_program(p, skel->obj) {
+		const char *sec = bpf_program__section_name(p);
+
+		if (!strncmp(sec, "uprobe", 6) || !strncmp(sec, "uretprobe", 9))
+			bpf_program__set_expected_attach_type(p, UMULTI_ATTACH_TYPE);
+	}
+}
+
 static int load_bpf(struct leakscope_bpf **out, const struct options *o, pid_t pid,
 		    bool python)
 {
@@ -120,6 +135,8 @@ static int load_bpf(struct leakscope_bpf **out, const struct options *o, pid_t p
 		strncpy((char *)skel->rodata->comm_filter, o->comm,
 			sizeof(skel->rodata->comm_filter) - 1);
 	sampling__init_tables((struct sample_tables *)&skel->rodata->sample_tab);
+	if (o->uprobe_multi)
+		for_uprobe_multi(skel);
 	bpf_map__set_max_entries(skel->maps.allocs, o->max_allocs);
 	bpf_map__set_max_entries(skel->maps.stacks, o->max_stacks);
 	bpf_map__set_max_entries(skel->maps.stack_aggs, o->max_stacks);
@@ -207,7 +224,11 @@ static int make_plan(const struct target_libs *libs, const struct options *o,
 		ao.pymalloc_name = py->module;
 	}
 
-	return attach__plan(&ao, plan);
+	plan->multi_links = false;
+	if (attach__plan(&ao, plan))
+		return -EINVAL;
+	plan->multi_links = o->uprobe_multi;
+	return 0;
 }
 
 /* `leakscope probes -v`: the unwind tables the target's binaries give
@@ -340,6 +361,7 @@ int main(int argc, char **argv)
 	libbpf_set_print(libbpf_print);
 	if (preflight__check())
 		return 1;
+	o.uprobe_multi = umulti__supported();
 	if (o.list_probes)
 		return list_probes(&o);
 	/* `record`: a wrong -o must fail now, not after the whole trace */

@@ -48,6 +48,7 @@ static int probe_libs(struct multi *m, const struct target_libs *libs, pid_t pid
 	}
 	if (attach__plan(&ao, &plan))
 		return -EINVAL;
+	plan.multi_links = m->uprobe_multi;
 	return add_attachment(m, attach__probes_opt(m->skel, &plan, pid, false, !m->nattach));
 }
 
@@ -139,6 +140,7 @@ int multi__attach(struct multi *m, struct leakscope_bpf *skel, const struct opti
 	m->skel = skel;
 	m->no_placement = o->no_placement;
 	m->unwind_fp = o->unwind_fp;
+	m->uprobe_multi = o->uprobe_multi;
 	m->verbose = o->verbose;
 	m->system_wide = o->all || o->comm;
 	if (m->system_wide) {

@@ -17,7 +17,8 @@ struct attachment;
 struct multi {
 	struct leakscope_bpf *skel;
 	bool no_placement;
-	bool unwind_fp;		/* --unwind fp: libc's mmap wrappers are probed too */
+	bool unwind_fp;
+	bool uprobe_multi;	/* probes through uprobe-multi links */		/* --unwind fp: libc's mmap wrappers are probed too */
 	bool verbose;
 	bool system_wide;		/* --all / --comm */
 	struct attachment *attach[MULTI_MAX_ATTACH];
