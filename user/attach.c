@@ -154,11 +154,12 @@ static int place_site(struct elfsym *e, struct probe_site *s, uint64_t size,
 
 	if (n <= 0)
 		return n < 0 ? (int)n : -EIO;
-	/* A return probe sits at the entry; a moved entry probe would add a
-	 * second trap, so only entry-only probes move. */
-	err = placement__choose(code, n, s->entry_off, nargs, may_move && !s->ret,
+	/* A return probe shares its function's entry site: both move together,
+	 * under the stricter rules of PLACE_SHARED. */
+	err = placement__choose(code, n, s->entry_off, nargs,
+				!may_move ? PLACE_FIXED : s->ret ? PLACE_SHARED : PLACE_ENTRY_ONLY,
 				&s->place);
-	if (!err && !may_move && !s->ret && !s->place.emulated)
+	if (!err && !may_move && !s->place.emulated)
 		snprintf(s->place.why, sizeof(s->place.why), "entry: --no-placement");
 	return err;
 }
@@ -323,9 +324,9 @@ static int attach_site(struct leakscope_bpf *skel, struct attachment *a,
 						      s->entry_off + s->place.offset, &uo));
 	if (err || !s->ret)
 		return err;
-	uo.retprobe = true;
+	uo.retprobe = true;	/* the same site: [rsp] is still the return address */
 	return keep(a, bpf_program__attach_uprobe_opts(ret, pid, s->lib_path,
-						       s->entry_off, &uo));
+						       s->entry_off + s->place.offset, &uo));
 }
 
 static int attach_tracepoints(struct leakscope_bpf *skel, struct attachment *a)
@@ -394,7 +395,8 @@ static int attach_multi(struct leakscope_bpf *skel, struct attachment *a,
 		group_add(g, &ng, bpf_program__fd(entry), s->lib_path, false,
 			  s->entry_off + s->place.offset);
 		if (s->ret)
-			group_add(g, &ng, bpf_program__fd(ret), s->lib_path, true, s->entry_off);
+			group_add(g, &ng, bpf_program__fd(ret), s->lib_path, true,
+				  s->entry_off + s->place.offset);
 		a->nsites++;
 	}
 	for (int i = 0; i < ng && !err; i++) {

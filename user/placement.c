@@ -213,7 +213,7 @@ static void describe(const cs_insn *in, struct placement *out)
  * reached over skippable ones only, or 0 if there is none.  why says
  * what was skipped. */
 static uint64_t find_site(csh cs, const uint8_t *code, size_t len,
-			  uint64_t vaddr, int nargs, cs_insn *in,
+			  uint64_t vaddr, int nargs, bool shared, cs_insn *in,
 			  char *why, size_t whylen)
 {
 	const uint8_t *p = code;
@@ -224,17 +224,18 @@ static uint64_t find_site(csh cs, const uint8_t *code, size_t len,
 
 	for (int k = 0; k < MAX_SKIPPED && cs_disasm_iter(cs, &p, &n, &a, in); k++) {
 		if (k > 0 && emulated(in)) {
-			snprintf(why, whylen, "moved past %s%s%s%s%s",
+			snprintf(why, whylen, "moved past %s%s%s%s%s%s",
 				 endbr ? "endbr64" : "",
 				 endbr && (null_test || other) ? ", " : "",
 				 null_test ? "a NULL test whose branch only returns" : "",
 				 null_test && other ? ", " : "",
-				 other ? "code that keeps the arguments" : "");
+				 other ? "code that keeps the arguments" : "",
+				 shared ? "; rsp and [rsp] unchanged: the return probe too" : "");
 			return in->address - vaddr;
 		}
 		if (is_endbr64(in)) {
 			endbr = true;
-		} else if (is_null_test_of_arg0(in) &&
+		} else if (!shared && is_null_test_of_arg0(in) &&
 			   je_only_returns(cs, code, len, vaddr, p, n, a)) {
 			cs_disasm_iter(cs, &p, &n, &a, in);	/* skip the je too */
 			null_test = true;
@@ -248,8 +249,9 @@ static uint64_t find_site(csh cs, const uint8_t *code, size_t len,
 }
 
 int placement__choose(const uint8_t *code, size_t len, uint64_t vaddr,
-		      int nargs, bool movable, struct placement *out)
+		      int nargs, int mode, struct placement *out)
 {
+	bool movable = mode != PLACE_FIXED, shared = mode == PLACE_SHARED;
 	const uint8_t *p = code;
 	size_t n = len;
 	uint64_t a = vaddr, site;
@@ -274,10 +276,10 @@ int placement__choose(const uint8_t *code, size_t len, uint64_t vaddr,
 		goto out;
 	}
 	snprintf(out->why, sizeof(out->why), movable ? "entry: no safe later site"
-		 : "entry: a return probe shares the site");
+		 : "entry");
 	if (!movable)
 		goto out;
-	site = find_site(cs, code, len, vaddr, nargs, in, why, sizeof(why));
+	site = find_site(cs, code, len, vaddr, nargs, shared, in, why, sizeof(why));
 	if (!site || branch_into(cs, code, len, vaddr, site)) {
 		if (site)
 			snprintf(out->why, sizeof(out->why), "entry: a branch lands in the prefix");

@@ -8,6 +8,13 @@
  * returns; or a straight-line instruction that writes no argument
  * register, no stack pointer and no memory.  Instructions are decoded with
  * Capstone, never guessed.
+ *
+ * A site shared by an entry and a return probe moves too, under stricter
+ * rules: a uretprobe takes the return address from [rsp] when its site is
+ * hit, so every instruction skipped must leave rsp and memory alone
+ * (memory: [rsp] among it) and must not branch — every call reaches the
+ * site, with rsp still at the return address.  The NULL-test skip is not
+ * allowed there (a call returning through it would skip the return probe).
  */
 #ifndef LEAKSCOPE_PLACEMENT_H
 #define LEAKSCOPE_PLACEMENT_H
@@ -20,16 +27,21 @@ struct placement {
 	uint64_t offset;	/* bytes from the function's start */
 	bool emulated;		/* the kernel emulates the instruction there */
 	char insn[200];		/* that instruction, e.g. "push rbp" */
-	char why[96];		/* one line: why here */
+	char why[160];		/* one line: why here */
+};
+
+/* How a site may move (the values of false and true for the first two). */
+enum place_mode {
+	PLACE_FIXED = 0,	/* at the entry (--no-placement) */
+	PLACE_ENTRY_ONLY = 1,	/* an entry probe alone */
+	PLACE_SHARED = 2,	/* an entry and a return probe at one site */
 };
 
 /* Chooses the probe site in code[0..len) (the function's bytes, at
  * virtual address vaddr).  nargs: integer arguments the probe reads (it
- * also reads the stack pointer).  movable: false for a function that also
- * gets a return probe (that one must stay at the entry, and a second site
- * would cost a second trap).  Returns 0, or -EINVAL if the first
- * instruction does not decode. */
+ * also reads the stack pointer).  mode: enum place_mode.  Returns 0, or
+ * -EINVAL if the first instruction does not decode. */
 int placement__choose(const uint8_t *code, size_t len, uint64_t vaddr,
-		      int nargs, bool movable, struct placement *out);
+		      int nargs, int mode, struct placement *out);
 
 #endif

@@ -1,4 +1,5 @@
-/* test_placement.c - probe placement on hand-assembled x86-64 code. */
+/* test_placement.c - probe placement on hand-assembled x86-64 code, and
+ * on the real code of the allocators installed here. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,16 +9,17 @@
 #include <errno.h>
 #include <string.h>
 
+#include "elfsym.h"
 #include "placement.h"
 
 #define VADDR 0x98ef0
 
 static struct placement place(const uint8_t *code, size_t len, int nargs,
-			      bool movable)
+			      int mode)
 {
 	struct placement p;
 
-	assert_int_equal(placement__choose(code, len, VADDR, nargs, movable, &p), 0);
+	assert_int_equal(placement__choose(code, len, VADDR, nargs, mode, &p), 0);
 	return p;
 }
 
@@ -138,14 +140,110 @@ static void test_branch_into_prefix_stays(void **state)
 	assert_non_null(strstr(p.why, "branch"));
 }
 
-static void test_return_probe_site_never_moves(void **state)
+static void test_fixed_site_never_moves(void **state)
 {
 	const uint8_t code[] = "\xf3\x0f\x1e\xfa\x55";
-	struct placement p = place(code, sizeof(code) - 1, 1, false);
+	struct placement p = place(code, sizeof(code) - 1, 1, PLACE_FIXED);
 
 	assert_int_equal(p.offset, 0);
 	assert_false(p.emulated);
-	assert_non_null(strstr(p.why, "return probe"));
+}
+
+/* jemalloc 5.3 malloc: cmp rdi, 0x1000; ja slow; ...  Entry and return
+ * probe both go to the ja: rsp and [rsp] are untouched before it. */
+static void test_shared_site_moves_past_cmp(void **state)
+{
+	uint8_t code[32];
+
+	memset(code, 0x90, sizeof(code));
+	memcpy(code, "\x48\x81\xff\x00\x10\x00\x00"	/* cmp rdi, 0x1000 */
+		     "\x0f\x87\x10\x00\x00\x00"		/* ja +16 */
+		     "\x53", 14);				/* push rbx */
+	struct placement p = place(code, sizeof(code), 1, PLACE_SHARED);
+
+	assert_int_equal(p.offset, 7);
+	assert_true(p.emulated);
+	assert_string_equal(p.insn, "ja 0x98f0d");
+	assert_non_null(strstr(p.why, "return probe too"));
+}
+
+/* A NULL test whose branch returns: an entry-only probe skips the je, a
+ * shared one stops on it (a call returning through the branch must still
+ * pass the return probe's site). */
+static void test_shared_site_stops_on_the_branch(void **state)
+{
+	uint8_t code[32];
+
+	memset(code, 0x90, sizeof(code));
+	memcpy(code, "\x48\x85\xff"			/* test rdi, rdi */
+		     "\x0f\x84\x0b\x00\x00\x00"		/* je +11 -> ret */
+		     "\x55", 10);				/* push rbp */
+	code[20] = 0xc3;
+	assert_int_equal(place(code, sizeof(code), 1, PLACE_SHARED).offset, 3);
+	assert_int_equal(place(code, sizeof(code), 1, PLACE_ENTRY_ONLY).offset, 9);
+}
+
+static void test_shared_site_stays_after_rsp_or_memory_change(void **state)
+{
+	const uint8_t sub_rsp[] = "\x48\x83\xec\x08\x53";		/* sub rsp, 8; push rbx */
+	const uint8_t store[] = "\x48\x89\x3c\x24\x53";		/* mov [rsp], rdi; push rbx */
+	const uint8_t branch_back[] = "\xf3\x0f\x1e\xfa\x53\x90\xeb\xfc"; /* jmp to the push */
+
+	assert_int_equal(place(sub_rsp, sizeof(sub_rsp) - 1, 1, PLACE_SHARED).offset, 0);
+	assert_int_equal(place(store, sizeof(store) - 1, 1, PLACE_SHARED).offset, 0);
+	assert_int_equal(place(branch_back, sizeof(branch_back) - 1, 1, PLACE_SHARED).offset, 0);
+}
+
+static void test_shared_endbr64_and_tail_call(void **state)
+{
+	const uint8_t endbr_push[] = "\xf3\x0f\x1e\xfa\x55";	/* endbr64; push rbp */
+	const uint8_t tail[] = "\xe9\x10\x00\x00\x00";		/* jmp: a tail call */
+
+	assert_int_equal(place(endbr_push, sizeof(endbr_push) - 1, 1, PLACE_SHARED).offset, 4);
+	struct placement p = place(tail, sizeof(tail) - 1, 1, PLACE_SHARED);
+
+	assert_int_equal(p.offset, 0);
+	assert_true(p.emulated);
+}
+
+/* The allocators installed here, decoded at test time: the hot entry+return
+ * functions end up on an emulated instruction (or say why not). */
+static void test_real_allocators(void **state)
+{
+	static const struct { const char *lib, *fn; int nargs; bool must; } cases[] = {
+		{ "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "malloc", 1, true },
+		{ "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "_Znwm", 1, true },
+		{ "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "_ZnwmRKSt9nothrow_t", 2, true },
+		{ "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "rallocx", 3, true },
+		{ "/usr/lib/x86_64-linux-gnu/libc.so.6", "malloc", 1, true },
+		{ "/usr/lib/x86_64-linux-gnu/libc.so.6", "posix_memalign", 3, true },
+		{ "/usr/lib/x86_64-linux-gnu/libc.so.6", "aligned_alloc", 2, true },
+		{ "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4", "tc_malloc", 1, false },
+		{ "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2", "mi_malloc", 1, false },
+	};
+	int checked = 0;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct elfsym *e = elfsym__open(cases[i].lib);
+		uint8_t code[512];
+		uint64_t off, size;
+		struct placement p;
+		ssize_t n;
+
+		if (!e)
+			continue;	/* not installed here */
+		if (elfsym__func(e, cases[i].fn, &off, &size) == 0 &&
+		    (n = elfsym__read(e, off, code, size && size < sizeof(code) ? size : sizeof(code))) > 0) {
+			assert_int_equal(placement__choose(code, n, off, cases[i].nargs,
+							   PLACE_SHARED, &p), 0);
+			if (cases[i].must)
+				assert_true(p.emulated);
+			assert_true(p.why[0]);
+			checked++;
+		}
+		elfsym__close(e);
+	}
+	assert_true(checked >= 4);
 }
 
 static void test_undecodable(void **state)
@@ -169,7 +267,12 @@ int main(void)
 		cmocka_unit_test(test_argument_overwritten_stays),
 		cmocka_unit_test(test_memory_write_stays),
 		cmocka_unit_test(test_branch_into_prefix_stays),
-		cmocka_unit_test(test_return_probe_site_never_moves),
+		cmocka_unit_test(test_fixed_site_never_moves),
+		cmocka_unit_test(test_shared_site_moves_past_cmp),
+		cmocka_unit_test(test_shared_site_stops_on_the_branch),
+		cmocka_unit_test(test_shared_site_stays_after_rsp_or_memory_change),
+		cmocka_unit_test(test_shared_endbr64_and_tail_call),
+		cmocka_unit_test(test_real_allocators),
 		cmocka_unit_test(test_undecodable),
 	};
 
