@@ -184,14 +184,6 @@ static inline void uw_search_step(struct uw_search *s, __u32 mid, __u64 key)
 	}
 }
 
-/* The mapping holding addr among m[0, nr), sorted and disjoint: the last
- * one starting at or below addr, if it ends above addr. */
-static inline const struct unwind_mapping *
-uw_mapping_at(const struct unwind_mapping *m, __s64 found, __u64 addr)
-{
-	return found >= 0 && addr < m[found].end ? &m[found] : 0;
-}
-
 /* Registers of one frame while walking. */
 struct uw_regs {
 	__u64 ip;

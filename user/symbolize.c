@@ -381,6 +381,8 @@ int symbolizer__report(struct symbolizer *s, struct report *r)
 		if (st->nips > 1 && !st->key.lead_pc && in_mmap_wrapper(s, st->ips[0])) {
 			memmove(st->ips, st->ips + 1, (st->nips - 1) * sizeof(st->ips[0]));
 			st->nips--;
+			if (st->fp_first > 1)
+				st->fp_first--;
 		}
 	}
 	return symbolize_frames(s, r);

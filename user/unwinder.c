@@ -499,8 +499,9 @@ void unwinder__preload_program(struct unwinder *u, const char *path)
 		preload_needed(u, path, PRELOAD_DEPTH);
 }
 
-/* One executable mapping of the process as BPF wants it. */
-static bool mapping_of(struct unwinder *u, pid_t pid, const struct vma *v,
+/* One executable mapping of the process as BPF wants it (bin UW_NO_BIN:
+ * no table, its frames are walked by frame pointer). */
+static void mapping_of(struct unwinder *u, pid_t pid, const struct vma *v,
 		       struct unwind_mapping *m)
 {
 	char open_path[PATH_MAX];
@@ -514,14 +515,13 @@ static bool mapping_of(struct unwinder *u, pid_t pid, const struct vma *v,
 	m->bin = UW_NO_BIN;
 	m->pad = 0;
 	if (v->path[0] != '/')	/* anonymous (JIT), [vdso]: frame pointers */
-		return true;
+		return;
 	b = binary_of(u, procmaps__open_path(pid, v, open_path, sizeof(open_path)), v->path,
 		      v->dev, &fresh);
 	if (!b || b->bin < 0 || !(s = segment_at(b, v->offset)))
-		return true;
+		return;
 	m->bias = v->start - (s->vaddr - s->offset + v->offset);
 	m->bin = b->bin;
-	return true;
 }
 
 static int by_start(const void *a, const void *b)
@@ -574,8 +574,7 @@ int unwinder__sync(struct unwinder *u, pid_t pid)
 			cut = true;
 			break;
 		}
-		if (mapping_of(u, pid, &l.v[i], &p->m[p->nr]))
-			p->nr++;
+		mapping_of(u, pid, &l.v[i], &p->m[p->nr++]);
 	}
 	procmaps__free(&l);
 	if (!p->nr) {		/* a kernel thread, or gone */
