@@ -112,10 +112,13 @@ __noinline __u64 stack_capture(__u64 ip, __u64 sp, __u64 bp, __u32 tgid, __u32 f
 	if (bpf_map_lookup_elem(&stacks, &id))
 		return id;
 	/* Python frames first: a stack is readable once `stacks` has it */
-	if (pt && bpf_map_update_elem(&py_stacks, &id, pt, BPF_NOEXIST) &&
-	    !bpf_map_lookup_elem(&py_stacks, &id)) {
-		count(CNT_DROP_STACK_LOST);
-		return STACK_ID_LOST;
+	if (pt) {
+		if (bpf_map_update_elem(&py_stacks, &id, pt, BPF_NOEXIST) == 0)
+			emit(EV_PY_STACK, tgid);
+		else if (!bpf_map_lookup_elem(&py_stacks, &id)) {
+			count(CNT_DROP_STACK_LOST);
+			return STACK_ID_LOST;
+		}
 	}
 	if (bpf_map_update_elem(&stacks, &id, st, BPF_NOEXIST) == 0 && owner->owner != me) {
 		/* preempted while the frames were copied: not ours after all */

@@ -206,6 +206,8 @@ enum event_type {
 	EV_EXEC,		/* target called execve */
 	EV_EXIT,		/* target's thread group exited */
 	EV_GC,			/* a Python GC collection ended (struct gc_event) */
+	EV_PY_STACK,		/* a new stack with Python frames: read its code
+				 * objects while they exist */
 };
 
 struct event {

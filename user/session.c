@@ -63,6 +63,7 @@ struct loop {
 	size_t ngone;
 	bool gc_on;
 	uint64_t py_prefetch_ms;	/* when Python code objects were last read */
+	bool py_prefetch_due;	/* new Python stacks since */
 	uint32_t unw_pool_full;	/* unwind tables that did not fit, as last said */
 	uint32_t unw_procs_full;
 	uint64_t start_ms;
@@ -178,6 +179,7 @@ static void python_prefetch(struct loop *l)
 	}
 	free(pt);
 	l->py_prefetch_ms = now_ms();
+	l->py_prefetch_due = false;
 }
 
 /* Several processes: any of them exec'd, mapped code or exited. */
@@ -237,6 +239,9 @@ static int on_event(void *ctx, void *data, size_t len)
 		if (l->gc_on && len >= sizeof(struct gc_event))
 			pygc__event(&l->gc, data);
 		break;
+	case EV_PY_STACK:	/* read after the events at hand (wait_events) */
+		l->py_prefetch_due = true;
+		break;
 	}
 	return 0;
 }
@@ -293,6 +298,10 @@ static void wait_events(struct loop *l, int ms)
 		;
 	ring_buffer__consume(l->rb);
 	unwind_flush(l);
+	/* new Python stacks: their code objects now, before the interpreter
+	 * can free them (a burst of new stacks is one pass over the map) */
+	if (l->py_prefetch_due)
+		python_prefetch(l);
 	if (l->s->serve)
 		serve__run(l->s->serve);
 }
