@@ -472,8 +472,8 @@ static void *destroy_link(void *link)
 
 /* Cost: each detach waits for grace periods in the kernel (~70-100 ms on
  * this VM).  Uprobe-multi links hold every site of a program at once and
- * are closed concurrently, and so are the tracepoints' links: one process
- * detaches in ~0.1-0.2 s.  Per-site perf-event uprobes (kernels without
+ * are closed concurrently, and so are the tracepoints' links: ~0.2 s for
+ * one process (~0.4 s from Ctrl-C to exit).  Per-site perf-event uprobes (kernels without
  * uprobe-multi) serialize in the kernel: ~100 ms each, about 3 s.  The
  * session prints its final report before calling this. */
 void attach__free(struct attachment *a)
