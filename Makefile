@@ -140,7 +140,7 @@ $(BUILD)/churn_deep: tools/bench/churn_deep.c | $(BUILD)
 # `make bench`: overhead and scale figures (README "Performance").
 bench:
 	@tools/install-deps.sh --bench
-	$(MAKE) all $(BUILD)/churn $(BUILD)/churn_deep $(BUILD)/scale
+	$(MAKE) all $(BUILD)/churn $(BUILD)/churn_deep $(BUILD)/scale $(BUILD)/fixtures/leaks
 	tools/bench.sh
 
 clean:

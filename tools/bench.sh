@@ -19,7 +19,10 @@
 #     untraced, floor, --unwind fp, --unwind dwarf (default), dwarf with
 #     --sample-bytes.
 #
-#   tools/bench.sh [churn] [redis] [scale] [python] [deep]   (default: all five)
+#  6. detach: attach and detach times of one process (leaks fixture):
+#     start to the "tracing" line, and Ctrl-C to exit, median of RUNS.
+#
+#   tools/bench.sh [churn] [redis] [scale] [python] [deep] [detach]   (default: all six)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -150,9 +153,37 @@ bench_python() {
 	done
 }
 
+ms_now() { echo $(($(date +%s%N) / 1000000)); }
+
+bench_detach() {	# one process: attach (to "tracing") and Ctrl-C to exit, in ms
+	local r fifo=$B/bench.detach.fifo fx ls t0 t1 t2
+	: > "$B/bench.attach"; : > "$B/bench.detach"
+	for ((r = 1; r <= RUNS; r++)); do
+		rm -f "$fifo"; mkfifo "$fifo"
+		sleep 30 > "$fifo" &
+		$B/fixtures/leaks wait < "$fifo" > /dev/null &
+		fx=$!
+		sleep 0.2
+		t0=$(ms_now)
+		$LS -p $fx 3600 > /dev/null 2> "$B/bench.detach.err" &
+		ls=$!
+		until grep -q "tracing PID" "$B/bench.detach.err"; do sleep 0.01; done
+		t1=$(ms_now)
+		sleep 1
+		t2=$(ms_now)
+		kill -INT $ls; wait $ls || true
+		echo $((t1 - t0)) >> "$B/bench.attach"
+		echo $(($(ms_now) - t2)) >> "$B/bench.detach"
+		kill $fx 2>/dev/null; wait $fx 2>/dev/null || true
+		rm -f "$fifo"
+	done
+	ATTACH_MS=$(median < "$B/bench.attach")
+	DETACH_MS=$(median < "$B/bench.detach")
+}
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 
-PARTS=${*:-churn redis scale python deep}
+PARTS=${*:-churn redis scale python deep detach}
 for part in $PARTS; do
 	case $part in
 	churn) bench_churn ;;
@@ -160,7 +191,8 @@ for part in $PARTS; do
 	scale) bench_scale ;;
 	python) bench_python || true ;;
 	deep) bench_deep ;;
-	*) echo "bench: unknown part '$part' (churn, redis, scale, python, deep)" >&2; exit 2 ;;
+	detach) bench_detach ;;
+	*) echo "bench: unknown part '$part' (churn, redis, scale, python, deep, detach)" >&2; exit 2 ;;
 	esac
 done
 
@@ -203,6 +235,11 @@ done
 		printf "  %-34s %10s\n" "untraced" "${PYNS[untraced]}"
 		printf "  %-34s %10s\n" "traced, --no-python" "${PYNS[native]}"
 		printf "  %-34s %10s\n" "traced, Python frames" "${PYNS[python]}"
+		echo
+	fi
+	if [ -n "${DETACH_MS:-}" ]; then
+		echo "one process: attach ${ATTACH_MS} ms (start to tracing), Ctrl-C to exit ${DETACH_MS} ms" \
+			"(final report and detach), median of $RUNS"
 		echo
 	fi
 	if [ -n "${SCALE:-}" ]; then
