@@ -128,35 +128,22 @@ struct builder {
  * zeroed bytes after it.  A file that shrinks while read gives what was
  * read; one that grows gives its size at fstat() time: either way the
  * parser sees a consistent buffer. */
-static int read_image(const char *path, void **out, size_t *len)
+static int read_image_fd(int fd, void **out, size_t *len)
 {
 	struct stat st;
 	size_t size, got = 0;
 	char *buf;
-	int fd, err = 0;
 
-	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
+	if (fstat(fd, &st))
 		return -errno;
-	if (fstat(fd, &st)) {
-		err = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err = -EINVAL;
-		goto out;
-	}
-	if (st.st_size < 0 || (uint64_t)st.st_size > UNWIND_MAX_FILE) {
-		err = -EFBIG;
-		goto out;
-	}
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if (st.st_size < 0 || (uint64_t)st.st_size > UNWIND_MAX_FILE)
+		return -EFBIG;
 	size = st.st_size;
 	buf = calloc(1, size + IMAGE_SLACK);
-	if (!buf) {
-		err = -ENOMEM;
-		goto out;
-	}
+	if (!buf)
+		return -ENOMEM;
 	while (got < size) {
 		size_t want = size - got < READ_CHUNK ? size - got : READ_CHUNK;
 		ssize_t n = pread(fd, buf + got, want, got);
@@ -164,9 +151,10 @@ static int read_image(const char *path, void **out, size_t *len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			err = -errno;
+			int err = -errno;
+
 			free(buf);
-			goto out;
+			return err;
 		}
 		if (n == 0)
 			break;
@@ -174,7 +162,17 @@ static int read_image(const char *path, void **out, size_t *len)
 	}
 	*out = buf;
 	*len = got;
-out:
+	return 0;
+}
+
+static int read_image(const char *path, void **out, size_t *len)
+{
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), err;
+
+	if (fd < 0)
+		return -errno;
+	err = read_image_fd(fd, out, len);
 	close(fd);
 	return err;
 }
@@ -1501,6 +1499,21 @@ int unwind_table__build_file_debug(const char *path, const char *debug_dir,
 	if (err)
 		return err;
 	err = build(img, len, debug_dir, out);
+	free(img);
+	return err;
+}
+
+int unwind_table__build_fd(int fd, struct unwind_table **out)
+{
+	void *img;
+	size_t len;
+	int err;
+
+	*out = NULL;
+	err = read_image_fd(fd, &img, &len);
+	if (err)
+		return err;
+	err = build(img, len, UNWIND_DEBUG_DIR, out);
 	free(img);
 	return err;
 }

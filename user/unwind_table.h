@@ -90,6 +90,10 @@ struct unwind_table {
  *   -ENOMEM. */
 int unwind_table__build_file(const char *path, struct unwind_table **out);
 
+/* The same from a file the caller holds open (read with pread: the
+ * offset is left alone; the caller keeps the fd). */
+int unwind_table__build_fd(int fd, struct unwind_table **out);
+
 /* The same with the debuginfo looked for under debug_dir (e.g.
  * "/proc/PID/root/usr/lib/debug" for a container's process), or not at
  * all if debug_dir is NULL. */

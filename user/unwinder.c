@@ -304,7 +304,7 @@ static void publish_file(struct unwinder *u, const struct binary *b)
 }
 
 /* Compiles and stores the table of one file (unless seen before). */
-static void compile(struct unwinder *u, struct binary *b, int fd, const char *open_path)
+static void compile(struct unwinder *u, struct binary *b, int fd)
 {
 	struct unwind_table *t = NULL;
 	const struct binary *same = NULL;
@@ -315,7 +315,7 @@ static void compile(struct unwinder *u, struct binary *b, int fd, const char *op
 	b->bin = -1;
 	err = read_segments(fd, b);
 	if (!err)	/* the file we hold open, not the path again */
-		err = unwind_table__build_file(open_path, &t);
+		err = unwind_table__build_fd(fd, &t);
 	if (!err && b->program)
 		err = mark_entry(t, b->entry);
 	if (!err) {
@@ -346,9 +346,10 @@ static void compile(struct unwinder *u, struct binary *b, int fd, const char *op
  * may have put a FIFO (open would block) or a device node (open can act)
  * where its library was.  O_PATH first, then the file itself through
  * /proc/self/fd (the same inode, whatever the path names by now). */
-static int open_regular(const char *path, struct stat *sb, char *fdpath, size_t len)
+static int open_regular(const char *path, struct stat *sb)
 {
 	int pfd = open(path, O_PATH | O_CLOEXEC), fd;
+	char fdpath[64];
 
 	if (pfd < 0)
 		return -1;
@@ -357,11 +358,9 @@ static int open_regular(const char *path, struct stat *sb, char *fdpath, size_t 
 		errno = EINVAL;
 		return -1;
 	}
-	snprintf(fdpath, len, "/proc/self/fd/%d", pfd);
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", pfd);
 	fd = open(fdpath, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	close(pfd);
-	if (fd >= 0)
-		snprintf(fdpath, len, "/proc/self/fd/%d", fd);
 	return fd;
 }
 
@@ -371,10 +370,9 @@ static int open_regular(const char *path, struct stat *sb, char *fdpath, size_t 
 static struct binary *binary_of(struct unwinder *u, const char *open_path, const char *name,
 				uint64_t kdev, bool *fresh)
 {
-	char fdpath[64];
 	struct binary *b, *nb;
 	struct stat sb;
-	int fd = open_regular(open_path, &sb, fdpath, sizeof(fdpath));
+	int fd = open_regular(open_path, &sb);
 
 	if (fd < 0)
 		return NULL;
@@ -404,7 +402,7 @@ static struct binary *binary_of(struct unwinder *u, const char *open_path, const
 	b->size = sb.st_size;
 	b->mtime = sb.st_mtim;
 	snprintf(b->path, sizeof(b->path), "%s", name);
-	compile(u, b, fd, fdpath);
+	compile(u, b, fd);
 	close(fd);
 	return b;
 }
