@@ -8,8 +8,10 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/libbpf.h>
 
@@ -470,6 +472,30 @@ static void *destroy_link(void *link)
 	return NULL;
 }
 
+static void *close_fd(void *fd)
+{
+	close((int)(intptr_t)fd);
+	return NULL;
+}
+
+/* fn(arg[i]) for each, in threads: every detach waits for grace periods
+ * in the kernel, and concurrent waits overlap.  In turn if a thread
+ * cannot start. */
+static void run_concurrently(void *(*fn)(void *), void *const *arg, int n)
+{
+	pthread_t t[MAX_LINKS];
+	bool started[MAX_LINKS];
+
+	for (int i = 0; i < n && i < MAX_LINKS; i++)
+		started[i] = !pthread_create(&t[i], NULL, fn, arg[i]);
+	for (int i = 0; i < n && i < MAX_LINKS; i++) {
+		if (started[i])
+			pthread_join(t[i], NULL);
+		else
+			fn(arg[i]);
+	}
+}
+
 /* Cost: each detach waits for grace periods in the kernel (~70-100 ms on
  * this VM).  Uprobe-multi links hold every site of a program at once and
  * are closed concurrently, and so are the tracepoints' links: ~0.2 s for
@@ -478,21 +504,13 @@ static void *destroy_link(void *link)
  * session prints its final report before calling this. */
 void attach__free(struct attachment *a)
 {
-	pthread_t t[MAX_LINKS];
-	bool started[MAX_LINKS];
+	void *fds[MAX_LINKS];
 
 	if (!a)
 		return;
-	umulti__close_all(a->fds, a->nfds);
-	a->nfds = 0;
-	for (int i = 0; i < a->nlinks; i++)
-		started[i] = !pthread_create(&t[i], NULL, destroy_link, a->links[i]);
-	for (int i = 0; i < a->nlinks; i++) {
-		if (started[i])
-			pthread_join(t[i], NULL);
-		else
-			bpf_link__destroy(a->links[i]);
-	}
-	a->nlinks = 0;
+	for (int i = 0; i < a->nfds; i++)
+		fds[i] = (void *)(intptr_t)a->fds[i];
+	run_concurrently(close_fd, fds, a->nfds);
+	run_concurrently(destroy_link, (void *const *)a->links, a->nlinks);
 	free(a);
 }

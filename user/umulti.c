@@ -13,7 +13,6 @@
 #include <elf.h>
 #include <errno.h>
 #include <link.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,30 +113,4 @@ bool umulti__supported(void)
 	if (prog >= 0)
 		close(prog);
 	return link >= 0;
-}
-
-static void *close_one(void *arg)
-{
-	close((int)(intptr_t)arg);
-	return NULL;
-}
-
-/* Each close of a link waits for grace periods in the kernel; threads
- * let those waits overlap.  Falls back to closing in turn. */
-void umulti__close_all(const int *fds, int n)
-{
-	pthread_t *t = calloc(n > 0 ? n : 1, sizeof(*t));
-	bool *started = calloc(n > 0 ? n : 1, sizeof(*started));
-
-	for (int i = 0; i < n; i++)
-		started[i] = t && started &&
-			     !pthread_create(&t[i], NULL, close_one, (void *)(intptr_t)fds[i]);
-	for (int i = 0; i < n; i++) {
-		if (started && started[i])
-			pthread_join(t[i], NULL);
-		else
-			close(fds[i]);
-	}
-	free(t);
-	free(started);
 }

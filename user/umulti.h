@@ -20,7 +20,4 @@ bool umulti__supported(void);
 int umulti__link(int prog_fd, const char *path, const uint64_t *offsets, uint32_t n,
 		 bool retprobe, pid_t pid);
 
-/* Closes link fds concurrently, so their grace periods overlap. */
-void umulti__close_all(const int *fds, int n);
-
 #endif
