@@ -17,15 +17,25 @@ static __always_inline __u64 read_u64(__u64 addr)
 struct py_search {
 	const struct py_offsets *py;
 	__u64 ts;
-	__u32 tid;
+	__u64 want;	/* the current thread's id as thread states hold it */
 	__u64 found;
 };
+
+/* A thread state names the current thread. */
+static __always_inline bool py_is_current(const struct py_offsets *py, __u64 ts, __u64 want)
+{
+	__u64 id = read_u64(ts + py->ts_native_thread_id);
+
+	if (py->thread_match == PY_MATCH_TID)
+		id = (__u32)id;
+	return ts && id == want;
+}
 
 static long py_search_step(__u32 i, struct py_search *s)
 {
 	if (!s->ts)
 		return 1;
-	if ((__u32)read_u64(s->ts + s->py->ts_native_thread_id) == s->tid) {
+	if (py_is_current(s->py, s->ts, s->want)) {
 		s->found = s->ts;
 		return 1;
 	}
@@ -36,12 +46,20 @@ static long py_search_step(__u32 i, struct py_search *s)
 /* The current thread's PyThreadState, or 0 (not a Python thread, yet). */
 static __always_inline __u64 py_thread_state(const struct py_offsets *py)
 {
-	__u64 *cache = bpf_task_storage_get(&py_threads, bpf_get_current_task_btf(), 0,
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 *cache = bpf_task_storage_get(&py_threads, task, 0,
 					    BPF_LOCAL_STORAGE_GET_F_CREATE);
-	struct py_search s = { .py = py, .tid = (__u32)bpf_get_current_pid_tgid() };
+	struct py_search s = { .py = py };
 	__u64 interp;
 
-	if (cache && *cache && (__u32)read_u64(*cache + py->ts_native_thread_id) == s.tid)
+	s.want = py->thread_match == PY_MATCH_FSBASE ? task->thread.fsbase
+						     : (__u32)bpf_get_current_pid_tgid();
+	if (py->runtime_kind == PY_RUNTIME_CURRENT_TS) {
+		/* 3.6: the thread holding the GIL, if it is this one */
+		s.ts = read_u64(py->runtime_addr);
+		return py_is_current(py, s.ts, s.want) ? s.ts : 0;
+	}
+	if (cache && *cache && py_is_current(py, *cache, s.want))
 		return *cache;
 	interp = read_u64(py->runtime_addr + py->interpreters_head);
 	if (!interp)
@@ -69,6 +87,15 @@ static __always_inline __u64 frame_u64(const __u8 *buf, __u32 off)
 	return *(const __u64 *)(buf + off);
 }
 
+/* An int field of the frame buffer (f_lasti), bounded the same way. */
+static __always_inline __s32 frame_s32(const __u8 *buf, __u32 off)
+{
+	off &= ~3U;
+	if (off > PY_FRAME_READ - 4)
+		return -1;
+	return *(const __s32 *)(buf + off);
+}
+
 static long py_step(__u32 i, struct py_walk *w)
 {
 	const struct py_offsets *py = w->py;
@@ -93,8 +120,11 @@ static long py_step(__u32 i, struct py_walk *w)
 	f = &w->pt->f[n];
 	f->code = code;
 	f->token = read_u64(code + py->co_token);
-	f->instr = instr >= code + py->co_code_adaptive
-		   ? (__s32)((instr - code - py->co_code_adaptive) / 2) : -1;
+	if (py->frame_kind == PY_FRAME_OBJECT)
+		f->instr = frame_s32(buf, py->fr_instr);	/* f_lasti, as it is */
+	else
+		f->instr = instr >= code + py->co_code_adaptive
+			   ? (__s32)((instr - code - py->co_code_adaptive) / 2) : -1;
 	f->pad = 0;
 	w->pt->nr = n + 1;
 	return 0;

@@ -163,30 +163,56 @@ struct inflight {
  * time; filled by user space (user/python.c) from per-version tables or
  * the interpreter's own _Py_DebugOffsets.  runtime_addr 0: not Python. */
 #define MAX_PY_DEPTH	48
-#define PY_FRAME_READ	80	/* bytes of an _PyInterpreterFrame read at once */
+#define PY_FRAME_READ	128	/* bytes of a frame read at once (covers 3.6's f_lasti) */
 #define PY_MAX_THREADS	256	/* thread states searched for the current one */
 #define PY_OWNED_BY_CSTACK 3	/* 3.12+: a shim frame of the C stack */
 
+/* How a thread state names its thread (py_offsets.thread_match). */
+enum py_thread_match {
+	PY_MATCH_TID = 0,	/* 3.11+: .native_thread_id == the kernel's tid */
+	PY_MATCH_FSBASE,	/* <= 3.10: .thread_id == pthread_self() == the
+				 * thread's fs base (x86-64 glibc's TCB) */
+};
+
+/* What runtime_addr points at (py_offsets.runtime_kind). */
+enum py_runtime_kind {
+	PY_RUNTIME_STATE = 0,	/* _PyRuntime (3.7+): interpreters.head */
+	PY_RUNTIME_CURRENT_TS,	/* 3.6: _PyThreadState_Current, the thread
+				 * state holding the GIL */
+};
+
+/* The frames a thread state points at (py_offsets.frame_kind). */
+enum py_frame_kind {
+	PY_FRAME_INTERP = 0,	/* 3.11+: _PyInterpreterFrame, instruction pointer */
+	PY_FRAME_OBJECT,	/* <= 3.10: PyFrameObject, int f_lasti */
+};
+
 struct py_offsets {
-	__u64 runtime_addr;		/* &_PyRuntime in the target */
+	__u64 runtime_addr;		/* &_PyRuntime in the target (3.6: see runtime_kind) */
 	__u32 interpreters_head;	/* _PyRuntimeState.interpreters.head */
-	__u32 threads_head;		/* PyInterpreterState.threads.head */
+	__u32 threads_head;		/* PyInterpreterState.threads.head / tstate_head */
 	__u32 ts_next;			/* PyThreadState.next */
-	__u32 ts_native_thread_id;
-	__u32 ts_cframe;		/* 3.11/3.12: .cframe; 0 = none (3.13) */
-	__u32 ts_current_frame;		/* .cframe->current_frame, or .current_frame */
-	__u32 fr_code;			/* _PyInterpreterFrame: f_code / f_executable */
-	__u32 fr_previous;
-	__u32 fr_instr;			/* prev_instr / instr_ptr */
-	__u32 fr_owner;			/* 0 = no owner field (3.11) */
-	__u32 co_code_adaptive;		/* PyCodeObject: first instruction */
-	__u32 co_token;			/* a field read with each frame (co_qualname) to
-					 * notice a code object's address reused */
+	__u32 ts_native_thread_id;	/* .native_thread_id, or .thread_id (<= 3.10) */
+	__u32 ts_cframe;		/* 3.11/3.12: .cframe; 0 = none */
+	__u32 ts_current_frame;		/* .cframe->current_frame, .current_frame, .frame */
+	__u32 fr_code;			/* f_code / f_executable */
+	__u32 fr_previous;		/* previous / f_back */
+	__u32 fr_instr;			/* prev_instr / instr_ptr / f_lasti */
+	__u32 fr_owner;			/* 0 = no owner field (3.11, <= 3.10) */
+	__u32 co_code_adaptive;		/* PyCodeObject: first instruction (3.11+) */
+	__u32 co_token;			/* a field read with each frame (co_qualname,
+					 * co_name <= 3.10) to notice a code object's
+					 * address reused */
+	__u8 thread_match;		/* enum py_thread_match */
+	__u8 runtime_kind;		/* enum py_runtime_kind */
+	__u8 frame_kind;		/* enum py_frame_kind */
+	__u8 pad[5];
 };
 
 /* One Python frame as captured: user space reads the code object for
- * file, function and line (instr: code units from the first instruction,
- * -1 before the first one). */
+ * file, function and line (instr: 3.11+ code units from the first
+ * instruction; <= 3.10 the frame's f_lasti as it is: bytes up to 3.9,
+ * code units in 3.10; -1 before the first one). */
 struct py_frame {
 	__u64 code;
 	__u64 token;

@@ -2,8 +2,9 @@
  *
  * A captured frame is (code object address, instruction, token).  The
  * code object is read from /proc/PID/mem once and cached by address: its
- * co_qualname, co_filename, co_firstlineno and location table (3.11+
- * format, Objects/locations.md).  The token is co_qualname as BPF read
+ * co_qualname (co_name up to 3.10), co_filename, co_firstlineno and
+ * line table (3.11+ locations, Objects/locations.md; 3.10 co_linetable
+ * and <= 3.9 co_lnotab, Objects/lnotab_notes.txt of each).  The token is co_qualname as BPF read
  * it at allocation time: if the object at that address has another
  * co_qualname now, the code object was freed and the address reused, and
  * the frame says so instead of naming the wrong function.
@@ -308,6 +309,59 @@ int pysym__line(const uint8_t *t, size_t len, int firstlineno, int instr)
 	return 0;
 }
 
+int pysym__line_lnotab(const uint8_t *t, size_t len, int firstlineno, int offset)
+{
+	int64_t line = firstlineno, addr = 0;
+
+	/* Objects/lnotab_notes.txt (3.6-3.9): (bytecode bytes, signed line)
+	 * increments; the line of the last entry starting at or before */
+	for (size_t i = 0; i + 1 < len; i += 2) {
+		addr += t[i];
+		if (addr > offset)
+			break;
+		line += (int8_t)t[i + 1];
+	}
+	return line > 0 && line <= INT32_MAX ? (int)line : 0;
+}
+
+int pysym__line_310(const uint8_t *t, size_t len, int firstlineno, int offset)
+{
+	int64_t computed = firstlineno, line = -1, end = 0;
+
+	/* 3.10 Objects/lnotab_notes.txt: (bytes, signed line delta) ranges
+	 * one after the other, -128 = no line; the range holding offset */
+	if (offset < 0)
+		return firstlineno;
+	for (size_t i = 0; i + 1 < len; i += 2) {
+		int8_t delta = (int8_t)t[i + 1];
+
+		end += t[i];
+		if (delta == -128) {
+			line = -1;
+		} else {
+			computed += delta;
+			line = computed;
+		}
+		if (end > offset)
+			return line > 0 && line <= INT32_MAX ? (int)line : 0;
+	}
+	return 0;
+}
+
+/* The line of a captured frame, in the version's own format. */
+static int frame_line(const struct pysym *s, const struct pycode *e, int instr)
+{
+	switch (s->t->obj.line_format) {
+	case PY_LINES_LNOTAB:
+		return pysym__line_lnotab(e->linetable, e->linetable_len, e->firstlineno, instr);
+	case PY_LINES_310:	/* f_lasti counts code units of 2 bytes */
+		return pysym__line_310(e->linetable, e->linetable_len, e->firstlineno,
+				       instr < 0 ? -1 : 2 * instr);
+	default:
+		return pysym__line(e->linetable, e->linetable_len, e->firstlineno, instr);
+	}
+}
+
 void pysym__prefetch(struct pysym *s, const struct py_frame *f)
 {
 	struct pycode *e = code_of(s, f->code);
@@ -335,8 +389,7 @@ void pysym__resolve(struct pysym *s, const struct py_frame *f, struct frame *out
 	}
 	out->function = e->qualname;
 	out->file = e->filename;
-	out->line = e->linetable ? pysym__line(e->linetable, e->linetable_len,
-					       e->firstlineno, f->instr) : 0;
+	out->line = e->linetable ? frame_line(s, e, f->instr) : 0;
 }
 
 static bool in_interpreter(const struct pysym *s, const struct frame *f)

@@ -38,4 +38,10 @@ int pysym__report(struct pysym *s, struct report *r, bool python_only);
  * first line is firstlineno, from its 3.11+ location table; 0 if none. */
 int pysym__line(const uint8_t *table, size_t len, int firstlineno, int instr);
 
+/* The same from a 3.6-3.9 co_lnotab, offset in bytes (f_lasti). */
+int pysym__line_lnotab(const uint8_t *table, size_t len, int firstlineno, int offset);
+
+/* The same from a 3.10 co_linetable, offset in bytes (2 x f_lasti). */
+int pysym__line_310(const uint8_t *table, size_t len, int firstlineno, int offset);
+
 #endif

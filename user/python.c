@@ -1,12 +1,15 @@
 /* python.c - finds CPython in a target and how to read its frames.
  *
- * 3.11 and 3.12 keep their layouts in private headers: the offsets below
- * were taken with offsetof() from those headers (3.11.7, 3.12.1).  3.13
- * describes itself: _PyRuntime starts with _Py_DebugOffsets.  Either way
- * the result is checked against the live interpreter before it is used:
- * its thread-state list must name threads of the process.
+ * 3.6 to 3.12 keep their layouts in headers: the offsets below were taken
+ * with offsetof() from each version's own headers (3.6.15, 3.7.16,
+ * 3.8.18, 3.9.18, 3.10.13 with tools/py_offsets.c; 3.11.7, 3.12.1 from
+ * their private headers the same way).  3.13 describes itself: _PyRuntime
+ * starts with _Py_DebugOffsets.  Either way the result is checked against
+ * the live interpreter before it is used: its thread-state list must name
+ * threads of the process (3.11+), or point back at its interpreter.
  */
 #include <bpf/bpf.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,16 +28,47 @@ struct layout {
 	struct py_object_offsets obj;
 };
 
+/* <= 3.10: PyThreadState {prev, next, interp, frame ...}, PyFrameObject
+ * {PyObject_VAR_HEAD, f_back, f_code ...}; the thread found by
+ * thread_id (pthread_self), frames by f_back, the line from f_lasti. */
+#define OLD_THREADS(ts_thread_id) \
+	.threads_head = 8, .ts_next = 8, .ts_native_thread_id = (ts_thread_id), \
+	.ts_current_frame = 24, .fr_code = 32, .fr_previous = 24, \
+	.thread_match = PY_MATCH_FSBASE, .frame_kind = PY_FRAME_OBJECT
+/* PyASCIIObject / PyCompactUnicodeObject before 3.12 (with wstr) */
+#define STR_WSTR \
+	.str_length = 16, .str_state = 32, .str_ascii_size = 48, .str_compact_size = 72, \
+	.bytes_size = 16, .bytes_data = 32
+
 static const struct layout builtin[] = {
+	{ 6,
+	  { OLD_THREADS(152), .runtime_kind = PY_RUNTIME_CURRENT_TS, .fr_instr = 120,
+	    .co_token = 104 },
+	  { .co_filename = 96, .co_qualname = 104, .co_firstlineno = 36, .co_linetable = 112,
+	    .co_header = 144, .line_format = PY_LINES_LNOTAB, STR_WSTR } },
+	{ 7,
+	  { OLD_THREADS(176), .interpreters_head = 24, .fr_instr = 104, .co_token = 104 },
+	  { .co_filename = 96, .co_qualname = 104, .co_firstlineno = 36, .co_linetable = 112,
+	    .co_header = 144, .line_format = PY_LINES_LNOTAB, STR_WSTR } },
+	{ 8,
+	  { OLD_THREADS(176), .interpreters_head = 32, .fr_instr = 104, .co_token = 112 },
+	  { .co_filename = 104, .co_qualname = 112, .co_firstlineno = 40, .co_linetable = 120,
+	    .co_header = 176, .line_format = PY_LINES_LNOTAB, STR_WSTR } },
+	{ 9,
+	  { OLD_THREADS(176), .interpreters_head = 32, .fr_instr = 104, .co_token = 112 },
+	  { .co_filename = 104, .co_qualname = 112, .co_firstlineno = 40, .co_linetable = 120,
+	    .co_header = 176, .line_format = PY_LINES_LNOTAB, STR_WSTR } },
+	{ 10,
+	  { OLD_THREADS(176), .interpreters_head = 32, .fr_instr = 96, .co_token = 112 },
+	  { .co_filename = 104, .co_qualname = 112, .co_firstlineno = 40, .co_linetable = 120,
+	    .co_header = 176, .line_format = PY_LINES_310, STR_WSTR } },
 	{ 11,
 	  { .interpreters_head = 40, .threads_head = 16, .ts_next = 8,
 	    .ts_native_thread_id = 160, .ts_cframe = 56, .ts_current_frame = 8,
 	    .fr_code = 32, .fr_previous = 48, .fr_instr = 56, .fr_owner = 0,
 	    .co_code_adaptive = 184, .co_token = 128 },
 	  { .co_filename = 112, .co_qualname = 128, .co_firstlineno = 72,
-	    .co_linetable = 136, .co_header = 184,
-	    .str_length = 16, .str_state = 32, .str_ascii_size = 48, .str_compact_size = 72,
-	    .bytes_size = 16, .bytes_data = 32 } },
+	    .co_linetable = 136, .co_header = 184, STR_WSTR } },
 	{ 12,
 	  { .interpreters_head = 40, .threads_head = 72, .ts_next = 8,
 	    .ts_native_thread_id = 144, .ts_cframe = 56, .ts_current_frame = 0,
@@ -46,9 +80,34 @@ static const struct layout builtin[] = {
 	    .bytes_size = 16, .bytes_data = 32 } },
 };
 
-void python__version_str(unsigned hex, char *buf, size_t len)
+void python__version_str(const struct py_target *t, char *buf, size_t len)
 {
-	snprintf(buf, len, "%u.%u.%u", hex >> 24, (hex >> 16) & 0xff, (hex >> 8) & 0xff);
+	unsigned hex = t->version;
+
+	if (t->version_from_name)
+		snprintf(buf, len, "%u.%u", hex >> 24, (hex >> 16) & 0xff);
+	else
+		snprintf(buf, len, "%u.%u.%u", hex >> 24, (hex >> 16) & 0xff, (hex >> 8) & 0xff);
+}
+
+unsigned python__version_from_name(const char *path)
+{
+	const char *base = strrchr(path, '/'), *p;
+	unsigned major, minor = 0;
+	int digits = 0;
+
+	base = base ? base + 1 : path;
+	p = !strncmp(base, "libpython", 9) ? base + 9
+	  : !strncmp(base, "python", 6) ? base + 6 : NULL;
+	if (!p || !isdigit((unsigned char)p[0]) || p[1] != '.')
+		return 0;
+	major = p[0] - '0';
+	for (p += 2; isdigit((unsigned char)*p) && digits < 3; p++, digits++)
+		minor = minor * 10 + (*p - '0');
+	if (!digits || isdigit((unsigned char)*p) || (*p && *p != 'm' && *p != '.'))
+		return 0;	/* python3.9-config, python3.9d (a debug build's objects
+				 * are larger): not an interpreter we know */
+	return major << 24 | minor << 16;
 }
 
 int python__read_mem(int memfd, uint64_t addr, void *buf, size_t len)
@@ -152,20 +211,13 @@ int python__parse_debug_offsets(const void *blob, size_t len, struct py_target *
 	return 0;
 }
 
-/* The thread-state list names live threads of pid (when there is one). */
-static int check_threads(pid_t pid, int memfd, const struct py_target *t)
+/* 3.11+: the thread-state list names live threads of pid. */
+static int check_native_ids(pid_t pid, int memfd, const struct py_offsets *b, uint64_t ts)
 {
-	const struct py_offsets *b = &t->bpf;
-	uint64_t interp = 0, ts = 0, nid = 0;
+	uint64_t nid = 0;
 	int seen = 0, known = 0;
 	char path[64];
 
-	if (python__read_mem(memfd, b->runtime_addr + b->interpreters_head, &interp, 8))
-		return -EIO;
-	if (!interp)
-		return 0;	/* not initialized yet: nothing to check against */
-	if (python__read_mem(memfd, interp + b->threads_head, &ts, 8))
-		return -EIO;
 	for (int i = 0; ts && i < PY_MAX_THREADS; i++) {
 		if (python__read_mem(memfd, ts + b->ts_native_thread_id, &nid, 8) ||
 		    python__read_mem(memfd, ts + b->ts_next, &ts, 8))
@@ -178,7 +230,55 @@ static int check_threads(pid_t pid, int memfd, const struct py_target *t)
 	return !seen || known ? 0 : -EINVAL;
 }
 
-/* Version and layout of the interpreter in module m, at runtime_addr. */
+/* PyThreadState.interp: right after prev and next in every version
+ * that identifies threads by pthread_self (3.6-3.10). */
+#define OLD_TS_INTERP 16
+
+/* <= 3.10: every thread state of the list points back at interp. */
+static int check_back_pointers(int memfd, const struct py_offsets *b, uint64_t interp,
+			       uint64_t ts, uint64_t must_see)
+{
+	uint64_t back = 0;
+	bool seen = !must_see;
+
+	for (int i = 0; ts && i < PY_MAX_THREADS; i++) {
+		if (python__read_mem(memfd, ts + OLD_TS_INTERP, &back, 8) || back != interp)
+			return -EINVAL;
+		seen |= ts == must_see;
+		if (python__read_mem(memfd, ts + b->ts_next, &ts, 8))
+			return -EIO;
+	}
+	return seen ? 0 : -EINVAL;
+}
+
+/* The layout matches the live interpreter (when it has thread states). */
+static int check_threads(pid_t pid, int memfd, const struct py_target *t)
+{
+	const struct py_offsets *b = &t->bpf;
+	uint64_t interp = 0, ts = 0, current = 0;
+
+	if (b->runtime_kind == PY_RUNTIME_CURRENT_TS) {
+		/* 3.6: the GIL holder's state, found again from its interpreter */
+		if (python__read_mem(memfd, b->runtime_addr, &current, 8))
+			return -EIO;
+		if (!current)
+			return 0;	/* nobody holds the GIL right now */
+		if (python__read_mem(memfd, current + OLD_TS_INTERP, &interp, 8))
+			return -EIO;
+	} else if (python__read_mem(memfd, b->runtime_addr + b->interpreters_head, &interp, 8)) {
+		return -EIO;
+	}
+	if (!interp)
+		return 0;	/* not initialized yet: nothing to check against */
+	if (python__read_mem(memfd, interp + b->threads_head, &ts, 8))
+		return -EIO;
+	if (b->thread_match == PY_MATCH_FSBASE)
+		return check_back_pointers(memfd, b, interp, ts, current);
+	return check_native_ids(pid, memfd, b, ts);
+}
+
+/* Version and layout of the interpreter: Py_Version (3.11+) or the name
+ * of the file (3.6-3.10, which have no Py_Version). */
 static void read_layout(pid_t pid, int memfd, struct py_target *t, uint64_t py_version_addr)
 {
 	char ver[32];
@@ -188,13 +288,21 @@ static void read_layout(pid_t pid, int memfd, struct py_target *t, uint64_t py_v
 
 	if (!py_version_addr || python__read_mem(memfd, py_version_addr, &v, 8) ||
 	    (v >> 24) != 3) {
-		t->status = PY_UNSUPPORTED;
-		snprintf(t->why, sizeof(t->why), "Python older than 3.11 (no Py_Version); "
-			 "leakscope reads the frames of 3.11, 3.12 and 3.13");
-		return;
+		v = python__version_from_name(t->module);
+		t->version_from_name = true;
 	}
 	t->version = (unsigned)v;
-	python__version_str(t->version, ver, sizeof(ver));
+	python__version_str(t, ver, sizeof(ver));
+	if ((v >> 24) != 3 || (t->version_from_name && ((v >> 16) & 0xff) > 10)) {
+		t->status = PY_UNSUPPORTED;
+		if (v)
+			snprintf(t->why, sizeof(t->why), "Python %s is not supported (3.6 to 3.13 are)",
+				 ver);
+		else
+			snprintf(t->why, sizeof(t->why), "cannot tell which Python this is (no "
+				 "Py_Version, no version in the file's name)");
+		return;
+	}
 	err = python__builtin_offsets(t->version, t);
 	if (err && !python__read_mem(memfd, runtime, blob, sizeof(blob))) {
 		err = python__parse_debug_offsets(blob, sizeof(blob), t);
@@ -204,7 +312,7 @@ static void read_layout(pid_t pid, int memfd, struct py_target *t, uint64_t py_v
 	if (err) {
 		t->status = PY_UNSUPPORTED;
 		snprintf(t->why, sizeof(t->why), "Python %s: frame layout not known to this "
-			 "leakscope (3.11, 3.12, 3.13 are)", ver);
+			 "leakscope (3.6 to 3.13 are)", ver);
 		return;
 	}
 	if (check_threads(pid, memfd, t)) {
@@ -263,7 +371,9 @@ void python__detect(pid_t pid, struct py_target *t)
 		e = elfsym__open(procmaps__open_path(pid, v, path, sizeof(path)));
 		if (!e)
 			continue;
-		if (!elfsym__object(e, "_PyRuntime", &runtime)) {
+		bool runtime_state = !elfsym__object(e, "_PyRuntime", &runtime);
+
+		if (runtime_state || !elfsym__object(e, "_PyThreadState_Current", &runtime)) {
 			snprintf(t->module, sizeof(t->module), "%s", v->path);
 			snprintf(t->open_path, sizeof(t->open_path), "%s", path);
 			file_range(&maps, v, &t->start, &t->end);
@@ -271,6 +381,12 @@ void python__detect(pid_t pid, struct py_target *t)
 			if (!elfsym__object(e, "Py_Version", &pyver))
 				pyver += v->start;
 			read_layout(pid, memfd, t, pyver);
+			if (t->status == PY_SUPPORTED &&
+			    runtime_state != (t->bpf.runtime_kind == PY_RUNTIME_STATE)) {
+				t->status = PY_UNSUPPORTED;	/* 3.6's symbol in a 3.7+, or so */
+				snprintf(t->why, sizeof(t->why), "the interpreter's symbols do "
+					 "not match its version");
+			}
 			if (t->status != PY_SUPPORTED)
 				t->bpf.runtime_addr = 0;
 		}
@@ -294,7 +410,7 @@ void python__announce(const struct py_target *t)
 {
 	char ver[32];
 
-	python__version_str(t->version, ver, sizeof(ver));
+	python__version_str(t, ver, sizeof(ver));
 	if (t->status == PY_SUPPORTED)
 		fprintf(stderr, "leakscope: Python %s (%s): Python frames in every stack\n",
 			ver, t->module);

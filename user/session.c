@@ -421,7 +421,7 @@ static int report(struct loop *l, bool final)
 	}
 	memcpy(r.comm, l->comm, sizeof(r.comm));
 	if (l->pysym) {
-		python__version_str(l->s->py->version, r.python, sizeof(r.python));
+		python__version_str(l->s->py, r.python, sizeof(r.python));
 		r.gc = l->gc_on ? pygc__stats(&l->gc) : NULL;
 	}
 	err = collector__collect(l->col, l->s->pid, &r);
