@@ -109,16 +109,22 @@ fixtures: $(FIXTURES) $(ALLOC_FIXTURES)
 $(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/unit
 	$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ -lcmocka $(LDLIBS)
 
+# test helpers: leakscope's pure code driven by e2e tests against oracles
+$(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS)
+TEST_TOOLS := $(BUILD)/tools/pyline_decode
+
 unit: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done
 
-e2e: all fixtures
+e2e: all fixtures $(TEST_TOOLS)
 	$(PYTHON) -m pytest -q tests/e2e
 
 # `make test` is what CI runs: dependencies first, then every test.
 test:
 	@tools/install-deps.sh
-	$(MAKE) all fixtures $(UNIT_BINS)
+	$(MAKE) all fixtures $(UNIT_BINS) $(TEST_TOOLS)
 	$(MAKE) unit
 	$(MAKE) fuzz FUZZ_TIME=30
 	$(MAKE) e2e

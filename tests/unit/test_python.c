@@ -1,5 +1,8 @@
-/* test_python.c - pure parts of Python support: the 3.11+ location table
- * (line of an instruction), _Py_DebugOffsets parsing, built-in layouts. */
+/* test_python.c - pure parts of Python support: the line tables (3.11+
+ * locations, 3.10 co_linetable, <= 3.9 co_lnotab), _Py_DebugOffsets
+ * parsing, built-in layouts, versions from file names.  The decoders are
+ * also held against the interpreters' own answers for thousands of real
+ * functions by tests/e2e/test_python_lines.py. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -142,9 +145,86 @@ static void test_builtin_layouts(void **state)
 	assert_int_equal(t.bpf.fr_code, 32);
 	assert_int_equal(python__builtin_offsets(0x030c01f0, &t), 0);	/* 3.12.1 */
 	assert_int_equal(t.bpf.fr_owner, 70);
-	assert_int_equal(python__builtin_offsets(0x030a0df0, &t), -ENOTSUP);	/* 3.10 */
 	assert_int_equal(python__builtin_offsets(0x030d00f0, &t), -ENOTSUP);	/* 3.13: its own */
-	assert_int_equal(python__builtin_offsets(0x020712f0, &t), -ENOTSUP);
+	assert_int_equal(python__builtin_offsets(0x020712f0, &t), -ENOTSUP);	/* 2.7 */
+	assert_int_equal(python__builtin_offsets(0x030e00f0, &t), -ENOTSUP);	/* 3.14 */
+	/* <= 3.10: PyFrameObject chain, threads by pthread_self */
+	for (unsigned minor = 6; minor <= 10; minor++) {
+		assert_int_equal(python__builtin_offsets(0x03000000 | minor << 16, &t), 0);
+		assert_int_equal(t.bpf.frame_kind, PY_FRAME_OBJECT);
+		assert_int_equal(t.bpf.thread_match, PY_MATCH_FSBASE);
+		assert_int_equal(t.bpf.runtime_kind,
+				 minor == 6 ? PY_RUNTIME_CURRENT_TS : PY_RUNTIME_STATE);
+		assert_int_equal(t.obj.line_format, minor == 10 ? PY_LINES_310 : PY_LINES_LNOTAB);
+		/* what BPF reads of a frame lies in the bytes it reads */
+		assert_true(t.bpf.fr_instr + 4 <= PY_FRAME_READ);
+		assert_true(t.bpf.fr_code + 8 <= PY_FRAME_READ);
+		/* the code object fields read lie in the header read */
+		assert_true(t.obj.co_linetable + 8 <= t.obj.co_header);
+		assert_true(t.obj.co_qualname + 8 <= t.obj.co_header);
+	}
+	assert_int_equal(t.bpf.fr_instr, 96);	/* 3.10's f_lasti */
+}
+
+static void test_version_from_name(void **state)
+{
+	assert_int_equal(python__version_from_name("/usr/bin/python3.9"), 0x03090000);
+	assert_int_equal(python__version_from_name("/opt/lib/libpython3.10.so.1.0"), 0x030a0000);
+	assert_int_equal(python__version_from_name("libpython3.6m.so.1.0"), 0x03060000);
+	assert_int_equal(python__version_from_name("/usr/bin/python2.7"), 0x02070000);
+	assert_int_equal(python__version_from_name("/usr/bin/python3"), 0);
+	assert_int_equal(python__version_from_name("/usr/bin/python3.9-config"), 0);
+	assert_int_equal(python__version_from_name("/usr/bin/python3.9d"), 0);	/* debug ABI */
+	assert_int_equal(python__version_from_name("/usr/bin/python3.12345"), 0);
+	assert_int_equal(python__version_from_name("/usr/bin/pythonista"), 0);
+	assert_int_equal(python__version_from_name(""), 0);
+}
+
+/* def f(a):                 co_lnotab of 3.9 (bytes, line increments):
+ *     x = a + 1             offsets 0-6 line 2, 8-14 line 3 ...
+ *     if x > 3:             a big jump back: for loops end on their head
+ *         y = [x] * 10
+ *     return y */
+static void test_lnotab(void **state)
+{
+	static const uint8_t t[] = { 0, 1, 8, 1, 8, 1, 10, 1 };
+	static const uint8_t back[] = { 0, 1, 10, 2, 6, 0xff };	/* line -1 */
+	static const uint8_t huge[] = { 0, 127, 0, 127, 0, 127 };
+
+	assert_int_equal(pysym__line_lnotab(t, sizeof(t), 1, -1), 1);
+	assert_int_equal(pysym__line_lnotab(t, sizeof(t), 1, 0), 2);
+	assert_int_equal(pysym__line_lnotab(t, sizeof(t), 1, 6), 2);
+	assert_int_equal(pysym__line_lnotab(t, sizeof(t), 1, 8), 3);
+	assert_int_equal(pysym__line_lnotab(t, sizeof(t), 1, 26), 5);
+	assert_int_equal(pysym__line_lnotab(back, sizeof(back), 10, 16), 12);
+	/* corrupt: odd length, overflow past INT_MAX, nothing at all */
+	assert_int_equal(pysym__line_lnotab(t, 3, 1, 100), 2);	/* the half pair ignored */
+	assert_int_equal(pysym__line_lnotab(huge, sizeof(huge), 0x7fffff00, 0), 0);
+	assert_int_equal(pysym__line_lnotab(t, 0, 7, 100), 7);
+}
+
+/* 3.10: (bytes, line delta) ranges, -128 = no line */
+static void test_linetable_310(void **state)
+{
+	static const uint8_t t[] = { 8, 1, 0, 1, 6, 1, 4, 0x80, 2, 3 };
+	uint8_t noise[4096];
+
+	assert_int_equal(pysym__line_310(t, sizeof(t), 1, -1), 1);
+	assert_int_equal(pysym__line_310(t, sizeof(t), 1, 0), 2);
+	assert_int_equal(pysym__line_310(t, sizeof(t), 1, 7), 2);
+	assert_int_equal(pysym__line_310(t, sizeof(t), 1, 8), 4);	/* empty range skipped */
+	assert_int_equal(pysym__line_310(t, sizeof(t), 1, 14), 0);	/* no line */
+	assert_int_equal(pysym__line_310(t, sizeof(t), 1, 18), 7);
+	assert_int_equal(pysym__line_310(t, sizeof(t), 1, 20), 0);	/* past the end */
+	assert_int_equal(pysym__line_310(t, 3, 1, 9), 0);		/* cut short */
+	srand(11);
+	for (int round = 0; round < 200; round++) {	/* never past the end, no overflow */
+		for (size_t i = 0; i < sizeof(noise); i++)
+			noise[i] = rand();
+		pysym__line_310(noise, rand() % sizeof(noise), 0x7fffffff - rand() % 3, rand());
+		pysym__line_lnotab(noise, rand() % sizeof(noise), -0x7fffffff + rand() % 3,
+				   rand());
+	}
 }
 
 int main(void)
@@ -154,6 +234,9 @@ int main(void)
 		cmocka_unit_test(test_bad_tables),
 		cmocka_unit_test(test_debug_offsets),
 		cmocka_unit_test(test_builtin_layouts),
+		cmocka_unit_test(test_version_from_name),
+		cmocka_unit_test(test_lnotab),
+		cmocka_unit_test(test_linetable_310),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
