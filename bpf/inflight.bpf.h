@@ -151,8 +151,11 @@ static __always_inline void finish_mmap(struct pt_regs *regs, __u32 tgid,
 	struct stack_key sk;
 
 	if (!(flags & MAP_ANONYMOUS)) {		/* file mapping */
-		if ((st->old_addr & PROT_EXEC) && !IS_ERR_VALUE(ret))
+		if ((st->old_addr & PROT_EXEC) && !IS_ERR_VALUE(ret)) {
 			emit(EV_EXEC_MAPPING, tgid);
+			if (holding_current())
+				hold_current();	/* its table before its code runs */
+		}
 		return;
 	}
 	if (IS_ERR_VALUE(ret)) {

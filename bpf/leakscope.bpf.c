@@ -308,6 +308,8 @@ int sched_exec(void *ctx)
 	if (is_target(tgid)) {
 		uw_forget(tgid);	/* the old image's code is gone */
 		emit(EV_EXEC, tgid);
+		if (holding_current())
+			hold_current();	/* the new program's tables first */
 	}
 	return 0;
 }
@@ -365,6 +367,20 @@ int BPF_USDT(python_gc_start, int generation)
 		return 0;
 	st->generation = generation;
 	st->ts_ns = bpf_ktime_get_ns();
+	return 0;
+}
+
+/* `-- python ...`: the interpreter enters Py_FinalizeEx, which will free
+ * the code objects of every module.  Its main thread is held here (see
+ * hold_tid) while leakscope reads the code objects of every captured
+ * stack; then it goes on.  Attached only to a child leakscope ptraces. */
+SEC("uprobe")
+int python_finalize(struct pt_regs *ctx)
+{
+	if (!holding_current())
+		return 0;
+	emit(EV_PY_FINALIZE, hold_tid);
+	hold_current();
 	return 0;
 }
 

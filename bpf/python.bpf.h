@@ -96,6 +96,31 @@ static __always_inline __s32 frame_s32(const __u8 *buf, __u32 off)
 	return *(const __s32 *)(buf + off);
 }
 
+/* A field of the token window (bounded like the frame's). */
+static __always_inline __u64 window_u64(const __u8 *buf, __u32 off, __u32 base)
+{
+	off = (off - base) & ~7U;	/* base is 8-aligned, pointers too */
+	if (off > PY_TOKEN_READ - 8)
+		return 0;
+	return *(const __u64 *)(buf + off);
+}
+
+/* The identity token of the code object at code (py_code_token). */
+static __noinline __u64 py_token(const struct py_offsets *py, __u64 code)
+{
+	__u8 buf[PY_TOKEN_READ];
+	__u32 base = py->co_token_base, off;
+
+	if (!py || bpf_probe_read_user(buf, sizeof(buf), (void *)(code + base)))
+		return 0;
+	off = (py->co_token_line - base) & ~3U;
+	if (off > PY_TOKEN_READ - 4)
+		return 0;
+	return py_code_token(window_u64(buf, py->co_token, base),
+			     window_u64(buf, py->co_token_file, base),
+			     *(const __s32 *)(buf + off));
+}
+
 static long py_step(__u32 i, struct py_walk *w)
 {
 	const struct py_offsets *py = w->py;
@@ -119,7 +144,7 @@ static long py_step(__u32 i, struct py_walk *w)
 	}
 	f = &w->pt->f[n];
 	f->code = code;
-	f->token = read_u64(code + py->co_token);
+	f->token = py_token(py, code);
 	if (py->frame_kind == PY_FRAME_OBJECT)
 		f->instr = frame_s32(buf, py->fr_instr);	/* f_lasti, as it is */
 	else
@@ -157,6 +182,40 @@ static __always_inline struct py_trace *walk_python_stack(void)
 	w.py = py;
 	bpf_loop(MAX_PY_DEPTH + 16, py_step, &w, 0);	/* + shim frames */
 	return pt->nr ? pt : NULL;
+}
+
+struct py_unseen {
+	const struct py_trace *pt;
+	bool any;
+};
+
+static long py_unseen_step(__u32 i, struct py_unseen *u)
+{
+	const struct py_frame *f;
+	__u64 *token;
+
+	if (i >= MAX_PY_DEPTH || i >= u->pt->nr)
+		return 1;
+	f = &u->pt->f[i];
+	token = bpf_map_lookup_elem(&py_code_seen, &f->code);
+	if (token && *token == f->token)
+		return 0;
+	u->any = true;
+	bpf_map_update_elem(&py_code_seen, &f->code, &f->token, BPF_ANY);
+	return 0;
+}
+
+/* A new Python stack of the held child's main thread: hold it if a code
+ * object of the stack is new to user space. */
+static __always_inline void py_hold_if_new(const struct py_trace *pt)
+{
+	struct py_unseen u = { .pt = pt };
+
+	if (!holding_current())
+		return;
+	bpf_loop(MAX_PY_DEPTH, py_unseen_step, &u, 0);
+	if (u.any)
+		hold_current();
 }
 
 static __always_inline __u64 hash_py(__u64 h, const struct py_trace *pt)

@@ -113,9 +113,13 @@ __noinline __u64 stack_capture(__u64 ip, __u64 sp, __u64 bp, __u32 tgid, __u32 f
 		return id;
 	/* Python frames first: a stack is readable once `stacks` has it */
 	if (pt) {
-		if (bpf_map_update_elem(&py_stacks, &id, pt, BPF_NOEXIST) == 0)
-			emit(EV_PY_STACK, tgid);
-		else if (!bpf_map_lookup_elem(&py_stacks, &id)) {
+		if (bpf_map_update_elem(&py_stacks, &id, pt, BPF_NOEXIST) == 0) {
+			struct py_stack_event ev = { .type = EV_PY_STACK, .tgid = tgid, .id = id };
+
+			if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
+				count(CNT_DROP_EVENTS_LOST);
+			py_hold_if_new(pt);
+		} else if (!bpf_map_lookup_elem(&py_stacks, &id)) {
 			count(CNT_DROP_STACK_LOST);
 			return STACK_ID_LOST;
 		}

@@ -97,6 +97,25 @@ struct {
 	__type(value, struct py_trace);
 } py_scratch SEC(".maps");
 
+/* `-- CMD`: the ptraced child's main thread (0: hold nobody).  It is held
+ * (HOLD_SIGNAL, taken back by leakscope, its tracer) where what leakscope
+ * must know would otherwise come too late or be gone: at exec and each
+ * new executable mapping (its unwind table and Python's layout are in
+ * place before that code runs), at a Python stack with a code object user
+ * space has not read (module bodies and code made on the fly are freed
+ * within microseconds), as the interpreter begins to finalize.  Set by
+ * user space before the child runs; holds_sent counts holds. */
+volatile __u32 hold_tid = 0;
+__u64 holds_sent = 0;
+
+/* Code objects (address -> token) a hold has let user space read. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u64);
+} py_code_seen SEC(".maps");
+
 /* The target interpreter's layout; runtime_addr 0 until it is known. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -207,6 +226,20 @@ static __always_inline struct inflight *inflight_live(void)
 	struct inflight *cur = inflight_of_current(false);
 
 	return cur && cur->active ? cur : NULL;
+}
+
+/* The current thread is the child leakscope may hold. */
+static __always_inline bool holding_current(void)
+{
+	return hold_tid && bpf_get_current_pid_tgid() == ((__u64)hold_tid << 32 | hold_tid);
+}
+
+/* Holds the current thread until user space has taken the HOLD_SIGNAL
+ * back: it stops on its way back to user mode. */
+static __always_inline void hold_current(void)
+{
+	__sync_fetch_and_add(&holds_sent, 1);
+	bpf_send_signal_thread(HOLD_SIGNAL);
 }
 
 static __always_inline void emit(enum event_type type, __u32 tgid)

@@ -200,14 +200,32 @@ struct py_offsets {
 	__u32 fr_instr;			/* prev_instr / instr_ptr / f_lasti */
 	__u32 fr_owner;			/* 0 = no owner field (3.11, <= 3.10) */
 	__u32 co_code_adaptive;		/* PyCodeObject: first instruction (3.11+) */
-	__u32 co_token;			/* a field read with each frame (co_qualname,
-					 * co_name <= 3.10) to notice a code object's
-					 * address reused */
+	/* Read with each frame, to notice a code object's address reused
+	 * by another: co_qualname (co_name <= 3.10), co_filename and
+	 * co_firstlineno, in one read of PY_TOKEN_READ bytes from
+	 * co_token_base (py_code_token() makes the token of them). */
+	__u32 co_token;
+	__u32 co_token_file;
+	__u32 co_token_line;
+	__u32 co_token_base;
 	__u8 thread_match;		/* enum py_thread_match */
 	__u8 runtime_kind;		/* enum py_runtime_kind */
 	__u8 frame_kind;		/* enum py_frame_kind */
 	__u8 pad[5];
 };
+
+#define PY_TOKEN_READ	96
+
+/* A code object's identity beyond its address: its name and file string
+ * objects and first line.  A module body freed and another module's
+ * loaded at the same address ("<module>" is one interned string) differ
+ * in the file; BPF and user space compute it alike. */
+static inline __u64 py_code_token(__u64 name, __u64 file, __s32 line)
+{
+	__u64 h = name ^ (file << 32 | file >> 32);
+
+	return (h ^ (__u64)(__u32)line * 0x9e3779b97f4a7c15ULL) | 1;
+}
 
 /* One Python frame as captured: user space reads the code object for
  * file, function and line (instr: 3.11+ code units from the first
@@ -234,12 +252,26 @@ enum event_type {
 	EV_GC,			/* a Python GC collection ended (struct gc_event) */
 	EV_PY_STACK,		/* a new stack with Python frames: read its code
 				 * objects while they exist */
+	EV_PY_FINALIZE,		/* `-- python`: the interpreter begins to finalize;
+				 * its thread is held (HOLD_SIGNAL) for leakscope */
 };
 
 struct event {
 	__u32 type;
 	__u32 tgid;
 };
+
+/* EV_PY_STACK: which stack (its id in `stacks` and `py_stacks`). */
+struct py_stack_event {
+	__u32 type;
+	__u32 tgid;
+	__u64 id;
+};
+
+/* `-- CMD`: the signal a BPF program sends the child's main thread to hold
+ * it in a ptrace stop while leakscope reads what is about to vanish; the
+ * child never receives it (SIGURG: ignored by default, in case it ever did). */
+#define HOLD_SIGNAL	23	/* SIGURG on x86-64 */
 
 /* CPython's gc__start/gc__done USDT probes: one event per collection. */
 struct gc_event {

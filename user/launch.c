@@ -7,11 +7,16 @@
  * code is injected and it runs freely, but it is held for a moment at its
  * exit, while its mappings still exist, so that libraries it dlopen()ed
  * just before exiting can be symbolized in the final report.  Signals it
- * receives are passed on at once (the session wakes on SIGCHLD).
+ * receives are passed on at once (the session wakes on SIGCHLD).  A
+ * Python child is also held at moments when what leakscope must read is
+ * about to vanish (a new code object, the start of finalization): a BPF
+ * program sends its main thread HOLD_SIGNAL, which stops it in a ptrace
+ * signal stop; leakscope reads, then resumes it without the signal.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +27,7 @@
 
 #include "elfsym.h"
 #include "launch.h"
+#include "leakscope.h"
 
 static int resolve(const char *cmd, char *out, size_t len)
 {
@@ -136,6 +142,26 @@ static void set_exit_code(struct child *c, int status)
 		     : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
 }
 
+/* A HOLD_SIGNAL from a BPF program of ours: sent by the kernel (si_code
+ * SI_KERNEL; a user's kill says SI_USER) while BPF counts one more hold
+ * than came back.  Anything else is the child's, passed on. */
+static bool held_by_us(struct child *c, int status)
+{
+	siginfo_t si;
+
+	if (WSTOPSIG(status) != HOLD_SIGNAL || !c->holds_sent ||
+	    *c->holds_sent <= c->holds_taken ||
+	    ptrace(PTRACE_GETSIGINFO, c->pid, NULL, &si) || si.si_code != SI_KERNEL)
+		return false;
+	c->holds_taken++;
+	return true;
+}
+
+void launch__resume(struct child *c)
+{
+	ptrace(PTRACE_CONT, c->pid, NULL, NULL);	/* the HOLD_SIGNAL is dropped */
+}
+
 enum child_state launch__poll(struct child *c)
 {
 	int status;
@@ -158,6 +184,8 @@ enum child_state launch__poll(struct child *c)
 			return CHILD_AT_EXIT;
 		if (event == PTRACE_EVENT_STOP)		/* group stop (SIGSTOP, ^Z) */
 			ptrace(PTRACE_LISTEN, c->pid, NULL, NULL);
+		else if (held_by_us(c, status))		/* bpf_send_signal_thread() */
+			return CHILD_HELD;
 		else					/* a signal for the child */
 			ptrace(PTRACE_CONT, c->pid, NULL, (void *)(long)WSTOPSIG(status));
 	}
@@ -178,7 +206,12 @@ void launch__detach(struct child *c)
 {
 	if (c->pid <= 0 || !c->traced)
 		return;
-	launch__poll(c);	/* pass on anything pending */
+	/* pass on anything pending; a child held by us is stopped already */
+	if (launch__poll(c) == CHILD_HELD) {
+		ptrace(PTRACE_DETACH, c->pid, NULL, NULL);	/* without the signal */
+		c->traced = 0;
+		return;
+	}
 	/* PTRACE_DETACH needs a stopped tracee: interrupt, wait, detach. */
 	if (ptrace(PTRACE_INTERRUPT, c->pid, NULL, NULL) == 0) {
 		int status;

@@ -108,6 +108,8 @@ static void for_uprobe_multi(struct leakscope_bpf *skel)
 	bpf_object__for_each_program(p, skel->obj) {
 		const char *sec = bpf_program__section_name(p);
 
+		if (p == skel->progs.python_finalize)
+			continue;	/* one site, attached through perf (python_hold) */
 		if (!strncmp(sec, "uprobe", 6) || !strncmp(sec, "uretprobe", 9))
 			bpf_program__set_expected_attach_type(p, UMULTI_ATTACH_TYPE);
 	}
@@ -421,6 +423,10 @@ int main(int argc, char **argv)
 		goto cleanup;
 	if (stop_requested)
 		goto interrupted;
+	if (o.cmd && child.traced) {	/* hold it where it would outrun us */
+		skel->bss->hold_tid = child.pid;
+		child.holds_sent = (const volatile unsigned long long *)&skel->bss->holds_sent;
+	}
 	if (o.cmd && launch__go(&child))
 		goto cleanup;
 	fprintf(stderr, "leakscope: tracing PID %d through %s%s%s (%d probe sites); %s\n",

@@ -1,13 +1,15 @@
 /* pysym.c - names Python frames from the target's own objects.
  *
  * A captured frame is (code object address, instruction, token).  The
- * code object is read from /proc/PID/mem once and cached by address: its
- * co_qualname (co_name up to 3.10), co_filename, co_firstlineno and
- * line table (3.11+ locations, Objects/locations.md; 3.10 co_linetable
- * and <= 3.9 co_lnotab, Objects/lnotab_notes.txt of each).  The token is co_qualname as BPF read
- * it at allocation time: if the object at that address has another
- * co_qualname now, the code object was freed and the address reused, and
- * the frame says so instead of naming the wrong function.
+ * token is what BPF read of the code object at allocation time: its name
+ * and file string objects and first line (py_code_token).  The code
+ * object is read from /proc/PID/mem once and cached by (address, token):
+ * co_qualname (co_name up to 3.10), co_filename, co_firstlineno and line
+ * table (3.11+ locations, Objects/locations.md; 3.10 co_linetable and
+ * <= 3.9 co_lnotab, Objects/lnotab_notes.txt of each).  If the object at
+ * that address has another token when read, the code object was freed
+ * and the address reused: the frame says so instead of naming the wrong
+ * function, and the same address with the new token is another entry.
  *
  * Everything read is untrusted: lengths are capped, strings decoded
  * defensively, a failed read gives "??".
@@ -24,9 +26,16 @@
 #define MAX_STR_CHARS	1024
 #define MAX_LINETABLE	(1 << 20)
 
+enum code_state {
+	CODE_UNREAD = 0,	/* not readable (yet): tried again when asked */
+	CODE_OK,		/* the names below are this code object's */
+	CODE_GONE,		/* another object lives at addr now */
+};
+
+/* A captured code object: (addr, token) as BPF saw it, the key. */
 struct pycode {
 	uint64_t addr, token;
-	bool ok;
+	enum code_state state;
 	const char *qualname, *filename;
 	int firstlineno;
 	uint8_t *linetable;
@@ -37,7 +46,7 @@ struct pysym {
 	pid_t pid;
 	int memfd;
 	const struct py_target *t;
-	struct pycode *slots;	/* open addressing by addr */
+	struct pycode *slots;	/* open addressing by (addr, token) */
 	size_t cap, n;
 	char **strs;		/* every string handed out, freed at the end */
 	size_t nstrs, capstrs;
@@ -189,24 +198,35 @@ static uint64_t u64_at(const uint8_t *p)
 	return v;
 }
 
-/* Reads the code object at e->addr into e (ok = false if unreadable). */
+/* Reads the code object at e->addr into e: CODE_OK if it is still the
+ * one BPF captured (same token; token 0: BPF could not read it, taken as
+ * it is), CODE_GONE if another object lives there now. */
 static void load_code(struct pysym *s, struct pycode *e)
 {
 	const struct py_object_offsets *o = &s->t->obj;
 	uint8_t hdr[512];
 	int32_t first;
+	uint64_t name, file;
 
-	e->ok = false;
 	if (o->co_header > sizeof(hdr) || rd(s, e->addr, hdr, o->co_header))
 		return;
 	memcpy(&first, hdr + o->co_firstlineno, 4);
-	e->token = u64_at(hdr + o->co_qualname);
+	name = u64_at(hdr + o->co_qualname);
+	file = u64_at(hdr + o->co_filename);
+	if (e->token && py_code_token(name, file, first) != e->token) {
+		e->state = CODE_GONE;
+		return;
+	}
 	e->firstlineno = first;
-	e->qualname = keep(s, read_str(s, e->token));
-	e->filename = keep(s, read_str(s, u64_at(hdr + o->co_filename)));
-	free(e->linetable);
+	e->qualname = keep(s, read_str(s, name));
+	e->filename = keep(s, read_str(s, file));
 	e->linetable = read_bytes(s, u64_at(hdr + o->co_linetable), &e->linetable_len);
-	e->ok = e->qualname != NULL;
+	e->state = e->qualname ? CODE_OK : CODE_UNREAD;
+}
+
+static size_t slot_of(uint64_t addr, uint64_t token, size_t cap)
+{
+	return ((addr ^ token * 0x9e3779b97f4a7c15ULL) >> 4) & (cap - 1);
 }
 
 static int grow(struct pysym *s)
@@ -217,13 +237,14 @@ static int grow(struct pysym *s)
 	if (!slots)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->cap; i++) {
+		const struct pycode *e = &s->slots[i];
 		size_t j;
 
-		if (!s->slots[i].addr)
+		if (!e->addr)
 			continue;
-		for (j = (s->slots[i].addr >> 4) & (cap - 1); slots[j].addr; j = (j + 1) & (cap - 1))
+		for (j = slot_of(e->addr, e->token, cap); slots[j].addr; j = (j + 1) & (cap - 1))
 			;
-		slots[j] = s->slots[i];
+		slots[j] = *e;
 	}
 	free(s->slots);
 	s->slots = slots;
@@ -231,19 +252,30 @@ static int grow(struct pysym *s)
 	return 0;
 }
 
-static struct pycode *code_of(struct pysym *s, uint64_t addr)
+/* The cache entry of a captured frame's code object, read if it was not
+ * (or could not be) before; NULL on ENOMEM. */
+static struct pycode *code_of(struct pysym *s, const struct py_frame *f)
 {
+	struct pycode *e;
 	size_t j;
 
 	if (2 * (s->n + 1) > s->cap && grow(s))
 		return NULL;
-	for (j = (addr >> 4) & (s->cap - 1); s->slots[j].addr; j = (j + 1) & (s->cap - 1))
-		if (s->slots[j].addr == addr)
-			return &s->slots[j];
-	s->slots[j].addr = addr;
-	s->n++;
-	load_code(s, &s->slots[j]);
-	return &s->slots[j];
+	for (j = slot_of(f->code, f->token, s->cap); s->slots[j].addr; j = (j + 1) & (s->cap - 1))
+		if (s->slots[j].addr == f->code && s->slots[j].token == f->token)
+			break;
+	e = &s->slots[j];
+	if (!e->addr) {
+		e->addr = f->code;
+		e->token = f->token;
+		s->n++;
+	}
+	if (e->state == CODE_UNREAD) {
+		free(e->linetable);
+		e->linetable = NULL;
+		load_code(s, e);
+	}
+	return e;
 }
 
 /* Location table varints: 6 bits a byte, bit 6 = more. */
@@ -364,26 +396,21 @@ static int frame_line(const struct pysym *s, const struct pycode *e, int instr)
 
 void pysym__prefetch(struct pysym *s, const struct py_frame *f)
 {
-	struct pycode *e = code_of(s, f->code);
-
-	if (e && e->ok && e->token != f->token)
-		load_code(s, e);
+	code_of(s, f);
 }
 
 void pysym__resolve(struct pysym *s, const struct py_frame *f, struct frame *out)
 {
-	struct pycode *e = code_of(s, f->code);
+	struct pycode *e = code_of(s, f);
 
 	memset(out, 0, sizeof(*out));
 	out->python = true;
 	out->addr = f->code;
-	if (e && e->ok && e->token != f->token)
-		load_code(s, e);	/* reused address, or changed: read it again */
-	if (!e || !e->ok) {
+	if (!e || e->state == CODE_UNREAD) {
 		out->function = "??";
 		return;
 	}
-	if (e->token != f->token) {
+	if (e->state == CODE_GONE) {
 		out->function = "[freed code object]";
 		return;
 	}

@@ -43,37 +43,43 @@ struct layout {
 static const struct layout builtin[] = {
 	{ 6,
 	  { OLD_THREADS(152), .runtime_kind = PY_RUNTIME_CURRENT_TS, .fr_instr = 120,
-	    .co_token = 104 },
+	    .co_token = 104, .co_token_file = 96, .co_token_line = 36 },
 	  { .co_filename = 96, .co_qualname = 104, .co_firstlineno = 36, .co_linetable = 112,
 	    .co_header = 144, .line_format = PY_LINES_LNOTAB, STR_WSTR } },
 	{ 7,
-	  { OLD_THREADS(176), .interpreters_head = 24, .fr_instr = 104, .co_token = 104 },
+	  { OLD_THREADS(176), .interpreters_head = 24, .fr_instr = 104,
+	    .co_token = 104, .co_token_file = 96, .co_token_line = 36 },
 	  { .co_filename = 96, .co_qualname = 104, .co_firstlineno = 36, .co_linetable = 112,
 	    .co_header = 144, .line_format = PY_LINES_LNOTAB, STR_WSTR } },
 	{ 8,
-	  { OLD_THREADS(176), .interpreters_head = 32, .fr_instr = 104, .co_token = 112 },
+	  { OLD_THREADS(176), .interpreters_head = 32, .fr_instr = 104,
+	    .co_token = 112, .co_token_file = 104, .co_token_line = 40 },
 	  { .co_filename = 104, .co_qualname = 112, .co_firstlineno = 40, .co_linetable = 120,
 	    .co_header = 176, .line_format = PY_LINES_LNOTAB, STR_WSTR } },
 	{ 9,
-	  { OLD_THREADS(176), .interpreters_head = 32, .fr_instr = 104, .co_token = 112 },
+	  { OLD_THREADS(176), .interpreters_head = 32, .fr_instr = 104,
+	    .co_token = 112, .co_token_file = 104, .co_token_line = 40 },
 	  { .co_filename = 104, .co_qualname = 112, .co_firstlineno = 40, .co_linetable = 120,
 	    .co_header = 176, .line_format = PY_LINES_LNOTAB, STR_WSTR } },
 	{ 10,
-	  { OLD_THREADS(176), .interpreters_head = 32, .fr_instr = 96, .co_token = 112 },
+	  { OLD_THREADS(176), .interpreters_head = 32, .fr_instr = 96,
+	    .co_token = 112, .co_token_file = 104, .co_token_line = 40 },
 	  { .co_filename = 104, .co_qualname = 112, .co_firstlineno = 40, .co_linetable = 120,
 	    .co_header = 176, .line_format = PY_LINES_310, STR_WSTR } },
 	{ 11,
 	  { .interpreters_head = 40, .threads_head = 16, .ts_next = 8,
 	    .ts_native_thread_id = 160, .ts_cframe = 56, .ts_current_frame = 8,
 	    .fr_code = 32, .fr_previous = 48, .fr_instr = 56, .fr_owner = 0,
-	    .co_code_adaptive = 184, .co_token = 128 },
+	    .co_code_adaptive = 184, .co_token = 128, .co_token_file = 112,
+	    .co_token_line = 72 },
 	  { .co_filename = 112, .co_qualname = 128, .co_firstlineno = 72,
 	    .co_linetable = 136, .co_header = 184, STR_WSTR } },
 	{ 12,
 	  { .interpreters_head = 40, .threads_head = 72, .ts_next = 8,
 	    .ts_native_thread_id = 144, .ts_cframe = 56, .ts_current_frame = 0,
 	    .fr_code = 0, .fr_previous = 8, .fr_instr = 56, .fr_owner = 70,
-	    .co_code_adaptive = 192, .co_token = 128 },
+	    .co_code_adaptive = 192, .co_token = 128, .co_token_file = 112,
+	    .co_token_line = 68 },
 	  { .co_filename = 112, .co_qualname = 128, .co_firstlineno = 68,
 	    .co_linetable = 136, .co_header = 192,
 	    .str_length = 16, .str_state = 32, .str_ascii_size = 40, .str_compact_size = 56,
@@ -119,6 +125,27 @@ int python__read_mem(int memfd, uint64_t addr, void *buf, size_t len)
 	return (size_t)n == len ? 0 : -EIO;
 }
 
+/* The window BPF reads for a code object's token: from the lowest of its
+ * three fields, 8-aligned, to the end of the highest.  0 or -EINVAL. */
+int python__token_window(struct py_offsets *b)
+{
+	uint32_t lo = b->co_token, hi = b->co_token;
+
+	if (b->co_token_file < lo)
+		lo = b->co_token_file;
+	if (b->co_token_line < lo)
+		lo = b->co_token_line;
+	if (b->co_token_file > hi)
+		hi = b->co_token_file;
+	if (b->co_token_line > hi)
+		hi = b->co_token_line;
+	b->co_token_base = lo & ~7U;
+	if ((b->co_token | b->co_token_file) & 7 || b->co_token_line & 3 ||
+	    hi + 8 - b->co_token_base > PY_TOKEN_READ)
+		return -EINVAL;
+	return 0;
+}
+
 int python__builtin_offsets(unsigned version, struct py_target *t)
 {
 	for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++) {
@@ -126,7 +153,7 @@ int python__builtin_offsets(unsigned version, struct py_target *t)
 			continue;
 		t->bpf = builtin[i].bpf;
 		t->obj = builtin[i].obj;
-		return 0;
+		return python__token_window(&t->bpf);
 	}
 	return -ENOTSUP;
 }
@@ -191,6 +218,8 @@ int python__parse_debug_offsets(const void *blob, size_t len, struct py_target *
 	err |= small(d.frame.owner, PY_FRAME_READ - 1, &b->fr_owner);
 	err |= small(d.code.co_code_adaptive, 4096, &b->co_code_adaptive);
 	err |= small(d.code.qualname, 4096, &b->co_token);
+	err |= small(d.code.filename, 4096, &b->co_token_file);
+	err |= small(d.code.firstlineno, 4096, &b->co_token_line);
 	err |= small(d.code.filename, 4096, &o->co_filename);
 	err |= small(d.code.qualname, 4096, &o->co_qualname);
 	err |= small(d.code.firstlineno, 4096, &o->co_firstlineno);
@@ -201,7 +230,7 @@ int python__parse_debug_offsets(const void *blob, size_t len, struct py_target *
 	err |= small(d.unicode_object.asciiobject_size, 4096, &o->str_ascii_size);
 	err |= small(d.bytes_object.ob_size, 4096, &o->bytes_size);
 	err |= small(d.bytes_object.ob_sval, 4096, &o->bytes_data);
-	if (err || (b->fr_previous | b->fr_code | b->fr_instr) & 7)
+	if (err || (b->fr_previous | b->fr_code | b->fr_instr) & 7 || python__token_window(b))
 		return -EINVAL;		/* the BPF walk reads them as aligned words */
 	/* PyCompactUnicodeObject = PyASCIIObject + utf8_length + utf8 */
 	o->str_compact_size = o->str_ascii_size + 16;
@@ -340,6 +369,18 @@ static void file_range(const struct vma_list *l, const struct vma *base,
 	}
 }
 
+/* The interpreter's state at addr is in place: mapped writable.  While
+ * the dynamic linker is still mapping libpython (`-- CMD` holds the child
+ * at each new executable mapping), its data segment is not there yet and
+ * what lies at addr is something else: look again at the next event. */
+static bool data_mapped(const struct vma_list *l, uint64_t addr)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (addr >= l->v[i].start && addr < l->v[i].end)
+			return l->v[i].perms[1] == 'w';
+	return false;
+}
+
 /* Only a name like python3.x / libpython3.x.so is opened: an embedding
  * program (uwsgi ...) would need --obj, as other allocators do. */
 static bool maybe_python(const char *path)
@@ -373,7 +414,8 @@ void python__detect(pid_t pid, struct py_target *t)
 			continue;
 		bool runtime_state = !elfsym__object(e, "_PyRuntime", &runtime);
 
-		if (runtime_state || !elfsym__object(e, "_PyThreadState_Current", &runtime)) {
+		if ((runtime_state || !elfsym__object(e, "_PyThreadState_Current", &runtime)) &&
+		    data_mapped(&maps, v->start + runtime)) {
 			snprintf(t->module, sizeof(t->module), "%s", v->path);
 			snprintf(t->open_path, sizeof(t->open_path), "%s", path);
 			file_range(&maps, v, &t->start, &t->end);

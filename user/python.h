@@ -74,6 +74,10 @@ int python__read_mem(int memfd, uint64_t addr, void *buf, size_t len);
 
 /* --- exposed for unit tests --- */
 
+/* Sets b->co_token_base from the token's fields: 0, or -EINVAL if they
+ * are misaligned or further apart than BPF reads at once. */
+int python__token_window(struct py_offsets *b);
+
 /* The layout of a known version from the built-in tables: 0, or -ENOTSUP. */
 int python__builtin_offsets(unsigned version, struct py_target *t);
 

@@ -62,8 +62,12 @@ struct loop {
 	pid_t gone[1024];	/* several processes: exited since the last report */
 	size_t ngone;
 	bool gc_on;
+	struct bpf_link *py_hold;	/* python_finalize on Py_FinalizeEx (-- only) */
 	uint64_t py_prefetch_ms;	/* when Python code objects were last read */
 	bool py_prefetch_due;	/* new Python stacks since */
+	__u64 py_new[256];	/* their ids (EV_PY_STACK), read at once */
+	size_t py_nnew;
+	bool py_new_lost;	/* more than py_new holds: read every stack */
 	uint32_t unw_pool_full;	/* unwind tables that did not fit, as last said */
 	uint32_t unw_procs_full;
 	uint64_t start_ms;
@@ -101,6 +105,29 @@ static void python_gc_attach(struct loop *l)
 			"(built without --with-dtrace): no GC statistics\n", l->s->py->module);
 }
 
+/* `-- python ...`: hold the interpreter as it begins to finalize, to read
+ * the code objects finalization frees (check_exit, CHILD_HELD).  Only a
+ * child leakscope ptraces: the stop is taken back by its tracer. */
+static void python_hold_attach(struct loop *l)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = "Py_FinalizeEx");
+	const struct child *c = l->s->child;
+
+	if (!c || !c->traced || l->py_hold)
+		return;
+	l->py_hold = bpf_program__attach_uprobe_opts(l->s->skel->progs.python_finalize,
+						     l->s->pid, l->s->py->open_path, 0, &opts);
+	if (!l->py_hold)
+		fprintf(stderr, "leakscope: no Py_FinalizeEx in %s: leaks made just before "
+			"the interpreter exits may show \"??\"\n", l->s->py->module);
+}
+
+static void python_hold_detach(struct loop *l)
+{
+	bpf_link__destroy(l->py_hold);
+	l->py_hold = NULL;
+}
+
 /* A Python target whose interpreter was not mapped yet (`-- CMD`, or
  * after exec): look again; once found, BPF walks its frames from then on. */
 static void python_look(struct loop *l, bool exec)
@@ -119,6 +146,7 @@ static void python_look(struct loop *l, bool exec)
 		if (l->gc_on)
 			pygc__detach(&l->gc);
 		l->gc_on = false;
+		python_hold_detach(l);
 		py->status = PY_NONE;
 	}
 	if (py->status != PY_NONE)
@@ -129,8 +157,10 @@ static void python_look(struct loop *l, bool exec)
 	     !(l->pysym = pysym__new(l->s->pid, py))))
 		py->status = PY_UNSUPPORTED;
 	python__announce(py);
-	if (py->status == PY_SUPPORTED)
+	if (py->status == PY_SUPPORTED) {
 		python_gc_attach(l);
+		python_hold_attach(l);
+	}
 }
 
 /* The process mapped new code or exec'd: its unwind table follows, once
@@ -158,11 +188,21 @@ static void unwind_flush(struct loop *l)
 	l->unw_procs_full = st.procs_full;
 }
 
-/* The code objects of every captured Python stack, read while the
- * interpreter lives (new ones only: the rest are cached): a report made
- * after it exited — `-- python3 script.py` without INTERVAL — still names
- * every frame.  O(stacks) map reads. */
-static void python_prefetch(struct loop *l)
+/* The code objects of one captured Python stack, unless cached. */
+static void python_prefetch_stack(struct loop *l, int fd, __u64 id, struct py_trace *pt)
+{
+	if (bpf_map_lookup_elem(fd, &id, pt))
+		return;
+	for (__u32 i = 0; i < pt->nr && i < MAX_PY_DEPTH; i++)
+		pysym__prefetch(l->pysym, &pt->f[i]);
+}
+
+/* The code objects of the new Python stacks (EV_PY_STACK), or of every
+ * captured stack (every second, at the exit stop, when events were more
+ * than the list holds), read while the interpreter lives (new ones only:
+ * the rest are cached): a report made after it exited — `-- python3
+ * script.py` without INTERVAL — still names every frame. */
+static void python_prefetch(struct loop *l, bool all)
 {
 	int fd = bpf_map__fd(l->s->skel->maps.py_stacks);
 	__u64 key, *prev = NULL;
@@ -170,16 +210,31 @@ static void python_prefetch(struct loop *l)
 
 	if (!l->pysym || !(pt = malloc(sizeof(*pt))))
 		return;
-	while (!bpf_map_get_next_key(fd, prev, &key)) {
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, pt))
-			continue;
-		for (__u32 i = 0; i < pt->nr && i < MAX_PY_DEPTH; i++)
-			pysym__prefetch(l->pysym, &pt->f[i]);
+	if (all || l->py_new_lost) {
+		while (!bpf_map_get_next_key(fd, prev, &key)) {
+			prev = &key;
+			python_prefetch_stack(l, fd, key, pt);
+		}
+		l->py_prefetch_ms = now_ms();
+	} else {
+		for (size_t i = 0; i < l->py_nnew; i++)
+			python_prefetch_stack(l, fd, l->py_new[i], pt);
 	}
 	free(pt);
-	l->py_prefetch_ms = now_ms();
+	l->py_nnew = 0;
+	l->py_new_lost = false;
 	l->py_prefetch_due = false;
+}
+
+static void python_new_stack(struct loop *l, const void *data, size_t len)
+{
+	const struct py_stack_event *ev = data;
+
+	l->py_prefetch_due = true;
+	if (len < sizeof(*ev) || l->py_nnew == sizeof(l->py_new) / sizeof(l->py_new[0]))
+		l->py_new_lost = true;
+	else
+		l->py_new[l->py_nnew++] = ev->id;
 }
 
 /* Several processes: any of them exec'd, mapped code or exited. */
@@ -240,7 +295,10 @@ static int on_event(void *ctx, void *data, size_t len)
 			pygc__event(&l->gc, data);
 		break;
 	case EV_PY_STACK:	/* read after the events at hand (wait_events) */
-		l->py_prefetch_due = true;
+		python_new_stack(l, data, len);
+		break;
+	case EV_PY_FINALIZE:	/* held: every stack read (check_exit) */
+		l->py_new_lost = true;
 		break;
 	}
 	return 0;
@@ -272,11 +330,19 @@ static void check_exit(struct loop *l)
 	switch (launch__poll(c)) {
 	case CHILD_RUNNING:
 		return;
+	case CHILD_HELD:
+		/* held by BPF (exec, new code, a new code object, finalization):
+		 * what the events ask for now, before it runs on */
+		ring_buffer__consume(l->rb);
+		unwind_flush(l);
+		python_prefetch(l, false);
+		launch__resume(c);
+		return;
 	case CHILD_AT_EXIT:
 		/* held at exit: its mappings and objects are still there to read */
 		if (l->exec_seen)
 			symbolizer__refresh(l->sym);
-		python_prefetch(l);
+		python_prefetch(l, true);
 		launch__release(c);
 		break;
 	case CHILD_GONE:
@@ -301,7 +367,7 @@ static void wait_events(struct loop *l, int ms)
 	/* new Python stacks: their code objects now, before the interpreter
 	 * can free them (a burst of new stacks is one pass over the map) */
 	if (l->py_prefetch_due)
-		python_prefetch(l);
+		python_prefetch(l, false);
 	if (l->s->serve)
 		serve__run(l->s->serve);
 }
@@ -569,6 +635,7 @@ static void teardown(struct loop *l)
 	sympool__free(&l->pool);
 	if (l->gc_on)
 		pygc__detach(&l->gc);
+	python_hold_detach(l);
 	pysym__free(l->pysym);
 	symbolizer__free(l->sym);
 	collector__free(l->col);
@@ -617,7 +684,7 @@ int session__run(struct session *s)
 
 		wait_events(&l, wait < POLL_MS ? wait : POLL_MS);
 		if (l.pysym && now_ms() >= l.py_prefetch_ms + 1000)
-			python_prefetch(&l);	/* before a process can take them away */
+			python_prefetch(&l, true);	/* before a process can take them away */
 		check_exit(&l);
 		if (l.tui)
 			quit = handle_keys(&l, &next);
