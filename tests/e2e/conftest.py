@@ -74,8 +74,8 @@ class Fixture:
     """A fixture started in 'wait' mode: it allocates PRE blocks, prints
     'ready', and waits for a line before leaking (see fixture_common.h)."""
 
-    def __init__(self, name):
-        self.proc = subprocess.Popen([str(FIXTURES / name), "wait"],
+    def __init__(self, name, *args):
+        self.proc = subprocess.Popen([str(FIXTURES / name), "wait", *args],
                                      stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
         assert self.readline() == "ready"
@@ -176,8 +176,8 @@ def free_port():
 def fixture_proc():
     started = []
 
-    def start(name):
-        f = Fixture(name)
+    def start(name, *args):
+        f = Fixture(name, *args)
         started.append(f)
         return f
     yield start

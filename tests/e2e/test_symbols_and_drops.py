@@ -31,6 +31,24 @@ def test_dlopen_after_attach(fixture_proc):
     assert_plugin(parse_reports(out)[-1])
 
 
+def test_dlclosed_library_still_named_command_mode():
+    """The plugin leaks and is unloaded (dlclose) long before the report:
+    its frames are named from what was read while it was mapped."""
+    reports, _ = run_command("dl_leaks", "run", "close")
+    assert_plugin(reports[-1])
+
+
+def test_dlclosed_library_still_named_after_attach(fixture_proc):
+    """Attached: the plugin is unloaded 0.5 s after it leaked, before the
+    report (which comes at Ctrl-C): named from what was read meanwhile."""
+    fx = fixture_proc("dl_leaks", "close-late")
+    t = Tracer(fx.pid, "--json", "-n", "1000")
+    assert fx.step() == "done"
+    rc, out, err = t.stop()
+    assert rc == 0, err
+    assert_plugin(parse_reports(out)[-1])
+
+
 def test_deleted_binary(tmp_path, fixture_proc):
     """The binary was replaced on disk (an upgrade): read through map_files."""
     copy = tmp_path / "leaks_old"
