@@ -105,6 +105,7 @@ fixtures: $(FIXTURES) $(ALLOC_FIXTURES)
 # unwind-table fuzzer: each in its own fragment.
 -include tests/fixtures/unwind/unwind.mk
 -include tests/fuzz/fuzz.mk
+-include tests/fixtures/python/python.mk
 
 $(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/unit
 	$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ -lcmocka $(LDLIBS)
