@@ -306,9 +306,15 @@ static int svarint(const uint8_t *t, size_t len, size_t *i, int *out)
 	return 0;
 }
 
+/* A decoded line as the frame shows it: 0 (unknown) unless 1..INT32_MAX. */
+static int line_or_0(int64_t line)
+{
+	return line > 0 && line <= INT32_MAX ? (int)line : 0;
+}
+
 int pysym__line(const uint8_t *t, size_t len, int firstlineno, int instr)
 {
-	int line = firstlineno, unit = 0;
+	int64_t line = firstlineno, unit = 0;	/* sums of untrusted deltas */
 	size_t i = 0;
 
 	if (instr < 0)
@@ -335,7 +341,7 @@ int pysym__line(const uint8_t *t, size_t len, int firstlineno, int instr)
 		}				/* 15: no location */
 		line += delta;
 		if (instr < unit + n)
-			return code == 15 ? 0 : line;
+			return code == 15 ? 0 : line_or_0(line);
 		unit += n;
 	}
 	return 0;
@@ -353,7 +359,7 @@ int pysym__line_lnotab(const uint8_t *t, size_t len, int firstlineno, int offset
 			break;
 		line += (int8_t)t[i + 1];
 	}
-	return line > 0 && line <= INT32_MAX ? (int)line : 0;
+	return line_or_0(line);
 }
 
 int pysym__line_310(const uint8_t *t, size_t len, int firstlineno, int offset)
@@ -375,7 +381,7 @@ int pysym__line_310(const uint8_t *t, size_t len, int firstlineno, int offset)
 			line = computed;
 		}
 		if (end > offset)
-			return line > 0 && line <= INT32_MAX ? (int)line : 0;
+			return line_or_0(line);
 	}
 	return 0;
 }

@@ -1,7 +1,9 @@
-# fuzz.mk - the unwind-table fuzzer, included by the top Makefile.
+# fuzz.mk - the fuzzers, included by the top Makefile.
 #
 #   make fuzz                  builds $(BUILD)/fuzz/fuzz_unwind_table and runs
-#                              it for FUZZ_TIME seconds (30) on the corpus
+#                              it for FUZZ_TIME seconds (30) on the corpus,
+#                              then fuzz_py_lines (the Python line-table
+#                              decoders) for FUZZ_PY_TIME seconds (10)
 #   make $(BUILD)/fuzz/fuzz_unwind_table   only builds it
 #
 # libFuzzer comes with Debian's clang 14 in libclang-rt-14-dev (only
@@ -23,6 +25,7 @@
 FUZZ_CC      ?= $(CLANG)
 FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_TIME    ?= 30
+FUZZ_PY_TIME ?= 10
 FUZZ_RSS_MB  ?= 2048
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all -fno-omit-frame-pointer \
@@ -47,6 +50,12 @@ $(FUZZ_DIR)/fuzz_unwind_table: tests/fuzz/fuzz_unwind_table.c user/unwind_table.
 	$(FUZZ_CC) $(FUZZ_CFLAGS) tests/fuzz/fuzz_unwind_table.c user/unwind_table.c \
 		-o $@ -lelf -ldw -lz
 
+$(FUZZ_DIR)/fuzz_py_lines: tests/fuzz/fuzz_py_lines.c user/pysym.c user/pysym.h | $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ibuild tests/fuzz/fuzz_py_lines.c user/pysym.c -o $@
+
+$(FUZZ_DIR)/py_corpus:
+	@mkdir -p $@
+
 $(FUZZ_DIR)/seeds/exe: $(FUZZ_SEED_SRC) | $(FUZZ_DIR)/seeds
 	$(CC) -DUNWIND_FUZZ_SEED -O2 -fexceptions -s $< -o $@
 $(FUZZ_DIR)/seeds/exe_debug_frame: $(FUZZ_SEED_SRC) | $(FUZZ_DIR)/seeds
@@ -60,8 +69,12 @@ $(FUZZ_DIR)/seeds/%.E: $(FUZZ_DIR)/seeds/%
 $(FUZZ_DIR)/seeds/%.D: $(FUZZ_DIR)/seeds/%
 	$(call FUZZ_DUMP,.debug_frame,D)
 
-fuzz: $(FUZZ_DIR)/fuzz_unwind_table $(FUZZ_SEEDS) | $(FUZZ_DIR)/corpus
+fuzz: $(FUZZ_DIR)/fuzz_unwind_table $(FUZZ_SEEDS) $(FUZZ_DIR)/fuzz_py_lines \
+		| $(FUZZ_DIR)/corpus $(FUZZ_DIR)/py_corpus
 	$(FUZZ_DIR)/fuzz_unwind_table -max_total_time=$(FUZZ_TIME) \
 		-rss_limit_mb=$(FUZZ_RSS_MB) -max_len=65536 -timeout=10 \
 		-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/ \
 		$(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds
+	$(FUZZ_DIR)/fuzz_py_lines -max_total_time=$(FUZZ_PY_TIME) -max_len=4096 \
+		-timeout=10 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/py- \
+		$(FUZZ_DIR)/py_corpus

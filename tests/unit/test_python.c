@@ -54,6 +54,10 @@ static void test_bad_tables(void **state)
 	assert_int_equal(pysym__line(not_entry, sizeof(not_entry), 5, 0), 0);
 	assert_int_equal(pysym__line(cut_varint, sizeof(cut_varint), 5, 0), 0);
 	assert_int_equal(pysym__line(table, 0, 5, 0), 0);
+	/* found by tests/fuzz/fuzz_py_lines: a delta past INT_MAX (signed
+	 * overflow before) is an unknown line */
+	static const uint8_t past_max[] = { 0xf0, 0xb0, 0xb0, 0xbe, 0xb0, 0xbe };
+	assert_int_equal(pysym__line(past_max, sizeof(past_max), 0x7fffffff, 0), 0);
 	srand(7);
 	for (int round = 0; round < 200; round++) {	/* never reads past the end */
 		for (size_t i = 0; i < sizeof(noise); i++)
