@@ -558,12 +558,16 @@ struct forget {
 	int err;
 };
 
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static bool forgotten(const struct forget *f, pid_t pid)
 {
-	for (size_t i = 0; i < f->n; i++)
-		if (f->pids[i] == pid)
-			return true;
-	return false;
+	return bsearch(&pid, f->pids, f->n, sizeof(pid), cmp_pid) != NULL;
 }
 
 static void remember_key(struct forget *f, const void *key)
@@ -609,13 +613,18 @@ static int delete_keys(int fd, struct forget *f)
 	return f->err;
 }
 
-int collector__forget(struct collector *c, const pid_t *pids, size_t n)
+int collector__forget(struct collector *c, pid_t *pids, size_t n)
 {
-	struct forget f = { .pids = pids, .n = n };
+	struct forget f = { .pids = pids };
 	int fd, err;
 
 	if (!n)
 		return 0;
+	qsort(pids, n, sizeof(*pids), cmp_pid);		/* searched, each once */
+	for (size_t i = 0; i < n; i++)
+		if (!f.n || pids[f.n - 1] != pids[i])
+			pids[f.n++] = pids[i];
+	n = f.n;
 	f.ksz = sizeof(struct alloc_key);
 	fd = bpf_map__fd(c->skel->maps.allocs);
 	err = mapiter__each(fd, f.ksz, sizeof(struct alloc_rec), on_forget_alloc, &f);
@@ -632,6 +641,9 @@ int collector__forget(struct collector *c, const pid_t *pids, size_t n)
 		memset(&r, 0, sizeof(r));
 		bpf_map_update_elem(fd, &i, &r, BPF_ANY);
 	}
+	free(f.keys);		/* sized for alloc keys: stack keys are others */
+	f.keys = NULL;
+	f.cap = 0;
 	f.ksz = sizeof(struct stack_key);
 	fd = bpf_map__fd(c->skel->maps.stack_aggs);
 	if (!err)

@@ -39,8 +39,9 @@ int collector__collect(struct collector *c, pid_t pid, struct report *r);
 
 /* Drops every record of processes that exited (an exited process leaks
  * nothing): blocks, regions, per-stack aggregates.  Counted in the
- * totals of later reports (exited_*).  0 or a negative errno. */
-int collector__forget(struct collector *c, const pid_t *pids, size_t n);
+ * totals of later reports (exited_*), each pid once (pids is sorted and
+ * deduplicated in place).  0 or a negative errno. */
+int collector__forget(struct collector *c, pid_t *pids, size_t n);
 
 /* --- pure helpers, exposed for unit tests --- */
 

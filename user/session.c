@@ -20,6 +20,7 @@
 
 #include "attach.h"
 #include "collect.h"
+#include "elfsym.h"
 #include "launch.h"
 #include "leakscope.h"
 #include "leakscope.skel.h"
@@ -59,8 +60,9 @@ struct loop {
 	struct pysym *pysym;	/* the target runs a supported Python */
 	struct pygc gc;		/* its collections, when it has USDT probes */
 	struct sympool pool;	/* several processes: a symbolizer each */
-	pid_t gone[1024];	/* several processes: exited since the last report */
-	size_t ngone;
+	pid_t *gone;		/* several processes: exited, not forgotten yet */
+	size_t ngone, capgone;
+	uint64_t forgot_ms;	/* when they were last forgotten */
 	bool gc_on;
 	struct bpf_link *py_hold;	/* python_finalize on Py_FinalizeEx (-- only) */
 	uint64_t py_prefetch_ms;	/* when Python code objects were last read */
@@ -110,13 +112,20 @@ static void python_gc_attach(struct loop *l)
  * child leakscope ptraces: the stop is taken back by its tracer. */
 static void python_hold_attach(struct loop *l)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = "Py_FinalizeEx");
 	const struct child *c = l->s->child;
+	uint64_t off = 0, size;
+	struct elfsym *e;
 
 	if (!c || !c->traced || l->py_hold)
 		return;
-	l->py_hold = bpf_program__attach_uprobe_opts(l->s->skel->progs.python_finalize,
-						     l->s->pid, l->s->py->open_path, 0, &opts);
+	/* the function's entry: its symbol's own address, read by elfsym
+	 * (pread; libbpf's lookup by name would map the file) */
+	e = elfsym__open(l->s->py->open_path);
+	if (e && !elfsym__func(e, "Py_FinalizeEx", &off, &size))
+		l->py_hold = bpf_program__attach_uprobe(l->s->skel->progs.python_finalize,
+							false, l->s->pid, l->s->py->open_path,
+							off);
+	elfsym__close(e);
 	if (!l->py_hold)
 		fprintf(stderr, "leakscope: no Py_FinalizeEx in %s: leaks made just before "
 			"the interpreter exits may show \"??\"\n", l->s->py->module);
@@ -237,6 +246,36 @@ static void python_new_stack(struct loop *l, const void *data, size_t len)
 		l->py_new[l->py_nnew++] = ev->id;
 }
 
+/* Several processes: the BPF maps' entries of those that exited are
+ * deleted (and counted), whatever their number: every second, and before
+ * each report. */
+static int forget_gone(struct loop *l)
+{
+	int err = collector__forget(l->col, l->gone, l->ngone);
+
+	l->ngone = 0;
+	l->forgot_ms = now_ms();
+	return err;
+}
+
+static void process_gone(struct loop *l, pid_t pid)
+{
+	if (l->ngone == l->capgone) {
+		size_t cap = l->capgone ? 2 * l->capgone : 1024;
+		pid_t *v = realloc(l->gone, cap * sizeof(*v));
+
+		if (!v) {		/* forget those at hand now, then this one */
+			forget_gone(l);
+			if (!l->capgone)
+				return;
+		} else {
+			l->gone = v;
+			l->capgone = cap;
+		}
+	}
+	l->gone[l->ngone++] = pid;
+}
+
 /* Several processes: any of them exec'd, mapped code or exited. */
 static int on_multi_event(struct loop *l, const struct event *ev)
 {
@@ -253,8 +292,7 @@ static int on_multi_event(struct loop *l, const struct event *ev)
 		sympool__exit(&l->pool, ev->tgid);
 		if (l->s->unw)
 			unwinder__forget(l->s->unw, ev->tgid);
-		if (l->ngone < sizeof(l->gone) / sizeof(l->gone[0]))
-			l->gone[l->ngone++] = ev->tgid;
+		process_gone(l, ev->tgid);
 		break;
 	}
 	return 0;
@@ -451,8 +489,7 @@ static int report_multi(struct loop *l, bool final, uint64_t t0)
 	struct report r = { .pid = 0, .final = final };
 	int err;
 
-	err = collector__forget(l->col, l->gone, l->ngone);
-	l->ngone = 0;
+	err = forget_gone(l);
 	multi__rescan(l->s->multi);
 	if (!err)
 		err = collector__collect(l->col, 0, &r);
@@ -461,6 +498,10 @@ static int report_multi(struct loop *l, bool final, uint64_t t0)
 			snprintf(r.procs[i].comm, sizeof(r.procs[i].comm), "[kernel]");
 		else
 			target__comm(r.procs[i].pid, r.procs[i].comm, sizeof(r.procs[i].comm));
+		/* gone without its exit event (the ring buffer was full):
+		 * forgotten all the same, from the next second on */
+		if (r.procs[i].pid > 0 && kill(r.procs[i].pid, 0) && errno == ESRCH)
+			process_gone(l, r.procs[i].pid);
 	}
 	if (!err)
 		err = sympool__report(&l->pool, &r);
@@ -633,6 +674,7 @@ static void teardown(struct loop *l)
 	l->tui = NULL;
 	ring_buffer__free(l->rb);
 	sympool__free(&l->pool);
+	free(l->gone);
 	if (l->gc_on)
 		pygc__detach(&l->gc);
 	python_hold_detach(l);
@@ -683,6 +725,8 @@ int session__run(struct session *s)
 		int wait = next > t ? (int)(next - t) : 0;
 
 		wait_events(&l, wait < POLL_MS ? wait : POLL_MS);
+		if (l.ngone && now_ms() >= l.forgot_ms + 1000 && forget_gone(&l))
+			break;		/* said why: cannot read the maps */
 		if (l.pysym && now_ms() >= l.py_prefetch_ms + 1000)
 			python_prefetch(&l, true);	/* before a process can take them away */
 		check_exit(&l);
