@@ -47,7 +47,10 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 
 static void install_signals(void)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
+	/* SA_RESTART: a report being written into a full pipe when Ctrl-C
+	 * comes is finished, not cut (stdio drops what an interrupted write
+	 * did not write); the waits (epoll, poll) still wake at once */
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
