@@ -76,12 +76,13 @@ static __always_inline __u64 stack_keep(const struct stack_trace *st, __u64 id)
 	return STACK_ID_LOST;
 }
 
-/* Captures the user stack of process tgid from its registers into the
- * stack map (with its Python frames, if any); returns its id, or
- * STACK_ID_LOST (counted).  flags UW_ENTRY: the probe is at a function's
- * entry, frame 0 (the ip) is not recorded.  One function, not inlined:
- * the verifier checks it once for all its callers. */
-__noinline __u64 stack_capture(__u64 ip, __u64 sp, __u64 bp, __u32 tgid, __u32 flags)
+#define STACK_ID_RETRY	((__u64)-2)	/* preempted: the scratch was another task's */
+#define STACK_TRIES	3
+
+/* One attempt of stack_capture(): STACK_ID_RETRY when another task took
+ * this CPU's scratch space meanwhile (checked before and after the
+ * insert; the walk is then simply done again). */
+__noinline __u64 stack_capture_once(__u64 ip, __u64 sp, __u64 bp, __u32 tgid, __u32 flags)
 {
 	__u32 zero = 0;
 	struct stack_trace *st = bpf_map_lookup_elem(&stack_scratch, &zero);
@@ -97,6 +98,8 @@ __noinline __u64 stack_capture(__u64 ip, __u64 sp, __u64 bp, __u32 tgid, __u32 f
 		uw_walk_stack(st, tgid, ip, sp, bp, flags);
 	else
 		walk_fp_stack(st, ip, bp, flags & UW_ENTRY);
+	if (owner->owner != me)
+		return STACK_ID_RETRY;
 	if (!st->nr) {
 		count(CNT_DROP_STACK_EMPTY);
 		return STACK_ID_LOST;
@@ -105,10 +108,8 @@ __noinline __u64 stack_capture(__u64 ip, __u64 sp, __u64 bp, __u32 tgid, __u32 f
 	pt = walk_python_stack();
 	if (pt)
 		id = hash_py(id, pt);
-	if (owner->owner != me) {	/* preempted: the scratch is another task's now */
-		count(CNT_DROP_STACK_PREEMPTED);
-		return STACK_ID_LOST;
-	}
+	if (owner->owner != me)
+		return STACK_ID_RETRY;
 	if (bpf_map_lookup_elem(&stacks, &id))
 		return id;
 	/* Python frames first: a stack is readable once `stacks` has it */
@@ -127,10 +128,29 @@ __noinline __u64 stack_capture(__u64 ip, __u64 sp, __u64 bp, __u32 tgid, __u32 f
 	if (bpf_map_update_elem(&stacks, &id, st, BPF_NOEXIST) == 0 && owner->owner != me) {
 		/* preempted while the frames were copied: not ours after all */
 		bpf_map_delete_elem(&stacks, &id);
-		count(CNT_DROP_STACK_PREEMPTED);
-		return STACK_ID_LOST;
+		return STACK_ID_RETRY;
 	}
 	return stack_keep(st, id);
+}
+
+/* Captures the user stack of process tgid from its registers into the
+ * stack map (with its Python frames, if any); returns its id, or
+ * STACK_ID_LOST (counted).  flags UW_ENTRY: the probe is at a function's
+ * entry, frame 0 (the ip) is not recorded.  The capture uses this CPU's
+ * scratch space; a task that preempts this one in the middle and captures
+ * a stack of its own spoils it: the capture is done again, up to
+ * STACK_TRIES times (then counted as stack_preempted).  Global functions,
+ * not inlined: the verifier checks them once for all their callers. */
+__noinline __u64 stack_capture(__u64 ip, __u64 sp, __u64 bp, __u32 tgid, __u32 flags)
+{
+	for (int i = 0; i < STACK_TRIES; i++) {
+		__u64 id = stack_capture_once(ip, sp, bp, tgid, flags);
+
+		if (id != STACK_ID_RETRY)
+			return id;
+	}
+	count(CNT_DROP_STACK_PREEMPTED);
+	return STACK_ID_LOST;
 }
 
 /* Fills sk with the current user stack (without the ip if skip_ip),
