@@ -31,7 +31,9 @@ struct elfsym *elfsym__open(const char *path)
 	e->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (e->fd < 0)
 		goto err;
-	e->elf = elf_begin(e->fd, ELF_C_READ_MMAP, NULL);
+	/* read with pread, never mapped: a target can truncate the file under
+	 * us, and a mapping would then kill leakscope with SIGBUS */
+	e->elf = elf_begin(e->fd, ELF_C_READ, NULL);
 	if (!e->elf || elf_kind(e->elf) != ELF_K_ELF ||
 	    gelf_getclass(e->elf) != ELFCLASS64) {
 		errno = ENOEXEC;

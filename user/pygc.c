@@ -2,27 +2,55 @@
  *
  * libbpf attaches the two USDT programs (it parses .note.stapsdt, the
  * argument specs, and arms the probes' semaphores through the kernel's
- * reference counters, so nothing in the target is written by us).  Each
+ * reference counters, so nothing in the target is written by us; it maps
+ * the file to read them, so the call is guarded against SIGBUS).  Each
  * collection arrives as one ring-buffer event; pauses are kept in a
  * uniform reservoir for the median, the maximum exactly.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <bpf/libbpf.h>
 
+#include "guard.h"
 #include "pygc.h"
 #include "leakscope.skel.h"
 
+struct usdt_attach {
+	struct pygc *g;
+	struct leakscope_bpf *skel;
+	pid_t pid;
+	const char *path;
+};
+
+static int attach_usdt(void *arg)
+{
+	struct usdt_attach *a = arg;
+
+	a->g->start = bpf_program__attach_usdt(a->skel->progs.python_gc_start, a->pid, a->path,
+					       "python", "gc__start", NULL);
+	a->g->done = a->g->start ? bpf_program__attach_usdt(a->skel->progs.python_gc_done,
+							    a->pid, a->path, "python",
+							    "gc__done", NULL)
+				 : NULL;
+	return 0;
+}
+
 int pygc__attach(struct pygc *g, struct leakscope_bpf *skel, pid_t pid, const char *open_path)
 {
+	struct usdt_attach a = { g, skel, pid, open_path };
+
 	memset(g, 0, sizeof(*g));
-	g->start = bpf_program__attach_usdt(skel->progs.python_gc_start, pid, open_path,
-					    "python", "gc__start", NULL);
-	g->done = g->start ? bpf_program__attach_usdt(skel->progs.python_gc_done, pid,
-						      open_path, "python", "gc__done", NULL)
-			   : NULL;
+	/* libbpf reads the notes through a mapping of the interpreter's
+	 * file, which the target could truncate: SIGBUS is an error here */
+	if (guard__call(attach_usdt, &a)) {
+		fprintf(stderr, "leakscope: %s changed while its USDT notes were read; "
+			"no GC statistics\n", open_path);
+		pygc__detach(g);
+		return -EFAULT;
+	}
 	if (!g->start || !g->done) {
 		pygc__detach(g);
 		return -ENOENT;

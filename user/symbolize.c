@@ -16,8 +16,11 @@
 #include <elfutils/libdwfl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "procmaps.h"
@@ -36,11 +39,80 @@ struct symbolizer {
 	char *maps_text;	/* last maps file seen, to skip no-op refreshes */
 	struct frame *frames;	/* per-report frame storage */
 	size_t nframes, capframes;
+	char **paths;		/* each module's file as opened (its userdata) */
+	size_t npaths, cappaths;
 };
 
+/* A process maps code from a file that is not (or no longer) ELF: said
+ * once per file, whatever the number of processes or reports. */
+static void warn_unreadable(int fd, const char *name)
+{
+	static struct { dev_t dev; ino_t ino; } seen[256];
+	static size_t nseen;
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return;
+	for (size_t i = 0; i < nseen; i++)
+		if (seen[i].dev == st.st_dev && seen[i].ino == st.st_ino)
+			return;
+	if (nseen < sizeof(seen) / sizeof(seen[0])) {
+		seen[nseen].dev = st.st_dev;
+		seen[nseen++].ino = st.st_ino;
+	}
+	fprintf(stderr, "leakscope: %s is mapped as code but is not a readable ELF file "
+		"(truncated or rewritten while mapped?): its frames show as addresses\n", name);
+}
+
+/* libdwfl opens a reported module's file through this: the path leakscope
+ * gave the module (its userdata), read with pread (ELF_C_READ), never
+ * mapped.  A target can truncate or rewrite its files under us, and a
+ * mapping of one would then kill leakscope with SIGBUS. */
+static int find_elf(Dwfl_Module *mod, void **userdata, const char *modname,
+		    Dwarf_Addr base, char **file_name, Elf **elfp)
+{
+	const char *path = *userdata;
+	int fd;
+
+	if (!path || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	*elfp = elf_begin(fd, ELF_C_READ, NULL);
+	if (!*elfp || elf_kind(*elfp) != ELF_K_ELF) {
+		warn_unreadable(fd, modname);
+		elf_end(*elfp);
+		*elfp = NULL;
+		close(fd);
+		return -1;
+	}
+	*file_name = strdup(path);
+	return fd;
+}
+
+/* Separate debug files (build-id under /usr/lib/debug, debuglink next to
+ * the file as opened: /proc/PID/map_files holds none) are mapped by
+ * libdw: only files no other user can change are taken. */
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
+			  Dwarf_Addr base, const char *file_name, const char *debuglink_file,
+			  GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+	int fd = dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
+					      debuglink_file, debuglink_crc,
+					      debuginfo_file_name);
+	struct stat st;
+
+	if (fd >= 0 && (fstat(fd, &st) || st.st_uid != 0 || (st.st_mode & 022) ||
+			!S_ISREG(st.st_mode))) {
+		close(fd);
+		free(*debuginfo_file_name);
+		*debuginfo_file_name = NULL;
+		return -1;
+	}
+	return fd;
+}
+
 static const Dwfl_Callbacks callbacks = {
-	.find_elf = dwfl_linux_proc_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.find_elf = find_elf,
+	.find_debuginfo = find_debuginfo,
 	.section_address = dwfl_offline_section_address,
 };
 
@@ -56,6 +128,14 @@ char *symbolize__demangle(const char *name)
 		free(d);
 	}
 	return strdup(name);
+}
+
+/* The modules' paths, once libdwfl no longer has them (dwfl_end). */
+static void free_paths(struct symbolizer *s)
+{
+	for (size_t i = 0; i < s->npaths; i++)
+		free(s->paths[i]);
+	s->npaths = 0;
 }
 
 struct symbolizer *symbolizer__new(pid_t pid)
@@ -78,6 +158,8 @@ void symbolizer__free(struct symbolizer *s)
 		return;
 	if (s->dwfl)
 		dwfl_end(s->dwfl);
+	free_paths(s);
+	free(s->paths);
 	symcache__free(&s->cache);
 	free(s->maps_text);
 	free(s->frames);
@@ -88,6 +170,7 @@ int symbolizer__reset(struct symbolizer *s)
 {
 	if (s->dwfl)
 		dwfl_end(s->dwfl);
+	free_paths(s);
 	free(s->maps_text);
 	s->maps_text = NULL;
 	s->dwfl = dwfl_begin(&callbacks);
@@ -115,21 +198,63 @@ static char *read_maps_text(pid_t pid)
 	return buf;
 }
 
-/* Reports one file-backed module whose offset-0 mapping is v. */
-static void report_module(struct symbolizer *s, const struct vma *v)
+/* Reports one file-backed module whose offset-0 mapping is v, spanning
+ * every mapping of that file; libdwfl opens it through find_elf. */
+static void report_module(struct symbolizer *s, const struct vma_list *l, const struct vma *v)
 {
 	char path[4200];
-	int fd;
+	uint64_t end = v->end;
+	Dwfl_Module *mod;
+	void **userdata;
+	char **keep;
+
+	bool code = false;
 
 	if (dwfl_addrmodule(s->dwfl, v->start))
 		return;		/* already known */
+	for (size_t i = 0; i < l->n; i++) {
+		const struct vma *w = &l->v[i];
+
+		if (w->inode != v->inode || w->dev != v->dev || w->start < v->start ||
+		    strcmp(w->path, v->path))
+			continue;
+		code |= w->perms[2] == 'x';
+		if (w->end > end)
+			end = w->end;
+	}
+	if (!code)
+		return;		/* a data file (locale, fonts ...): nothing to name */
+	if (s->npaths == s->cappaths) {
+		size_t cap = s->cappaths ? 2 * s->cappaths : 64;
+
+		keep = realloc(s->paths, cap * sizeof(*keep));
+		if (!keep)
+			return;
+		s->paths = keep;
+		s->cappaths = cap;
+	}
 	procmaps__open_path(s->pid, v, path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	keep = &s->paths[s->npaths];
+	if (!(*keep = strdup(path)))
 		return;
-	/* libdwfl owns fd from here; a non-ELF file is simply rejected. */
-	if (!dwfl_report_elf(s->dwfl, v->path, path, fd, v->start, false))
-		close(fd);
+	mod = dwfl_report_module(s->dwfl, v->path, v->start, end);
+	if (!mod || !dwfl_module_info(mod, &userdata, NULL, NULL, NULL, NULL, NULL, NULL)) {
+		free(*keep);
+		return;
+	}
+	*userdata = *keep;
+	s->npaths++;
+}
+
+/* Each module's file opened now (find_elf), while the process and its
+ * files are there: libdwfl keeps the fd, a report after exit reads it. */
+static int open_module(Dwfl_Module *mod, void **userdata, const char *name,
+		       Dwarf_Addr start, void *arg)
+{
+	GElf_Addr bias;
+
+	dwfl_module_getelf(mod, &bias);
+	return DWARF_CB_OK;
 }
 
 void symbolizer__refresh(struct symbolizer *s)
@@ -150,9 +275,10 @@ void symbolizer__refresh(struct symbolizer *s)
 		const struct vma *v = &maps.v[i];
 
 		if (v->path[0] == '/' && v->offset == 0 && v->inode)
-			report_module(s, v);
+			report_module(s, &maps, v);
 	}
 	dwfl_report_end(s->dwfl, NULL, NULL);
+	dwfl_getmodules(s->dwfl, open_module, NULL, 0);
 	procmaps__free(&maps);
 }
 
