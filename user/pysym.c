@@ -147,7 +147,11 @@ static char *read_str(struct pysym *s, uint64_t addr)
 	size_t n = 0;
 	char *out;
 
-	if (o->str_compact_size + 8 > sizeof(hdr) || rd(s, addr, hdr, o->str_compact_size))
+	/* every offset is the target's word (_Py_DebugOffsets): bounded by
+	 * what was read before it is used */
+	if (o->str_compact_size > sizeof(hdr) || o->str_length + 8 > o->str_compact_size ||
+	    o->str_state + 4 > o->str_compact_size || o->str_ascii_size > o->str_compact_size ||
+	    rd(s, addr, hdr, o->str_compact_size))
 		return NULL;
 	memcpy(&len, hdr + o->str_length, 8);
 	memcpy(&state, hdr + o->str_state, 4);
@@ -208,7 +212,9 @@ static void load_code(struct pysym *s, struct pycode *e)
 	int32_t first;
 	uint64_t name, file;
 
-	if (o->co_header > sizeof(hdr) || rd(s, e->addr, hdr, o->co_header))
+	if (o->co_header > sizeof(hdr) || o->co_firstlineno + 4 > o->co_header ||
+	    o->co_qualname + 8 > o->co_header || o->co_filename + 8 > o->co_header ||
+	    o->co_linetable + 8 > o->co_header || rd(s, e->addr, hdr, o->co_header))
 		return;
 	memcpy(&first, hdr + o->co_firstlineno, 4);
 	name = u64_at(hdr + o->co_qualname);

@@ -3,7 +3,9 @@
 #   make fuzz                  builds $(BUILD)/fuzz/fuzz_unwind_table and runs
 #                              it for FUZZ_TIME seconds (30) on the corpus,
 #                              then fuzz_py_lines (the Python line-table
-#                              decoders) for FUZZ_PY_TIME seconds (10)
+#                              decoders) and fuzz_python (_Py_DebugOffsets,
+#                              code/str/bytes objects read from a target)
+#                              for FUZZ_PY_TIME seconds (10) each
 #   make $(BUILD)/fuzz/fuzz_unwind_table   only builds it
 #
 # libFuzzer comes with Debian's clang 14 in libclang-rt-14-dev (only
@@ -53,8 +55,17 @@ $(FUZZ_DIR)/fuzz_unwind_table: tests/fuzz/fuzz_unwind_table.c user/unwind_table.
 $(FUZZ_DIR)/fuzz_py_lines: tests/fuzz/fuzz_py_lines.c user/pysym.c user/pysym.h | $(FUZZ_DIR)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ibuild tests/fuzz/fuzz_py_lines.c user/pysym.c -o $@
 
-$(FUZZ_DIR)/py_corpus:
+$(FUZZ_DIR)/fuzz_python: tests/fuzz/fuzz_python.c user/pysym.c user/python.c user/elfsym.c \
+		user/procmaps.c | $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ibuild tests/fuzz/fuzz_python.c user/pysym.c user/python.c \
+		user/elfsym.c user/procmaps.c -o $@ -lbpf -lelf
+
+$(FUZZ_DIR)/py_corpus $(FUZZ_DIR)/pyobj_corpus:
 	@mkdir -p $@
+
+# seeds: well-formed code objects of several layouts (python_seeds.py)
+$(FUZZ_DIR)/pyobj_seeds/layout5: tests/fuzz/python_seeds.py
+	python3 $< $(FUZZ_DIR)/pyobj_seeds
 
 $(FUZZ_DIR)/seeds/exe: $(FUZZ_SEED_SRC) | $(FUZZ_DIR)/seeds
 	$(CC) -DUNWIND_FUZZ_SEED -O2 -fexceptions -s $< -o $@
@@ -70,7 +81,8 @@ $(FUZZ_DIR)/seeds/%.D: $(FUZZ_DIR)/seeds/%
 	$(call FUZZ_DUMP,.debug_frame,D)
 
 fuzz: $(FUZZ_DIR)/fuzz_unwind_table $(FUZZ_SEEDS) $(FUZZ_DIR)/fuzz_py_lines \
-		| $(FUZZ_DIR)/corpus $(FUZZ_DIR)/py_corpus
+		$(FUZZ_DIR)/fuzz_python $(FUZZ_DIR)/pyobj_seeds/layout5 | $(FUZZ_DIR)/corpus $(FUZZ_DIR)/py_corpus \
+		$(FUZZ_DIR)/pyobj_corpus
 	$(FUZZ_DIR)/fuzz_unwind_table -max_total_time=$(FUZZ_TIME) \
 		-rss_limit_mb=$(FUZZ_RSS_MB) -max_len=65536 -timeout=10 \
 		-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/ \
@@ -78,3 +90,6 @@ fuzz: $(FUZZ_DIR)/fuzz_unwind_table $(FUZZ_SEEDS) $(FUZZ_DIR)/fuzz_py_lines \
 	$(FUZZ_DIR)/fuzz_py_lines -max_total_time=$(FUZZ_PY_TIME) -max_len=4096 \
 		-timeout=10 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/py- \
 		$(FUZZ_DIR)/py_corpus
+	$(FUZZ_DIR)/fuzz_python -max_total_time=$(FUZZ_PY_TIME) -max_len=8192 \
+		-timeout=10 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/pyobj- \
+		$(FUZZ_DIR)/pyobj_corpus $(FUZZ_DIR)/pyobj_seeds

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pysym.h"
 #include "python.h"
@@ -231,6 +232,50 @@ static void test_linetable_310(void **state)
 	}
 }
 
+/* A code object in this process's own memory, read through /proc/self/mem
+ * as a target's would be: named; and with a layout whose str offsets
+ * point past what is read (a hostile _Py_DebugOffsets; fuzz_python found
+ * the read out of bounds), refused instead of read. */
+static void test_code_object_offsets_bounded(void **state)
+{
+	static uint8_t code[256], name[128], file[128];
+	struct py_target t;
+	struct pysym *s;
+	struct py_frame f = { .instr = -1 };
+	struct frame out;
+	uint64_t p;
+
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(python__builtin_offsets(0x030c01f0, &t), 0);	/* 3.12 */
+	t.status = PY_SUPPORTED;
+	/* compact ASCII str objects: length at 16, state at 32, data at 40 */
+	for (uint8_t *o = name; o; o = o == name ? file : NULL) {
+		int64_t len = o == name ? 3 : 4;
+		uint32_t st = 1 << 2 | 1 << 5 | 1 << 6;
+
+		memcpy(o + 16, &len, 8);
+		memcpy(o + 32, &st, 4);
+		memcpy(o + 40, o == name ? "run" : "a.py", len);
+	}
+	p = (uintptr_t)name;
+	memcpy(code + t.obj.co_qualname, &p, 8);
+	p = (uintptr_t)file;
+	memcpy(code + t.obj.co_filename, &p, 8);
+	f.code = (uintptr_t)code;
+	s = pysym__new(getpid(), &t);
+	assert_non_null(s);
+	pysym__resolve(s, &f, &out);
+	assert_string_equal(out.function, "run");
+	assert_string_equal(out.file, "a.py");
+	pysym__free(s);
+
+	t.obj.str_length = 4000;	/* past the str header read */
+	s = pysym__new(getpid(), &t);
+	pysym__resolve(s, &f, &out);
+	assert_string_equal(out.function, "??");
+	pysym__free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -241,6 +286,7 @@ int main(void)
 		cmocka_unit_test(test_version_from_name),
 		cmocka_unit_test(test_lnotab),
 		cmocka_unit_test(test_linetable_310),
+		cmocka_unit_test(test_code_object_offsets_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
