@@ -149,13 +149,14 @@ void cli__usage(FILE *out)
 		DEFAULT_MAX_ALLOCS, DEFAULT_MAX_STACKS, UW_DEFAULT_ROWS, DEFAULT_SCAN_LIMIT);
 }
 
-/* Parses a non-negative integer no larger than max; -EINVAL otherwise. */
+/* Parses a non-negative integer no larger than max, decimal digits only;
+ * -EINVAL otherwise. */
 static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
 
-	if (!s || !*s || *s == '-')
+	if (!s || *s < '0' || *s > '9')	/* strtoull would take "+1", " 1", "-1" */
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 10);

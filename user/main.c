@@ -336,8 +336,8 @@ out:
 	unwinder__free(s->unw);
 	while (nklinks)
 		bpf_link__destroy(klinks[--nklinks]);
-	if (s->profile && s->profile != stdout)
-		fclose(s->profile);
+	if (s->profile && s->profile != stdout)	/* not written: removed */
+		outfile__abort(&s->outfile);
 	leakscope_bpf__destroy(skel);
 	return rc;
 }
@@ -376,13 +376,10 @@ int main(int argc, char **argv)
 			"(e.g. -o heap.pb.gz), redirect stdout, or --format folded\n");
 		return 2;
 	}
-	if (o.record) {
-		s.profile = strcmp(o.output, "-") ? fopen(o.output, "we") : stdout;
-		if (!s.profile) {
-			fprintf(stderr, "leakscope: cannot write %s: %s\n", o.output,
-				strerror(errno));
+	if (o.record) {		/* a new file next to -o, renamed into place at the end */
+		if (strcmp(o.output, "-") && outfile__open(&s.outfile, o.output))
 			return 1;
-		}
+		s.profile = strcmp(o.output, "-") ? s.outfile.f : stdout;
 	}
 	/* `serve`: a port in use must fail now too */
 	if (o.serve && !(s.serve = serve__new(o.listen)))
@@ -457,7 +454,7 @@ interrupted:	/* Ctrl-C before tracing began: undo, report nothing */
 	rc = 130;
 cleanup:
 	if (s.profile && s.profile != stdout)	/* not written: interrupted early */
-		fclose(s.profile);
+		outfile__abort(&s.outfile);
 	attach__free(attach);
 	unwinder__free(s.unw);
 	serve__free(s.serve);

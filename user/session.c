@@ -469,8 +469,11 @@ static int write_profile(struct loop *l, const struct report *r)
 		err = report_folded__print(f, r);
 	if (to_stdout && fflush(f) && !err)
 		err = -errno;
-	if ((!to_stdout && fclose(f)) || err) {
-		err = err ? err : -errno;
+	if (!to_stdout && err)
+		outfile__abort(&l->s->outfile);
+	else if (!to_stdout)
+		err = outfile__commit(&l->s->outfile);	/* complete: into place */
+	if (err) {
 		fprintf(stderr, "leakscope: writing %s failed: %s\n", o->output, strerror(-err));
 		return err;
 	}

@@ -3,11 +3,12 @@
 #define LEAKSCOPE_SESSION_H
 
 #include <signal.h>
-#include <stdio.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "cli.h"
+#include "outfile.h"
 
 struct leakscope_bpf;
 struct attachment;
@@ -24,6 +25,7 @@ struct session {
 	const char *cxx_lib;		/* (the live view skips their frames) */
 	struct child *child;		/* `-- CMD`: ours to reap; its status is passed on */
 	FILE *profile;			/* `record`: opened before attaching */
+	struct outfile outfile;		/* ... when -o names a file: written there */
 	struct serve *serve;		/* `serve`: listening before attaching */
 	struct py_target *py;		/* the target may run Python (NULL: no) */
 	struct multi *multi;		/* several processes (pid is 0) */

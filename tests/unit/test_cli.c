@@ -103,6 +103,11 @@ static void test_rejects(void **state)
 	assert_int_equal(parse(&o, NULL), -EINVAL);			/* nothing to trace */
 	assert_int_equal(parse(&o, "-p", "abc", NULL), -EINVAL);
 	assert_int_equal(parse(&o, "-p", "-5", NULL), -EINVAL);
+	assert_int_equal(parse(&o, "-p", "+1234", NULL), -EINVAL);	/* digits only */
+	assert_int_equal(parse(&o, "-p", " 1234", NULL), -EINVAL);
+	assert_int_equal(parse(&o, "-p", "1234 ", NULL), -EINVAL);
+	assert_int_equal(parse(&o, "-p", "0x10", NULL), -EINVAL);
+	assert_int_equal(parse(&o, "-p", "1", "-n", "+3", NULL), -EINVAL);
 	assert_int_equal(parse(&o, "-p", "0", NULL), -EINVAL);
 	assert_int_equal(parse(&o, "-p", "99999999999", NULL), -EINVAL);
 	assert_int_equal(parse(&o, "-p", "1", "0", NULL), -EINVAL);	/* interval 0 */
