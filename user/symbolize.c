@@ -198,6 +198,18 @@ static char *read_maps_text(pid_t pid)
 	return buf;
 }
 
+/* A module starts at addr already.  (dwfl_addrmodule alone also answers
+ * for the address just past a module's end: the next library, mapped
+ * right after it, would be taken for known.) */
+static bool known_at(struct symbolizer *s, uint64_t addr)
+{
+	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
+	Dwarf_Addr start = 0;
+
+	return mod && dwfl_module_info(mod, NULL, &start, NULL, NULL, NULL, NULL, NULL) &&
+	       start == addr;
+}
+
 /* Reports one file-backed module whose offset-0 mapping is v, spanning
  * every mapping of that file; libdwfl opens it through find_elf. */
 static void report_module(struct symbolizer *s, const struct vma_list *l, const struct vma *v)
@@ -210,8 +222,8 @@ static void report_module(struct symbolizer *s, const struct vma_list *l, const 
 
 	bool code = false;
 
-	if (dwfl_addrmodule(s->dwfl, v->start))
-		return;		/* already known */
+	if (known_at(s, v->start))
+		return;
 	for (size_t i = 0; i < l->n; i++) {
 		const struct vma *w = &l->v[i];
 
