@@ -14,7 +14,7 @@ static __always_inline struct stack_agg *agg_get(struct stack_key *sk)
 		return agg;
 	bpf_map_update_elem(&stack_aggs, sk, &zero, BPF_NOEXIST);
 	agg = bpf_map_lookup_elem(&stack_aggs, sk);
-	if (!agg)
+	if (!agg && sk->id != STACK_ID_LOST)	/* a lost stack is counted once, as such */
 		count(CNT_DROP_STACK_AGG_FULL);
 	return agg;
 }
@@ -72,7 +72,8 @@ static __always_inline void agg_new_block(struct stack_key *sk,
 	if (!agg)
 		agg = bpf_map_lookup_elem(&stack_aggs, sk);
 	if (!agg) {	/* capture_stack() created it; only a full map fails */
-		count(CNT_DROP_STACK_AGG_FULL);
+		if (sk->id != STACK_ID_LOST)	/* counted once, as stack_lost */
+			count(CNT_DROP_STACK_AGG_FULL);
 		return;
 	}
 	__sync_fetch_and_add(&agg->outstanding_bytes, size);

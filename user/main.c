@@ -15,6 +15,7 @@
 
 #include "attach.h"
 #include "cli.h"
+#include "keeper.h"
 #include "launch.h"
 #include "leakscope.h"
 #include "leakscope.skel.h"
@@ -144,8 +145,13 @@ static int load_bpf(struct leakscope_bpf **out, const struct options *o, pid_t p
 		for_uprobe_multi(skel);
 	bpf_map__set_max_entries(skel->maps.allocs, o->max_allocs);
 	bpf_map__set_max_entries(skel->maps.stacks, o->max_stacks);
-	bpf_map__set_max_entries(skel->maps.stack_aggs, o->max_stacks);
+	/* aggregates: a stack's per process (and lead pc), and each process's
+	 * lost-stack aggregate even when the stack map is full (its bytes
+	 * stay counted): room beyond --max-stacks, used only if needed */
+	bpf_map__set_max_entries(skel->maps.stack_aggs, o->max_stacks + o->max_stacks / 4 + 4096);
 	bpf_map__set_max_entries(skel->maps.py_stacks, o->max_stacks);
+	if (!python)
+		bpf_map__set_max_entries(skel->maps.py_code_seen, 1);
 	bpf_map__set_max_entries(skel->maps.unwind_rows, o->unwind_fp ? 1 : o->unwind_rows);
 	if (o->unwind_fp)
 		bpf_map__set_max_entries(skel->maps.unwind_procs, 1);
@@ -366,9 +372,15 @@ int main(int argc, char **argv)
 	libbpf_set_print(libbpf_print);
 	if (preflight__check())
 		return 1;
-	o.uprobe_multi = umulti__supported();
+	o.uprobe_multi = !o.no_uprobe_multi && umulti__supported();
 	if (o.list_probes)
 		return list_probes(&o);
+	/* before any probe: it holds them all, so that they go cleanly even
+	 * if leakscope is killed while detaching */
+	err = keeper__start();
+	if (err)
+		fprintf(stderr, "leakscope: cannot start the keeper process (%s): a SIGKILL "
+			"while detaching could leave a probe behind\n", strerror(-err));
 	/* `record`: a wrong -o must fail now, not after the whole trace */
 	if (o.record && o.format == FORMAT_PPROF && !strcmp(o.output, "-") &&
 	    isatty(STDOUT_FILENO)) {
@@ -384,8 +396,11 @@ int main(int argc, char **argv)
 	/* `serve`: a port in use must fail now too */
 	if (o.serve && !(s.serve = serve__new(o.listen)))
 		return 1;
-	if (cli__multi(&o))
-		return run_multi(&o, &s);
+	if (cli__multi(&o)) {
+		rc = run_multi(&o, &s);
+		keeper__finish();
+		return rc;
+	}
 
 	if (o.cmd) {
 		if (launch__prepare(o.cmd, o.obj, &child))
@@ -459,6 +474,7 @@ cleanup:
 	unwinder__free(s.unw);
 	serve__free(s.serve);
 	leakscope_bpf__destroy(skel);
+	keeper__finish();	/* our references are closed: the probes go now */
 	if (child.pid > 0 && child.go_fd >= 0)
 		launch__abort(&child);
 	return rc;

@@ -89,6 +89,29 @@ def test_full_map_is_counted_and_shown():
     assert "alloc_map_full" in p.stdout and "lower bound" in p.stdout
 
 
+def test_full_stack_map_counts_each_loss_once_and_keeps_its_bytes():
+    """400 leaks of 32 bytes from 400 distinct stacks, --max-stacks 256:
+    the stacks that found the map full are counted once each in
+    stack_lost (it counted every loss twice before), and their bytes stay
+    in the totals, under the lost stack."""
+    reports, _ = run_command("distinct_stacks", "run", extra=["--max-stacks", "256"])
+    r = reports[-1]
+    t = r["totals"]
+    fns = by_function(r)
+    kept = [sum(fns.get(f, (0, 0))[i] for f in ("leak_a", "leak_b", "leak_c", "leak_d"))
+            for i in (0, 1)]
+    lost = [s for s in r["stacks"] if s["stack_lost"]]
+    lost_blocks = sum(s["outstanding_allocs"] for s in lost)
+    assert 0 < kept[1] < 400, kept                   # some stacks were kept, not all
+    assert kept[0] == 32 * kept[1]
+    assert lost_blocks >= 400 - kept[1]               # the others' blocks: kept, unnamed
+    assert sum(s["outstanding_bytes"] for s in lost) >= 32 * (400 - kept[1])
+    assert t["drops"]["stack_lost"] >= 400 - kept[1]
+    assert t["drops"]["stack_lost"] <= t["allocs"]   # never more losses than allocations
+    assert t["outstanding_bytes"] == sum(s["outstanding_bytes"] for s in r["stacks"])
+    assert t["dropped"] == sum(t["drops"].values())
+
+
 def test_without_drops_the_same_program_is_exact():
     reports, _ = run_command("many_leaks", "run")
     r = reports[-1]
