@@ -38,9 +38,14 @@ struct {
 	__type(value, struct inflight);
 } inflight SEC(".maps");
 
+/* Outstanding blocks and per-stack aggregates.  Not preallocated: kernel
+ * memory grows with what the target holds (--max-allocs / --max-stacks
+ * are bounds, not what every run pins), entries come from the kernel's
+ * per-CPU BPF allocator caches. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, DEFAULT_MAX_ALLOCS);	/* resized by the loader */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct alloc_key);
 	__type(value, struct alloc_rec);
 } allocs SEC(".maps");
@@ -48,6 +53,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, DEFAULT_MAX_STACKS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct stack_key);
 	__type(value, struct stack_agg);
 } stack_aggs SEC(".maps");
@@ -108,7 +114,9 @@ struct {
 volatile __u32 hold_tid = 0;
 __u64 holds_sent = 0;
 
-/* Code objects (address -> token) a hold has let user space read. */
+/* Code objects (address -> token) a hold has let user space read (an LRU
+ * map is preallocated: sized 1 by the loader unless the target may run
+ * Python). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);

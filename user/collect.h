@@ -37,6 +37,10 @@ void collector__free(struct collector *c);
  * few enough for exact ages.  0 or a negative errno. */
 int collector__collect(struct collector *c, pid_t pid, struct report *r);
 
+/* Kernel memory held by leakscope's BPF maps, in bytes (as the kernel
+ * counts it: what maps that grow have allocated so far). */
+uint64_t collector__kernel_memory(struct collector *c);
+
 /* Drops every record of processes that exited (an exited process leaks
  * nothing): blocks, regions, per-stack aggregates.  Counted in the
  * totals of later reports (exited_*), each pid once (pids is sorted and

@@ -95,6 +95,9 @@ static void class_metrics(FILE *f, const struct report *r)
 
 static void drop_metrics(FILE *f, const struct report *r)
 {
+	family(f, "leakscope_kernel_memory_bytes", "gauge",
+	       "Kernel memory held by leakscope's BPF maps (grows with what is traced).");
+	fprintf(f, "leakscope_kernel_memory_bytes %" PRIu64 "\n", r->totals.kernel_mem_bytes);
 	family(f, "leakscope_drops_total", "counter",
 	       "Events leakscope could not record, by reason (numbers may be low by these).");
 	for (int k = CNT_DROP_ALLOC_MAP_FULL; k < CNT_DROP__END; k++) {

@@ -70,6 +70,7 @@ struct report_totals {
 	uint64_t untracked_frees;
 	uint64_t failed_allocs;
 	uint64_t nested_calls;
+	uint64_t kernel_mem_bytes;	/* held by leakscope's BPF maps */
 	uint64_t exited_procs;	/* processes that exited: their records dropped */
 	uint64_t exited_blocks;
 	uint64_t exited_bytes;

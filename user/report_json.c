@@ -13,10 +13,10 @@ static void print_totals(FILE *out, const struct report_totals *t)
 		",\"allocs\":%" PRIu64 ",\"frees\":%" PRIu64 ",\"untracked_frees\":%" PRIu64
 		",\"failed_allocs\":%" PRIu64 ",\"exited_processes\":%" PRIu64
 		",\"exited_blocks\":%" PRIu64 ",\"exited_bytes\":%" PRIu64
-		",\"dropped\":%" PRIu64 ",\"drops\":{",
+		",\"kernel_memory_bytes\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"drops\":{",
 		t->outstanding_bytes, t->outstanding_allocs, t->allocs, t->frees,
 		t->untracked_frees, t->failed_allocs, t->exited_procs, t->exited_blocks,
-		t->exited_bytes, t->dropped);
+		t->exited_bytes, t->kernel_mem_bytes, t->dropped);
 	for (int c = CNT_DROP_ALLOC_MAP_FULL; c < CNT_DROP__END; c++) {
 		fprintf(out, "%s\"%s\":%" PRIu64, sep, report__drop_name(c), t->drops[c]);
 		sep = ",";

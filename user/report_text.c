@@ -23,6 +23,15 @@ void report_text__bytes(char *buf, size_t len, double bytes)
 		snprintf(buf, len, "%.1f %s", bytes < 0 ? -v : v, units[u]);
 }
 
+/* What tracing holds in the kernel: BPF maps grow with the target. */
+static void print_kernel_memory(FILE *out, const struct report_totals *t)
+{
+	char b[32];
+
+	report_text__bytes(b, sizeof(b), (double)t->kernel_mem_bytes);
+	fprintf(out, "  kernel memory: %s in BPF maps\n", b);
+}
+
 static void print_drops(FILE *out, const struct report_totals *t)
 {
 	fprintf(out, "  dropped: %" PRIu64, t->dropped);
@@ -161,6 +170,7 @@ static void print_multi(FILE *out, const struct report *r)
 	fprintf(out, "  exited: %" PRIu64 " processes, their %" PRIu64 " blocks (%" PRIu64
 		" bytes) dropped: an exited process leaks nothing\n", t->exited_procs,
 		t->exited_blocks, t->exited_bytes);
+	print_kernel_memory(out, t);
 	print_drops(out, t);
 	fprintf(out, "  %7s %-16s %12s %9s %7s %12s %s\n", "PID", "COMM", "BYTES", "BLOCKS",
 		"STACKS", "GROWTH", "CLASS");
@@ -218,6 +228,7 @@ void report_text__print(FILE *out, const struct report *r)
 		snprintf(b, sizeof(b), "%" PRIu64, t->untracked_frees);
 	fprintf(out, "  allocs: %" PRIu64 "  frees: %" PRIu64 "  untracked frees: %s  failed allocs: %" PRIu64 "\n",
 		t->allocs, t->frees, b, t->failed_allocs);
+	print_kernel_memory(out, t);
 	print_drops(out, t);
 	print_cuts(out, t);
 	report_text__python(py, sizeof(py), r);

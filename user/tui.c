@@ -207,8 +207,9 @@ static void draw_header(const struct tui *t)
 	mvprintw(1, 0, "outstanding %s in %lld blocks  ", b,
 		 (long long)r->totals.outstanding_allocs);
 	draw_sparkline(t);
-	mvprintw(2, 0, "allocs/s %.0f   frees/s %.0f   dropped %llu%s   ",
-		 t->allocs_per_s, t->frees_per_s, (unsigned long long)r->totals.dropped,
+	report_text__bytes(b, sizeof(b), (double)r->totals.kernel_mem_bytes);
+	mvprintw(2, 0, "allocs/s %.0f   frees/s %.0f   kernel %s   dropped %llu%s   ",
+		 t->allocs_per_s, t->frees_per_s, b, (unsigned long long)r->totals.dropped,
 		 r->totals.dropped ? " (numbers are a lower bound)" : "");
 	if (t->sample_period)
 		printw("sampling 1 per %.0f bytes (estimates)", t->sample_period);
