@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 
 #include "attach.h"
+#include "keeper.h"
 #include "umulti.h"
 #include "target.h"
 #include "elfsym.h"
@@ -311,6 +312,7 @@ static int keep(struct attachment *a, struct bpf_link *l)
 		return -E2BIG;
 	}
 	a->links[a->nlinks++] = l;
+	keeper__hold(bpf_link__fd(l));	/* removed cleanly even if we are killed */
 	return 0;
 }
 
@@ -414,6 +416,7 @@ static int attach_multi(struct leakscope_bpf *skel, struct attachment *a,
 			break;
 		}
 		a->fds[a->nfds++] = fd;
+		keeper__hold(fd);
 	}
 	free(g);
 	return err;

@@ -28,6 +28,7 @@ enum {
 	OPT_MAX_STACKS,
 	OPT_SAMPLE_BYTES,
 	OPT_NO_PLACEMENT,
+	OPT_NO_UPROBE_MULTI,
 	OPT_SCAN_LIMIT,
 	OPT_DURATION,
 	OPT_FORMAT,
@@ -55,6 +56,7 @@ static const struct option long_opts[] = {
 	{ "max-stacks", required_argument, NULL, OPT_MAX_STACKS },
 	{ "sample-bytes", required_argument, NULL, OPT_SAMPLE_BYTES },
 	{ "no-placement", no_argument, NULL, OPT_NO_PLACEMENT },
+	{ "no-uprobe-multi", no_argument, NULL, OPT_NO_UPROBE_MULTI },
 	{ "scan-limit", required_argument, NULL, OPT_SCAN_LIMIT },
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "format", required_argument, NULL, OPT_FORMAT },
@@ -126,6 +128,8 @@ void cli__usage(FILE *out)
 "  -v, --verbose        print the probe plan and libbpf messages\n"
 "      --empty-probes   benchmark floor: same probe sites, empty programs\n"
 "      --no-placement   benchmark: every probe at its function's entry\n"
+"      --no-uprobe-multi  a perf event per probe site, as on kernels before\n"
+"                       uprobe-multi links (6.6): detaching takes seconds\n"
 "\n"
 "`leakscope probes` prints every probe site: function, offset, the\n"
 "instruction probed and whether the kernel emulates or single-steps it.\n"
@@ -361,6 +365,9 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 			break;
 		case OPT_NO_PLACEMENT:
 			o->no_placement = true;
+			break;
+		case OPT_NO_UPROBE_MULTI:
+			o->no_uprobe_multi = true;
 			break;
 		case OPT_EMPTY_PROBES:
 			o->empty_probes = true;

@@ -21,6 +21,7 @@
 #include "attach.h"
 #include "collect.h"
 #include "elfsym.h"
+#include "keeper.h"
 #include "launch.h"
 #include "leakscope.h"
 #include "leakscope.skel.h"
@@ -126,6 +127,8 @@ static void python_hold_attach(struct loop *l)
 							false, l->s->pid, l->s->py->open_path,
 							off);
 	elfsym__close(e);
+	if (l->py_hold)
+		keeper__hold(bpf_link__fd(l->py_hold));
 	if (!l->py_hold)
 		fprintf(stderr, "leakscope: no Py_FinalizeEx in %s: leaks made just before "
 			"the interpreter exits may show \"??\"\n", l->s->py->module);

@@ -1,4 +1,5 @@
 """Bad input gets a clear message, a non-zero exit, and nothing attached."""
+import random
 import signal
 import subprocess
 import time
@@ -104,6 +105,49 @@ def test_sigkill_leaves_no_probe(fixture_proc):
             break
         time.sleep(0.1)
     assert text_mapping_intact(fx.pid, is_libc) == 0
+    assert fx.step() == "done"
+
+
+def leaking_uprobe_lines():
+    out = subprocess.run(["dmesg"], capture_output=True, text=True).stdout
+    return out.count("leaking uprobe")
+
+
+def keepers():
+    out = subprocess.run(["pgrep", "-x", "leakscope-keep"], capture_output=True, text=True)
+    return out.stdout.split()
+
+
+def test_sigkill_during_detach_leaves_no_breakpoint(fixture_proc):
+    """SIGKILL at random moments after Ctrl-C (final report, detach): the
+    keeper process still holds every link and removes the probes itself.
+    Before it, kills during detach left "leaking uprobe" in the kernel log
+    and int3s in the target's code."""
+    rnd = random.Random(1234)
+    fx = fixture_proc("leaks")
+    before = leaking_uprobe_lines()
+    for trial in range(30):
+        # odd trials: a perf event per site (kernels before 6.6), whose
+        # detach takes seconds: the window the keeper was made for
+        slow = trial % 2 == 1
+        p = subprocess.Popen([str(LEAKSCOPE), *(["--no-uprobe-multi"] if slow else []),
+                              "-p", str(fx.pid), "1"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             preexec_fn=default_sigint)
+        assert "tracing PID" in p.stderr.readline().decode()
+        time.sleep(0.2)
+        p.send_signal(signal.SIGINT)
+        time.sleep(rnd.uniform(0.0, 2.5 if slow else 0.6))   # into the detach
+        p.kill()
+        p.wait()
+        for _ in range(100):                    # the keeper finishes on its own
+            if not keepers() and leakscope_programs_loaded() == []:
+                break
+            time.sleep(0.1)
+        assert not keepers(), trial
+        assert leakscope_programs_loaded() == [], trial
+        assert text_mapping_intact(fx.pid, is_libc) == 0, trial
+    assert leaking_uprobe_lines() == before
     assert fx.step() == "done"
 
 
