@@ -11,6 +11,7 @@
 #include "procmaps.h"
 #include "attach.h"
 #include "elfsym.h"
+#include "linkmap.h"
 #include "target.h"
 
 void target__comm(pid_t pid, char *buf, size_t len)
@@ -150,12 +151,61 @@ static bool find_unstarted_allocator(const char *cmd_path, struct target_libs *o
 	return false;
 }
 
+static const struct vma *vma_at(const struct vma_list *m, uint64_t addr)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (addr >= m->v[i].start && addr < m->v[i].end)
+			return &m->v[i];
+	return NULL;
+}
+
+/* The offset-0 mapping of the file w maps. */
+static const struct vma *file_start(const struct vma_list *m, const struct vma *w)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (!m->v[i].offset && m->v[i].inode == w->inode && m->v[i].dev == w->dev &&
+		    !strcmp(m->v[i].path, w->path))
+			return &m->v[i];
+	return NULL;
+}
+
+/* The allocator as the dynamic linker resolves malloc: the first object
+ * of the link map (executable, LD_PRELOAD, needed libraries, then what
+ * dlopen() added) that defines it; the C library when it comes first.
+ * An object merely mapped, or dlopen()ed after the C library, never
+ * wins.  *decided: false when the link map cannot be read (a static
+ * program): the caller looks at the mappings instead. */
+static const struct vma *allocator_in_scope(pid_t pid, const struct vma_list *m,
+					    struct target_libs *out, bool *decided)
+{
+	static struct linkmap_entry lm[LINKMAP_MAX];
+	char path[TARGET_PATH_MAX];
+	int n = linkmap__read(pid, lm, LINKMAP_MAX);
+
+	*decided = n > 0;
+	for (int i = 0; i < n; i++) {
+		const struct vma *w = vma_at(m, lm[i].dyn), *v;
+
+		/* each object by where its dynamic section is mapped: l_name
+		 * may name it through a symlink (/lib vs /usr/lib) */
+		if (!w || w->path[0] != '/' || !(v = file_start(m, w)))
+			continue;
+		if (procmaps__is_libc(v->path))
+			return NULL;	/* the C library's malloc is the one called */
+		if (!skip_for_allocator(v->path) &&
+		    is_allocator(procmaps__open_path(pid, v, path, sizeof(path)), out))
+			return v;
+	}
+	return NULL;
+}
+
 int target__find_libs(pid_t maps_pid, pid_t target, const char *obj,
 		      const char *cmd_path, struct target_libs *out)
 {
 	struct vma_list m;
 	const struct vma *alloc = NULL, *cxx = NULL, *libc = NULL;
 	char path[TARGET_PATH_MAX];
+	bool in_scope = false;
 	int err = procmaps__read(maps_pid, &m);
 
 	memset(out, 0, sizeof(*out));
@@ -164,6 +214,9 @@ int target__find_libs(pid_t maps_pid, pid_t target, const char *obj,
 			maps_pid, strerror(-err));
 		return err;
 	}
+	/* the target's own objects only: `-- CMD` has not started yet */
+	if (!obj && maps_pid == target)
+		alloc = allocator_in_scope(target, &m, out, &in_scope);
 	for (size_t i = 0; i < m.n; i++) {
 		const struct vma *v = &m.v[i];
 
@@ -173,8 +226,9 @@ int target__find_libs(pid_t maps_pid, pid_t target, const char *obj,
 			libc = v;
 		if (!cxx && basename_is(v->path, "libstdc++.so"))
 			cxx = v;
-		/* the target's own objects only: `-- CMD` has not started yet */
-		if (!alloc && !obj && maps_pid == target && !skip_for_allocator(v->path) &&
+		/* no link map (a static program): the first mapped object */
+		if (!alloc && !in_scope && !obj && maps_pid == target &&
+		    !skip_for_allocator(v->path) &&
 		    is_allocator(procmaps__open_path(maps_pid, v, path, sizeof(path)), out))
 			alloc = v;
 	}

@@ -27,9 +27,11 @@ struct target_libs {
 pid_t target__check_pid(pid_t pid);
 
 /* Finds the allocator and libstdc++ in the mappings of maps_pid: obj if
- * given, else the first mapped object other than the C library and the
- * dynamic loader that defines malloc (or je_malloc): jemalloc, tcmalloc,
- * mimalloc, a static program; else the C library.  `-- CMD` (maps_pid is
+ * given, else the object whose malloc (or je_malloc) the program calls:
+ * the first of the dynamic linker's link map that defines it (jemalloc,
+ * tcmalloc, mimalloc preloaded or linked in; the C library when it comes
+ * first), or for a static program the first mapped object defining it;
+ * else the C library.  `-- CMD` (maps_pid is
  * leakscope, the command not started): LD_PRELOAD's objects and the
  * command's file (cmd_path) are looked at.  Prints why and returns -errno
  * on failure. */

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from conftest import FIXTURES, LEAKSCOPE, Tracer, free_port, leakscope_programs_loaded
+from conftest import (FIXTURES, LEAKSCOPE, Tracer, by_function, free_port,
+                      leakscope_programs_loaded, parse_reports)
 import expected
 
 LIBDIR = "/usr/lib/x86_64-linux-gnu"
@@ -119,3 +120,26 @@ def test_redis_server_jemalloc(tmp_path):
         redis.kill()
         redis.wait()
     assert not leakscope_programs_loaded()
+
+
+DECOYS = [("dlopen", "libmimalloc.so.2"), ("dlopen", "libtcmalloc.so.4"),   # (jemalloc: no dlopen)
+          ("map", "libjemalloc.so.2"), ("map", "libtcmalloc.so.4"),
+          ("damaged", "libjemalloc.so.2")]
+
+
+@pytest.mark.parametrize("mode,lib", DECOYS, ids=[f"{m}-{l.split('.')[0]}" for m, l in DECOYS])
+def test_decoy_allocator_does_not_win(fixture_proc, mode, lib):
+    """Another allocator in sight — dlopen()ed RTLD_LOCAL, merely mapped,
+    or a damaged copy mapped — while the program's malloc is glibc's: the
+    dynamic linker's own order decides, and the leak is exact (it was
+    traced through the decoy and reported as 0 B, or refused)."""
+    path = f"/usr/lib/x86_64-linux-gnu/{lib}"
+    if not os.path.exists(path):
+        pytest.skip(f"{lib} not installed")
+    fx = fixture_proc("decoy_alloc", mode, path)
+    t = Tracer(fx.pid, "--json", "-n", "1000")
+    assert fx.step() == "done"
+    rc, out, err = t.stop()
+    assert rc == 0, err
+    assert "through /usr/lib/x86_64-linux-gnu/libc.so.6" in t.started, t.started
+    assert by_function(parse_reports(out)[-1]).get("leak_decoy") == (15 * 2590, 15)
