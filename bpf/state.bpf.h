@@ -114,12 +114,13 @@ struct {
 volatile __u32 hold_tid = 0;
 __u64 holds_sent = 0;
 
-/* Code objects (address -> token) a hold has let user space read (an LRU
- * map is preallocated: sized 1 by the loader unless the target may run
- * Python). */
+/* Code objects (address -> token) a hold has let user space read.  Grows
+ * with use (sized 1 by the loader unless the target may run Python); when
+ * full, every new stack holds (names first, speed second). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u64);
 	__type(value, __u64);
 } py_code_seen SEC(".maps");
