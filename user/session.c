@@ -25,6 +25,7 @@
 #include "launch.h"
 #include "leakscope.h"
 #include "leakscope.skel.h"
+#include "privs.h"
 #include "procmaps.h"
 #include "pygc.h"
 #include "pysym.h"
@@ -721,6 +722,14 @@ int session__run(struct session *s)
 	struct loop l;
 
 	if (setup(&l, s)) {
+		teardown(&l);
+		return 1;
+	}
+	/* serve: everything is attached and the port bound; a long-lived
+	 * agent that parses HTTP keeps only what tracing needs from here */
+	if (o->serve && (err = privs__drop_for_serve())) {
+		fprintf(stderr, "leakscope: cannot drop privileges: %s; not serving\n",
+			strerror(-err));
 		teardown(&l);
 		return 1;
 	}

@@ -11,8 +11,8 @@ import urllib.request
 
 import pytest
 
-from conftest import (FIXTURES, LEAKSCOPE, default_sigint, free_port, leakscope_programs_loaded,
-                      pprof_top)
+from conftest import (FIXTURES, LEAKSCOPE, SOURCES, default_sigint, free_port,
+                      leakscope_programs_loaded, pprof_top)
 
 
 def get(url, timeout=10):
@@ -30,7 +30,11 @@ class Server:
         m = re.search(r"on port (\d+)", line)
         assert m, line + self.proc.stderr.read()
         self.url = f"http://127.0.0.1:{m.group(1)}"
-        assert "tracing PID" in self.proc.stderr.readline()
+        for _ in range(5):                          # (a Python target says so first)
+            line = self.proc.stderr.readline()
+            if "tracing PID" in line:
+                break
+        assert "tracing PID" in line, line
 
     def wait_report(self, timeout=20):
         """/metrics once a report has seen the target's leak."""
@@ -155,3 +159,42 @@ def test_port_in_use_fails_before_tracing(service):
     p = subprocess.run([str(LEAKSCOPE), "--listen", "127.0.0.1:1", "-p", "1"],
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 2 and "leakscope serve" in p.stderr
+
+
+def status_field(pid, name):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(name + ":"):
+                return line.split()[1]
+    return None
+
+
+def test_serve_keeps_only_what_tracing_needs(tmp_path):
+    """Once attached, the agent keeps CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE,
+    CAP_CHECKPOINT_RESTORE and CAP_DAC_READ_SEARCH, with no_new_privs —
+    and still names a Python target's lines (its memory read through
+    /proc/PID/mem) in the profile it serves."""
+    script = SOURCES / "py_leaks.py"
+    fx = subprocess.Popen(["/usr/bin/python3", str(script), "run", "60"], stdout=subprocess.PIPE,
+                          text=True)
+    assert fx.stdout.readline().strip() == "ready"
+    s = Server(fx.pid)
+    try:
+        s.wait_report()
+        want = 1 << 39 | 1 << 38 | 1 << 19 | 1 << 40 | 1 << 2
+        for field in ("CapEff", "CapPrm", "CapBnd"):
+            assert int(status_field(s.proc.pid, field), 16) == want, field
+        assert status_field(s.proc.pid, "CapInh") == "0" * 16
+        assert status_field(s.proc.pid, "NoNewPrivs") == "1"
+        time.sleep(2)                                # a report with the Python lines
+        prof = tmp_path / "heap.pb.gz"
+        prof.write_bytes(get(s.url + "/debug/pprof/heap")[2])
+        top = subprocess.run(["go", "tool", "pprof", "-top", str(prof)], capture_output=True,
+                             text=True, timeout=60).stdout
+        assert "make_closure" in top or "cache_put" in top, top
+    finally:
+        rc, err = s.stop()
+        fx.kill()
+        fx.wait()
+    assert rc == 0, err
+    assert leakscope_programs_loaded() == []
