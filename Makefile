@@ -12,7 +12,7 @@ CFLAGS    ?= -O2 -g
 CFLAGS    += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
              -Iinclude -I$(BUILD) -Iuser
 LDLIBS    := -lbpf -lelf -ldw -lz -lcapstone -lncursesw -lprotobuf-c -lmicrohttpd \
-             -lstdc++ -lm
+             -lyaml -lcrypt -lstdc++ -lm
 
 USER_SRCS := $(wildcard user/*.c)
 # pprof's profile.proto, compiled by protoc-c into build/profile.pb-c.[ch]

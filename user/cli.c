@@ -29,6 +29,7 @@ enum {
 	OPT_SAMPLE_BYTES,
 	OPT_NO_PLACEMENT,
 	OPT_NO_UPROBE_MULTI,
+	OPT_WEB_CONFIG,
 	OPT_SCAN_LIMIT,
 	OPT_DURATION,
 	OPT_FORMAT,
@@ -57,6 +58,7 @@ static const struct option long_opts[] = {
 	{ "sample-bytes", required_argument, NULL, OPT_SAMPLE_BYTES },
 	{ "no-placement", no_argument, NULL, OPT_NO_PLACEMENT },
 	{ "no-uprobe-multi", no_argument, NULL, OPT_NO_UPROBE_MULTI },
+	{ "web-config", required_argument, NULL, OPT_WEB_CONFIG },
 	{ "scan-limit", required_argument, NULL, OPT_SCAN_LIMIT },
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "format", required_argument, NULL, OPT_FORMAT },
@@ -142,7 +144,10 @@ void cli__usage(FILE *out)
 "(flamegraph.pl, speedscope, inferno) or json.\n"
 "`leakscope serve` is an agent: /metrics (Prometheus) and /debug/pprof/heap\n"
 "(pprof) on --listen (default " DEFAULT_LISTEN ", loopback), refreshed\n"
-"every INTERVAL seconds (default 5).\n"
+"every INTERVAL seconds (default 5).  --web-config FILE: HTTPS and basic\n"
+"auth, in Prometheus exporters' format (tls_server_config: cert_file,\n"
+"key_file; basic_auth_users: name: bcrypt hash).  Once attached, serve\n"
+"keeps only the capabilities tracing needs, with no_new_privs.\n"
 "  -h, --help           this help\n"
 "\n"
 "Examples:\n"
@@ -369,6 +374,11 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 		case OPT_NO_UPROBE_MULTI:
 			o->no_uprobe_multi = true;
 			break;
+		case OPT_WEB_CONFIG:
+			if (!*optarg)
+				return bad(err, "--web-config file", optarg);
+			o->web_config = optarg;
+			break;
 		case OPT_EMPTY_PROBES:
 			o->empty_probes = true;
 			break;
@@ -399,8 +409,8 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 		fprintf(err, "leakscope: --duration and -o go with `leakscope record`\n");
 		return -EINVAL;
 	}
-	if (!o->serve && o->listen) {
-		fprintf(err, "leakscope: --listen goes with `leakscope serve`\n");
+	if (!o->serve && (o->listen || o->web_config)) {
+		fprintf(err, "leakscope: --listen and --web-config go with `leakscope serve`\n");
 		return -EINVAL;
 	}
 	if (!o->listen)

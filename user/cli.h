@@ -47,6 +47,7 @@ struct options {
 	bool pymalloc;		/* --pymalloc: probe PyObject_Malloc & co. too */
 	bool empty_probes;	/* --empty-probes: benchmark floor, no tracing */
 	bool no_placement;	/* --no-placement: every probe at the entry (benchmark) */
+	const char *web_config;	/* serve --web-config FILE: TLS, basic auth */
 	bool no_uprobe_multi;	/* --no-uprobe-multi: perf-event probes even if the
 				 * kernel has uprobe-multi links */
 	bool unwind_fp;		/* --unwind fp: frame pointers instead of DWARF CFI */

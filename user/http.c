@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "http.h"
+#include "webconfig.h"
 
 #define MAX_CONNECTIONS	64
 #define CONN_TIMEOUT_S	30
@@ -17,6 +19,7 @@ struct http {
 	struct MHD_Daemon *d;
 	http_handler handler;
 	void *ctx;
+	const struct web_config *web;	/* TLS, users; NULL: plain, open */
 };
 
 int http__split_listen(const char *listen, char *addr, size_t addrlen,
@@ -49,6 +52,33 @@ int http__split_listen(const char *listen, char *addr, size_t addrlen,
 	return 0;
 }
 
+/* Basic authentication against the configured users (bcrypt). */
+static bool authorized(struct http *h, struct MHD_Connection *conn)
+{
+	char *pass = NULL, *user = MHD_basic_auth_get_username_password(conn, &pass);
+	bool ok = webconfig__check(h->web, user, pass);
+
+	if (pass)
+		MHD_free(pass);
+	if (user)
+		MHD_free(user);
+	return ok;
+}
+
+static enum MHD_Result ask_for_credentials(struct MHD_Connection *conn)
+{
+	static const char msg[] = "unauthorized\n";
+	struct MHD_Response *r = MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg,
+								 MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	ret = MHD_queue_basic_auth_fail_response(conn, "leakscope", r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  const char *url, const char *method,
 				  const char *version, const char *upload_data,
@@ -60,14 +90,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	enum MHD_Result ret;
 	static int first;
 
-	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
-		resp.status = 405;
-	} else if (*req_ctx != &first) {
+	if (*req_ctx != &first) {
 		*req_ctx = &first;	/* headers only so far: answer on the next call */
 		return MHD_YES;
-	} else {
-		h->handler(h->ctx, url, &resp);
 	}
+	if (h->web && h->web->nusers && !authorized(h, conn))
+		return ask_for_credentials(conn);
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		resp.status = 405;
+	else
+		h->handler(h->ctx, url, &resp);
 	if (!resp.body) {
 		const char *msg = resp.status == 405 ? "method not allowed\n"
 				  : resp.status == 404 ? "not found: try /metrics or /debug/pprof/heap\n"
@@ -89,7 +121,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	return ret;
 }
 
-struct http *http__start(const char *listen, http_handler handler, void *ctx)
+struct http *http__start(const char *listen, const struct web_config *web,
+			 http_handler handler, void *ctx)
 {
 	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_PASSIVE,
 				  .ai_socktype = SOCK_STREAM }, *ai = NULL;
@@ -111,21 +144,42 @@ struct http *http__start(const char *listen, http_handler handler, void *ctx)
 	}
 	h->handler = handler;
 	h->ctx = ctx;
+	h->web = web;
+	if (web && web->cert_pem) {
+		if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+			fprintf(stderr, "leakscope: this libmicrohttpd has no TLS: --web-config "
+				"cannot serve HTTPS\n");
+			freeaddrinfo(ai);
+			free(h);
+			return NULL;
+		}
+		flags |= MHD_USE_TLS;
+	}
 	if (ai->ai_family == AF_INET6) {
 		flags |= MHD_USE_IPv6;
 		((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = htons(port);
 	} else {
 		((struct sockaddr_in *)ai->ai_addr)->sin_port = htons(port);
 	}
-	h->d = MHD_start_daemon(flags, port, NULL, NULL, on_request, h,
-				MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
-				MHD_OPTION_END);
+	if (flags & MHD_USE_TLS)
+		h->d = MHD_start_daemon(flags, port, NULL, NULL, on_request, h,
+					MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+					MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
+					MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+					MHD_OPTION_HTTPS_MEM_CERT, web->cert_pem,
+					MHD_OPTION_HTTPS_MEM_KEY, web->key_pem,
+					MHD_OPTION_END);
+	else
+		h->d = MHD_start_daemon(flags, port, NULL, NULL, on_request, h,
+					MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+					MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
+					MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+					MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!h->d) {
-		fprintf(stderr, "leakscope: cannot listen on %s: %s (is the port in use?)\n",
-			listen, strerror(errno ? errno : EADDRINUSE));
+		fprintf(stderr, "leakscope: cannot listen on %s: %s (is the port in use?%s)\n",
+			listen, strerror(errno ? errno : EADDRINUSE),
+			flags & MHD_USE_TLS ? " are the certificate and key a PEM pair?" : "");
 		free(h);
 		return NULL;
 	}

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 struct http;
+struct web_config;
 
 struct http_response {
 	int status;		/* 200, 404, 500 ... */
@@ -21,8 +22,11 @@ struct http_response {
 typedef void (*http_handler)(void *ctx, const char *path, struct http_response *resp);
 
 /* Listens on "ADDR:PORT" ("127.0.0.1:9464", "[::1]:9464", "0.0.0.0:0" for
- * any free port).  NULL after printing why to stderr. */
-struct http *http__start(const char *listen, http_handler handler, void *ctx);
+ * any free port), over TLS and asking for a user if web says so (NULL:
+ * plain HTTP, open; web must outlive the server).  NULL after printing
+ * why to stderr. */
+struct http *http__start(const char *listen, const struct web_config *web,
+			 http_handler handler, void *ctx);
 void http__stop(struct http *h);
 
 int http__fd(const struct http *h);

@@ -394,7 +394,7 @@ int main(int argc, char **argv)
 		s.profile = strcmp(o.output, "-") ? s.outfile.f : stdout;
 	}
 	/* `serve`: a port in use must fail now too */
-	if (o.serve && !(s.serve = serve__new(o.listen)))
+	if (o.serve && !(s.serve = serve__new(o.listen, o.web_config)))
 		return 1;
 	if (cli__multi(&o)) {
 		rc = run_multi(&o, &s);

@@ -40,12 +40,14 @@ int privs__drop_for_serve(void)
 	struct __user_cap_data_struct data[2] = { 0 };
 	uint64_t keep = privs__serve_mask();
 
-	/* the bounding set first: dropping from it needs CAP_SETPCAP */
+	/* the bounding set first: dropping from it needs CAP_SETPCAP (a unit
+	 * whose CapabilityBoundingSet lacks it has bounded us already; the
+	 * permitted set and no_new_privs below still hold) */
 	for (int cap = 0; cap <= 63; cap++) {
-		if (keep & (1ULL << cap))
+		if ((keep & (1ULL << cap)) || prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1)
 			continue;
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno != EINVAL)
-			return -errno;	/* EINVAL: a capability this kernel lacks */
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno != EPERM)
+			return -errno;
 	}
 	for (int i = 0; i < 2; i++) {
 		data[i].effective = data[i].permitted = (uint32_t)(keep >> (32 * i));

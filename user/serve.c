@@ -25,9 +25,11 @@
 #include "report_pprof.h"
 #include "serve.h"
 #include "symbolize.h"
+#include "webconfig.h"
 
 struct serve {
 	struct http *http;
+	struct web_config web;		/* --web-config: TLS, users */
 	struct leakscope_bpf *skel;
 	struct symbolizer *sym;
 	const struct report *r;		/* NULL until the first report */
@@ -137,7 +139,7 @@ static void handle(void *ctx, const char *path, struct http_response *resp)
 	resp->content_type = METRICS_CONTENT_TYPE;
 }
 
-struct serve *serve__new(const char *listen)
+struct serve *serve__new(const char *listen, const char *web_config)
 {
 	struct serve *s = calloc(1, sizeof(*s));
 
@@ -145,13 +147,18 @@ struct serve *serve__new(const char *listen)
 		return NULL;
 	s->stats_fd = -1;
 	s->st.start_time_s = wall_s();
-	s->http = http__start(listen, handle, s);
+	if (web_config && webconfig__load(web_config, &s->web)) {
+		serve__free(s);
+		return NULL;
+	}
+	s->http = http__start(listen, web_config ? &s->web : NULL, handle, s);
 	if (!s->http) {
 		serve__free(s);
 		return NULL;
 	}
-	fprintf(stderr, "leakscope: serving /metrics and /debug/pprof/heap on port %u\n",
-		http__port(s->http));
+	fprintf(stderr, "leakscope: serving /metrics and /debug/pprof/heap on port %u%s%s\n",
+		http__port(s->http), s->web.cert_pem ? " (HTTPS)" : "",
+		s->web.nusers ? " (basic auth)" : "");
 	return s;
 }
 
@@ -171,6 +178,7 @@ void serve__free(struct serve *s)
 	if (!s)
 		return;
 	http__stop(s->http);
+	webconfig__free(&s->web);
 	if (s->stats_fd >= 0)
 		close(s->stats_fd);
 	free(s->pprof);

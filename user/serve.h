@@ -9,9 +9,11 @@ struct leakscope_bpf;
 struct symbolizer;
 struct serve;
 
-/* Starts listening on listen (see http.h).  NULL after saying why.
- * Requests get 503 until serve__attach() and the first report. */
-struct serve *serve__new(const char *listen);
+/* Starts listening on listen (see http.h), over HTTPS and with basic
+ * authentication as web_config (a file, NULL: none) says.  NULL after
+ * saying why.  Requests get 503 until serve__attach() and the first
+ * report. */
+struct serve *serve__new(const char *listen, const char *web_config);
 /* The trace to answer from: its programs (for their run-time stats) and
  * its symbolizer (for pprof mappings). */
 void serve__attach(struct serve *s, struct leakscope_bpf *skel, struct symbolizer *sym);

@@ -1,10 +1,12 @@
 """`leakscope serve`: a real Prometheus scrapes /metrics, promtool accepts
 it, `go tool pprof` fetches /debug/pprof/heap over HTTP."""
+import base64
 import json
 import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -198,3 +200,80 @@ def test_serve_keeps_only_what_tracing_needs(tmp_path):
         fx.wait()
     assert rc == 0, err
     assert leakscope_programs_loaded() == []
+
+
+@pytest.mark.skipif(not shutil.which("prometheus") or not shutil.which("openssl"),
+                    reason="prometheus or openssl missing")
+def test_https_and_basic_auth_with_a_real_prometheus(service, tmp_path):
+    """--web-config: a self-signed certificate and a bcrypt user; a real
+    Prometheus scrapes over HTTPS with basic auth; no credentials, a wrong
+    password or plain HTTP get nothing."""
+    import crypt                                    # libxcrypt's bcrypt, as htpasswd -B
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
+                   check=True, capture_output=True, timeout=60)
+    hashed = crypt.crypt("s3cret", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))
+    (tmp_path / "web.yml").write_text(
+        "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n"
+        f"basic_auth_users:\n  prometheus: '{hashed}'\n")
+    s = Server(service.pid, "--web-config", str(tmp_path / "web.yml"))
+    https = s.url.replace("http://", "https://")
+    ctx = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+
+    def fetch(user=None, password=None, url=https + "/metrics"):
+        req = urllib.request.Request(url)
+        if user:
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            req.add_header("Authorization", f"Basic {token}")
+        with urllib.request.urlopen(req, timeout=10, context=ctx) as r:
+            return r.status
+    port = free_port()
+    prom = None
+    try:
+        with pytest.raises(urllib.error.HTTPError) as e:
+            fetch()
+        assert e.value.code == 401 and "Basic" in e.value.headers.get("WWW-Authenticate")
+        with pytest.raises(urllib.error.HTTPError) as e:
+            fetch("prometheus", "wrong")
+        assert e.value.code == 401
+        with pytest.raises((urllib.error.URLError, ConnectionError, OSError)):
+            urllib.request.urlopen(s.url + "/metrics", timeout=5)     # plain HTTP
+        target = s.url.split("//")[1]
+        (tmp_path / "prometheus.yml").write_text(
+            "global:\n  scrape_interval: 1s\n"
+            "scrape_configs:\n  - job_name: leakscope\n    scheme: https\n"
+            f"    tls_config:\n      ca_file: {tmp_path}/cert.pem\n"
+            "    basic_auth:\n      username: prometheus\n      password: s3cret\n"
+            f"    static_configs:\n      - targets: ['{target}']\n")
+        prom = subprocess.Popen(["prometheus", f"--config.file={tmp_path}/prometheus.yml",
+                                 f"--storage.tsdb.path={tmp_path}/data",
+                                 f"--web.listen-address=127.0.0.1:{port}"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        query = f"http://127.0.0.1:{port}/api/v1/query?query=leakscope_outstanding_bytes"
+        deadline, result = time.time() + 60, []
+        while time.time() < deadline and not result:
+            time.sleep(1)
+            try:
+                result = json.loads(get(query)[2])["data"]["result"]
+            except (OSError, ValueError):
+                pass
+        assert result, "Prometheus never scraped leakscope over HTTPS"
+        assert result[0]["metric"]["pid"] == str(service.pid)
+        assert float(result[0]["value"][1]) > 0
+    finally:
+        if prom:
+            prom.terminate()
+            prom.wait(timeout=30)
+        rc, err = s.stop()
+    assert rc == 0, err
+
+
+def test_bad_web_config_fails_before_attaching(service, tmp_path):
+    (tmp_path / "web.yml").write_text("tls_server_config:\n  cert_fil: x.pem\n")
+    p = subprocess.run([str(LEAKSCOPE), "serve", "--listen", "127.0.0.1:0", "--web-config",
+                        str(tmp_path / "web.yml"), "-p", str(service.pid)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0
+    assert "line 2: not supported here" in p.stderr and "cert_fil" in p.stderr, p.stderr
+    assert "tracing" not in p.stderr and leakscope_programs_loaded() == []
