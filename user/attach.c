@@ -232,8 +232,35 @@ void attach__opts_for(const struct target_libs *libs, bool entry_only,
 		.mmap_name = libs->libc_name,
 		.cxx_path = libs->has_cxx ? libs->cxx_path : NULL,
 		.cxx_name = libs->cxx_name,
+		.local_path = libs->has_local ? libs->local_path : NULL,
+		.local_name = libs->local_name,
+		.local_kind = libs->local_kind,
+		.local_prefix = libs->local_prefix[0] ? libs->local_prefix : NULL,
+		.local_cxx = libs->local_cxx,
 		.entry_only_sites = entry_only,
 	};
+}
+
+/* An allocator's own functions: malloc & co, its kind's API, its C++
+ * operators if it has them. */
+static int plan_allocator(struct probe_plan *plan, const char *path, const char *name,
+			  enum alloc_kind kind, const char *prefix, bool cxx, bool may_move)
+{
+	int err = plan_lib(plan, heap_probes, COUNT(heap_probes), path, name, prefix, may_move);
+
+	if (!err && kind == ALLOC_JEMALLOC)
+		err = plan_lib(plan, jemalloc_probes, COUNT(jemalloc_probes), path, name, prefix,
+			       may_move);
+	if (!err && kind == ALLOC_MIMALLOC)
+		err = plan_lib(plan, mimalloc_probes, COUNT(mimalloc_probes), path, name, NULL,
+			       may_move);
+	if (!err && kind == ALLOC_TCMALLOC)
+		err = plan_lib(plan, tcmalloc_probes, COUNT(tcmalloc_probes), path, name, NULL,
+			       may_move);
+	if (!err && cxx)
+		err = plan_lib(plan, alloc_cxx_probes, COUNT(alloc_cxx_probes), path, name, NULL,
+			       may_move);
+	return err;
 }
 
 int attach__plan(const struct attach_opts *o, struct probe_plan *plan)
@@ -246,20 +273,18 @@ int attach__plan(const struct attach_opts *o, struct probe_plan *plan)
 	memset(plan, 0, sizeof(*plan));
 	if (!o->libc_path)	/* libstdc++ alone (system-wide, a new one) */
 		goto cxx;
-	err = plan_lib(plan, heap_probes, COUNT(heap_probes), o->libc_path, o->libc_name,
-		       o->prefix, may_move);
-	if (!err && o->kind == ALLOC_JEMALLOC)
-		err = plan_lib(plan, jemalloc_probes, COUNT(jemalloc_probes), o->libc_path,
-			       o->libc_name, o->prefix, may_move);
-	if (!err && o->kind == ALLOC_MIMALLOC)
-		err = plan_lib(plan, mimalloc_probes, COUNT(mimalloc_probes), o->libc_path,
-			       o->libc_name, NULL, may_move);
-	if (!err && o->kind == ALLOC_TCMALLOC)
-		err = plan_lib(plan, tcmalloc_probes, COUNT(tcmalloc_probes), o->libc_path,
-			       o->libc_name, NULL, may_move);
-	if (!err && o->alloc_cxx)
-		err = plan_lib(plan, alloc_cxx_probes, COUNT(alloc_cxx_probes), o->libc_path,
-			       o->libc_name, NULL, may_move);
+	err = plan_allocator(plan, o->libc_path, o->libc_name, o->kind, o->prefix, o->alloc_cxx,
+			     may_move);
+	if (!err && o->local_path) {	/* a failure there must not cost the trace */
+		int n = plan->n;
+
+		if (plan_allocator(plan, o->local_path, o->local_name, o->local_kind,
+				   o->local_prefix, o->local_cxx, may_move)) {
+			plan->n = n;
+			fprintf(stderr, "leakscope: %s (loaded with dlopen) not probed: what "
+				"its own callers allocate there is not traced\n", o->local_name);
+		}
+	}
 	if (!err && mmap_path && o->mmap_wrappers)
 		err = plan_lib(plan, mmap_probes, COUNT(mmap_probes), mmap_path, mmap_name,
 			       NULL, may_move);

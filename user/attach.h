@@ -31,6 +31,11 @@ struct attach_opts {
 	const char *mmap_name;
 	const char *cxx_path;	/* libstdc++ to probe operator new in, or NULL */
 	const char *cxx_name;
+	const char *local_path;	/* an allocator a dlopen()ed library brought */
+	const char *local_name;	/* (RTLD_LOCAL: its own callers'), or NULL */
+	enum alloc_kind local_kind;
+	const char *local_prefix;
+	bool local_cxx;
 	const char *pymalloc_path;	/* --pymalloc: the CPython ELF, or NULL */
 	const char *pymalloc_name;
 	bool entry_only_sites;	/* never move a probe (benchmark comparison) */

@@ -173,14 +173,18 @@ static const struct vma *file_start(const struct vma_list *m, const struct vma *
  * of the link map (executable, LD_PRELOAD, needed libraries, then what
  * dlopen() added) that defines it; the C library when it comes first.
  * An object merely mapped, or dlopen()ed after the C library, never
- * wins.  *decided: false when the link map cannot be read (a static
- * program): the caller looks at the mappings instead. */
+ * wins; the first such dlopen()ed allocator is noted as out's local one
+ * (its own callers use it).  *decided: false when the link map cannot be
+ * read (a static program): the caller looks at the mappings instead. */
 static const struct vma *allocator_in_scope(pid_t pid, const struct vma_list *m,
 					    struct target_libs *out, bool *decided)
 {
 	static struct linkmap_entry lm[LINKMAP_MAX];
 	char path[TARGET_PATH_MAX];
 	int n = linkmap__read(pid, lm, LINKMAP_MAX);
+
+	const struct vma *alloc = NULL;
+	bool decided_here = false;
 
 	*decided = n > 0;
 	for (int i = 0; i < n; i++) {
@@ -190,13 +194,35 @@ static const struct vma *allocator_in_scope(pid_t pid, const struct vma_list *m,
 		 * may name it through a symlink (/lib vs /usr/lib) */
 		if (!w || w->path[0] != '/' || !(v = file_start(m, w)))
 			continue;
-		if (procmaps__is_libc(v->path))
-			return NULL;	/* the C library's malloc is the one called */
-		if (!skip_for_allocator(v->path) &&
-		    is_allocator(procmaps__open_path(pid, v, path, sizeof(path)), out))
-			return v;
+		if (!decided_here && procmaps__is_libc(v->path)) {
+			decided_here = true;	/* the C library's malloc is the one called */
+			continue;
+		}
+		if (skip_for_allocator(v->path))
+			continue;
+		procmaps__open_path(pid, v, path, sizeof(path));
+		if (!decided_here) {
+			if (is_allocator(path, out)) {
+				alloc = v;
+				decided_here = true;
+			}
+		} else if (!out->has_local) {
+			/* later in the link map: dlopen()ed with an allocator of
+			 * its own, which only its own callers reach */
+			struct target_libs local = { 0 };
+
+			if (is_allocator(path, &local)) {
+				out->has_local = true;
+				snprintf(out->local_path, TARGET_PATH_MAX, "%s", path);
+				snprintf(out->local_name, TARGET_PATH_MAX, "%s", v->path);
+				out->local_kind = local.kind;
+				snprintf(out->local_prefix, sizeof(out->local_prefix), "%s",
+					 local.prefix);
+				out->local_cxx = local.alloc_cxx;
+			}
+		}
 	}
-	return NULL;
+	return alloc;
 }
 
 int target__find_libs(pid_t maps_pid, pid_t target, const char *obj,

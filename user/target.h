@@ -19,6 +19,14 @@ struct target_libs {
 	bool has_cxx;
 	char cxx_path[TARGET_PATH_MAX];
 	char cxx_name[TARGET_PATH_MAX];
+	/* an allocator a library brought in with dlopen() (RTLD_LOCAL: not
+	 * the program's malloc, but its own callers'): probed as well */
+	bool has_local;
+	char local_path[TARGET_PATH_MAX];
+	char local_name[TARGET_PATH_MAX];
+	int local_kind;
+	char local_prefix[8];
+	bool local_cxx;
 };
 
 /* Checks that pid is a live process we may trace and returns its thread

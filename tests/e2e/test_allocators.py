@@ -132,7 +132,8 @@ def test_decoy_allocator_does_not_win(fixture_proc, mode, lib):
     """Another allocator in sight — dlopen()ed RTLD_LOCAL, merely mapped,
     or a damaged copy mapped — while the program's malloc is glibc's: the
     dynamic linker's own order decides, and the leak is exact (it was
-    traced through the decoy and reported as 0 B, or refused)."""
+    traced through the decoy and reported as 0 B, or refused).  The
+    dlopen()ed allocator is probed as well, for its own callers."""
     path = f"/usr/lib/x86_64-linux-gnu/{lib}"
     if not os.path.exists(path):
         pytest.skip(f"{lib} not installed")
@@ -142,4 +143,7 @@ def test_decoy_allocator_does_not_win(fixture_proc, mode, lib):
     rc, out, err = t.stop()
     assert rc == 0, err
     assert "through /usr/lib/x86_64-linux-gnu/libc.so.6" in t.started, t.started
-    assert by_function(parse_reports(out)[-1]).get("leak_decoy") == (15 * 2590, 15)
+    got = by_function(parse_reports(out)[-1])
+    assert got.get("leak_decoy") == (15 * 2590, 15)
+    # what the dlopen()ed library's own malloc hands out is traced too
+    assert got.get("leak_through_plugin") == ((5 * 4000, 5) if mode == "dlopen" else None)
