@@ -5,7 +5,9 @@
 #                              then fuzz_py_lines (the Python line-table
 #                              decoders) and fuzz_python (_Py_DebugOffsets,
 #                              code/str/bytes objects read from a target)
-#                              for FUZZ_PY_TIME seconds (10) each
+#                              for FUZZ_PY_TIME seconds (10) each, and
+#                              fuzz_parsers (ELF symbols, probe placement,
+#                              /proc/PID/maps lines, kallsyms) for 10 s
 #   make $(BUILD)/fuzz/fuzz_unwind_table   only builds it
 #
 # libFuzzer comes with Debian's clang 14 in libclang-rt-14-dev (only
@@ -63,6 +65,17 @@ $(FUZZ_DIR)/fuzz_python: tests/fuzz/fuzz_python.c user/pysym.c user/python.c use
 $(FUZZ_DIR)/py_corpus $(FUZZ_DIR)/pyobj_corpus:
 	@mkdir -p $@
 
+$(FUZZ_DIR)/fuzz_parsers: tests/fuzz/fuzz_parsers.c user/elfsym.c user/placement.c \
+		user/procmaps.c user/ksym.c | $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ibuild tests/fuzz/fuzz_parsers.c user/elfsym.c \
+		user/placement.c user/procmaps.c user/ksym.c -o $@ -lelf -lcapstone
+
+$(FUZZ_DIR)/parser_seeds/kallsyms: tests/fuzz/parser_seeds.sh
+	tests/fuzz/parser_seeds.sh $(FUZZ_DIR)/parser_seeds
+
+$(FUZZ_DIR)/parser_corpus:
+	@mkdir -p $@
+
 # seeds: well-formed code objects of several layouts (python_seeds.py)
 $(FUZZ_DIR)/pyobj_seeds/layout5: tests/fuzz/python_seeds.py
 	python3 $< $(FUZZ_DIR)/pyobj_seeds
@@ -81,7 +94,9 @@ $(FUZZ_DIR)/seeds/%.D: $(FUZZ_DIR)/seeds/%
 	$(call FUZZ_DUMP,.debug_frame,D)
 
 fuzz: $(FUZZ_DIR)/fuzz_unwind_table $(FUZZ_SEEDS) $(FUZZ_DIR)/fuzz_py_lines \
-		$(FUZZ_DIR)/fuzz_python $(FUZZ_DIR)/pyobj_seeds/layout5 | $(FUZZ_DIR)/corpus $(FUZZ_DIR)/py_corpus \
+		$(FUZZ_DIR)/fuzz_python $(FUZZ_DIR)/pyobj_seeds/layout5 \
+		$(FUZZ_DIR)/fuzz_parsers $(FUZZ_DIR)/parser_seeds/kallsyms \
+		| $(FUZZ_DIR)/parser_corpus $(FUZZ_DIR)/corpus $(FUZZ_DIR)/py_corpus \
 		$(FUZZ_DIR)/pyobj_corpus
 	$(FUZZ_DIR)/fuzz_unwind_table -max_total_time=$(FUZZ_TIME) \
 		-rss_limit_mb=$(FUZZ_RSS_MB) -max_len=65536 -timeout=10 \
@@ -93,3 +108,6 @@ fuzz: $(FUZZ_DIR)/fuzz_unwind_table $(FUZZ_SEEDS) $(FUZZ_DIR)/fuzz_py_lines \
 	$(FUZZ_DIR)/fuzz_python -max_total_time=$(FUZZ_PY_TIME) -max_len=8192 \
 		-timeout=10 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/pyobj- \
 		$(FUZZ_DIR)/pyobj_corpus $(FUZZ_DIR)/pyobj_seeds
+	$(FUZZ_DIR)/fuzz_parsers -max_total_time=$(FUZZ_PY_TIME) -max_len=131072 \
+		-timeout=10 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/parsers- \
+		$(FUZZ_DIR)/parser_corpus $(FUZZ_DIR)/parser_seeds
