@@ -106,14 +106,13 @@ def test_go_tool_pprof_over_http(server, tmp_path):
     assert top.get("leak_unbounded", 0) > 0 and top.get("cache_insert", 0) > 0
 
 
-@pytest.mark.skipif(not shutil.which("prometheus"), reason="prometheus missing")
-def test_prometheus_scrapes(server, service, tmp_path):
+def prometheus_scrape(tmp_path, job):
+    """A real Prometheus scraping one job (YAML lines under the job name)
+    every second: what its API answers for leakscope_outstanding_bytes
+    (waits up to 60 s for a sample)."""
     port = free_port()
-    target = server.url.split("//")[1]
     (tmp_path / "prometheus.yml").write_text(
-        "global:\n  scrape_interval: 1s\n"
-        f"scrape_configs:\n  - job_name: leakscope\n    static_configs:\n"
-        f"      - targets: ['{target}']\n")
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: leakscope\n" + job)
     prom = subprocess.Popen(["prometheus", f"--config.file={tmp_path}/prometheus.yml",
                              f"--storage.tsdb.path={tmp_path}/data",
                              f"--web.listen-address=127.0.0.1:{port}"],
@@ -127,13 +126,20 @@ def test_prometheus_scrapes(server, service, tmp_path):
                 result = json.loads(get(query)[2])["data"]["result"]
             except (OSError, ValueError):
                 pass
-        assert result, "Prometheus never had leakscope_outstanding_bytes"
-        assert result[0]["metric"]["pid"] == str(service.pid)
-        assert result[0]["metric"]["comm"] == "cache_leak"
-        assert float(result[0]["value"][1]) > 0
+        return result
     finally:
         prom.terminate()
         prom.wait(timeout=30)
+
+
+@pytest.mark.skipif(not shutil.which("prometheus"), reason="prometheus missing")
+def test_prometheus_scrapes(server, service, tmp_path):
+    target = server.url.split("//")[1]
+    result = prometheus_scrape(tmp_path, f"    static_configs:\n      - targets: ['{target}']\n")
+    assert result, "Prometheus never had leakscope_outstanding_bytes"
+    assert result[0]["metric"]["pid"] == str(service.pid)
+    assert result[0]["metric"]["comm"] == "cache_leak"
+    assert float(result[0]["value"][1]) > 0
 
 
 @pytest.mark.skipif(not shutil.which("promtool"), reason="prometheus missing")
@@ -228,8 +234,7 @@ def test_https_and_basic_auth_with_a_real_prometheus(service, tmp_path):
             req.add_header("Authorization", f"Basic {token}")
         with urllib.request.urlopen(req, timeout=10, context=ctx) as r:
             return r.status
-    port = free_port()
-    prom = None
+
     try:
         with pytest.raises(urllib.error.HTTPError) as e:
             fetch()
@@ -237,34 +242,25 @@ def test_https_and_basic_auth_with_a_real_prometheus(service, tmp_path):
         with pytest.raises(urllib.error.HTTPError) as e:
             fetch("prometheus", "wrong")
         assert e.value.code == 401
+        for _ in range(40):                         # authenticated: 503 until a report
+            try:
+                assert fetch("prometheus", "s3cret") == 200
+                break
+            except urllib.error.HTTPError as e:
+                assert e.code == 503
+                time.sleep(0.5)
         with pytest.raises((urllib.error.URLError, ConnectionError, OSError)):
             urllib.request.urlopen(s.url + "/metrics", timeout=5)     # plain HTTP
         target = s.url.split("//")[1]
-        (tmp_path / "prometheus.yml").write_text(
-            "global:\n  scrape_interval: 1s\n"
-            "scrape_configs:\n  - job_name: leakscope\n    scheme: https\n"
-            f"    tls_config:\n      ca_file: {tmp_path}/cert.pem\n"
-            "    basic_auth:\n      username: prometheus\n      password: s3cret\n"
-            f"    static_configs:\n      - targets: ['{target}']\n")
-        prom = subprocess.Popen(["prometheus", f"--config.file={tmp_path}/prometheus.yml",
-                                 f"--storage.tsdb.path={tmp_path}/data",
-                                 f"--web.listen-address=127.0.0.1:{port}"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        query = f"http://127.0.0.1:{port}/api/v1/query?query=leakscope_outstanding_bytes"
-        deadline, result = time.time() + 60, []
-        while time.time() < deadline and not result:
-            time.sleep(1)
-            try:
-                result = json.loads(get(query)[2])["data"]["result"]
-            except (OSError, ValueError):
-                pass
+        result = prometheus_scrape(tmp_path, "    scheme: https\n"
+                                   f"    tls_config:\n      ca_file: {tmp_path}/cert.pem\n"
+                                   "    basic_auth:\n      username: prometheus\n"
+                                   "      password: s3cret\n"
+                                   f"    static_configs:\n      - targets: ['{target}']\n")
         assert result, "Prometheus never scraped leakscope over HTTPS"
         assert result[0]["metric"]["pid"] == str(service.pid)
         assert float(result[0]["value"][1]) > 0
     finally:
-        if prom:
-            prom.terminate()
-            prom.wait(timeout=30)
         rc, err = s.stop()
     assert rc == 0, err
 
