@@ -10,6 +10,7 @@ import ssl
 import subprocess
 import time
 import urllib.request
+import warnings
 
 import pytest
 
@@ -214,7 +215,9 @@ def test_https_and_basic_auth_with_a_real_prometheus(service, tmp_path):
     """--web-config: a self-signed certificate and a bcrypt user; a real
     Prometheus scrapes over HTTPS with basic auth; no credentials, a wrong
     password or plain HTTP get nothing."""
-    import crypt                                    # libxcrypt's bcrypt, as htpasswd -B
+    with warnings.catch_warnings():                 # deprecated in 3.11, still libxcrypt's
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt                                # bcrypt, as htpasswd -B
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
                     "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
                     "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
