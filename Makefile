@@ -30,13 +30,33 @@ FIXTURES  := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(filter-out $(FI
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
-.PHONY: all deps test unit e2e demo fixtures bench clean
+.PHONY: all deps test unit e2e demo fixtures bench clean install uninstall
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/leakscope
 
 deps:
 	@tools/install-deps.sh
+
+# `make install [PREFIX=/usr/local] [DESTDIR=...]`: the binary in sbin (it
+# runs as root), the man page, the deploy files (systemd unit, DaemonSet,
+# Prometheus/Parca/Pyroscope configs) under share/leakscope/deploy.
+PREFIX    ?= /usr/local
+SBINDIR   := $(PREFIX)/sbin
+MAN8DIR   := $(PREFIX)/share/man/man8
+SHAREDIR  := $(PREFIX)/share/leakscope
+DEPLOY    := $(wildcard deploy/*)
+
+install: $(BUILD)/leakscope
+	install -D -m 0755 $(BUILD)/leakscope $(DESTDIR)$(SBINDIR)/leakscope
+	install -D -m 0644 man/leakscope.8 $(DESTDIR)$(MAN8DIR)/leakscope.8
+	install -d $(DESTDIR)$(SHAREDIR)/deploy
+	install -m 0644 $(DEPLOY) $(DESTDIR)$(SHAREDIR)/deploy/
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/leakscope $(DESTDIR)$(MAN8DIR)/leakscope.8
+	rm -f $(addprefix $(DESTDIR)$(SHAREDIR)/deploy/,$(notdir $(DEPLOY)))
+	-rmdir $(DESTDIR)$(SHAREDIR)/deploy $(DESTDIR)$(SHAREDIR) 2>/dev/null
 
 $(BUILD) $(BUILD)/user $(BUILD)/fixtures $(BUILD)/unit:
 	@mkdir -p $@
@@ -62,6 +82,16 @@ $(PROTO_OBJ): $(BUILD)/profile.pb-c.c | $(BUILD)/user
 $(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) include/leakscope.h $(BUILD)/leakscope.skel.h \
 		$(BUILD)/profile.pb-c.h | $(BUILD)/user
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# `leakscope --version`: git describe of the tree built (a VERSION file in a
+# tarball without .git); the header is rewritten only when it changes.
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || cat VERSION 2>/dev/null || echo unknown)
+$(BUILD)/version.h: FORCE | $(BUILD)
+	@echo '#define LEAKSCOPE_VERSION "$(VERSION)"' > $@.tmp
+	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
+$(BUILD)/user/cli.o: $(BUILD)/version.h
+.PHONY: FORCE
+FORCE:
 
 $(BUILD)/leakscope: $(USER_OBJS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "version.h"
 #include "collect.h"
 #include "leakscope.h"
 
@@ -30,6 +31,7 @@ enum {
 	OPT_NO_PLACEMENT,
 	OPT_NO_UPROBE_MULTI,
 	OPT_WEB_CONFIG,
+	OPT_VERSION,
 	OPT_SCAN_LIMIT,
 	OPT_DURATION,
 	OPT_FORMAT,
@@ -59,6 +61,7 @@ static const struct option long_opts[] = {
 	{ "no-placement", no_argument, NULL, OPT_NO_PLACEMENT },
 	{ "no-uprobe-multi", no_argument, NULL, OPT_NO_UPROBE_MULTI },
 	{ "web-config", required_argument, NULL, OPT_WEB_CONFIG },
+	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "scan-limit", required_argument, NULL, OPT_SCAN_LIMIT },
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "format", required_argument, NULL, OPT_FORMAT },
@@ -84,13 +87,14 @@ void cli__usage(FILE *out)
 "       leakscope [OPTIONS] [INTERVAL [COUNT]] -- CMD [ARGS...]\n"
 "       leakscope probes [--obj PATH] (-p PID | -- CMD)\n"
 "       leakscope top [OPTIONS] [INTERVAL] (-p PID | -- CMD)\n"
-"       leakscope record [--duration SECS] [-o FILE] [--format pprof|folded|json]\n"
+"       leakscope record [--duration TIME] [-o FILE] [--format pprof|folded|json]\n"
 "                        [OPTIONS] (-p PID | -- CMD)\n"
 "       leakscope serve [--listen ADDR:PORT] [OPTIONS] [INTERVAL] (-p PID | -- CMD)\n"
 "\n"
 "Traces the outstanding allocations of a live process by call stack and\n"
-"reports the stacks holding the most memory every INTERVAL seconds\n"
-"(default 5), COUNT times (default: until Ctrl-C or the target exits).\n"
+"reports the stacks holding the most memory every INTERVAL (seconds, or\n"
+"30s, 5m, 1h; default 5 s), COUNT times (default: until Ctrl-C or the\n"
+"target exits).  Durations (--duration, --min-age) take ms/s/m/h too.\n"
 "\n"
 "  -p, --pid PID        attach to a running process (never restarted); give -p\n"
 "                       several times for several processes\n"
@@ -102,7 +106,7 @@ void cli__usage(FILE *out)
 "                       or with --all / --comm / -p\n"
 "  -n, --top N          stacks per report (default 10)\n"
 "      --json           one JSON object per report (JSON Lines)\n"
-"      --min-age SECS   only count blocks at least SECS old\n"
+"      --min-age TIME   only count blocks at least TIME old\n"
 "      --min-size BYTES only count blocks of at least BYTES\n"
 "      --max-size BYTES only count blocks of at most BYTES\n"
 "      --obj PATH       probe the allocator in PATH instead of libc\n"
@@ -149,6 +153,7 @@ void cli__usage(FILE *out)
 "key_file; basic_auth_users: name: bcrypt hash).  Once attached, serve\n"
 "keeps only the capabilities tracing needs, with no_new_privs.\n"
 "  -h, --help           this help\n"
+"      --version        leakscope's version\n"
 "\n"
 "Examples:\n"
 "  sudo leakscope -p 1234            report every 5 s until Ctrl-C\n"
@@ -175,19 +180,32 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-static int parse_seconds(const char *s, double *out)
+/* A duration: a number of seconds, or a number with a unit (500ms, 30s,
+ * 5m, 1h); -EINVAL otherwise ("2x", "-1s", "1e999"). */
+int cli__parse_duration(const char *s, double *out)
 {
+	static const struct { const char *unit; double scale; } units[] = {
+		{ "", 1 }, { "ms", 1e-3 }, { "s", 1 }, { "m", 60 }, { "h", 3600 },
+	};
 	char *end;
 	double v;
 
-	if (!s || !*s)
-		return -EINVAL;
+	if (!s || !((*s >= '0' && *s <= '9') || *s == '.'))
+		return -EINVAL;		/* no sign, no space, no "inf" */
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || *end || !(v >= 0) || v > 1e9)
+	if (errno || end == s || !(v >= 0))
 		return -EINVAL;
-	*out = v;
-	return 0;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].unit))
+			continue;
+		v *= units[i].scale;
+		if (v > 1e9)
+			return -EINVAL;
+		*out = v;
+		return 0;
+	}
+	return -EINVAL;
 }
 
 static int bad(FILE *err, const char *what, const char *val)
@@ -208,9 +226,12 @@ static int parse_positional(int n, char **args, struct options *o, FILE *err)
 		return -EINVAL;
 	}
 	if (n >= 1) {
-		if (parse_u64(args[0], 86400, &v) || v == 0)
-			return bad(err, "interval (seconds, 1-86400)", args[0]);
-		o->interval_s = v;
+		double secs;
+
+		if (cli__parse_duration(args[0], &secs) || secs < 1 || secs > 86400 ||
+		    secs != (double)(int)secs)
+			return bad(err, "interval (whole seconds, 1s-24h: 10, 30s, 5m, 1h)", args[0]);
+		o->interval_s = (int)secs;
 	}
 	if (n == 2) {
 		if (parse_u64(args[1], INT_MAX, &v) || v == 0)
@@ -296,8 +317,8 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 			o->json = true;
 			break;
 		case OPT_MIN_AGE:
-			if (parse_seconds(optarg, &o->min_age_s))
-				return bad(err, "--min-age (seconds)", optarg);
+			if (cli__parse_duration(optarg, &o->min_age_s))
+				return bad(err, "--min-age (a duration: 90, 30s, 5m, 1h)", optarg);
 			break;
 		case OPT_MIN_SIZE:
 			if (parse_u64(optarg, UINT64_MAX, &o->min_size))
@@ -332,8 +353,8 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 				return bad(err, "--sample-bytes (bytes, 0-2^40)", optarg);
 			break;
 		case OPT_DURATION:
-			if (parse_seconds(optarg, &o->duration_s) || o->duration_s <= 0)
-				return bad(err, "--duration (seconds)", optarg);
+			if (cli__parse_duration(optarg, &o->duration_s) || o->duration_s <= 0)
+				return bad(err, "--duration (a duration: 90, 500ms, 30s, 5m, 1h)", optarg);
 			break;
 		case OPT_FORMAT:
 			if (!strcmp(optarg, "pprof"))
@@ -374,6 +395,9 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 		case OPT_NO_UPROBE_MULTI:
 			o->no_uprobe_multi = true;
 			break;
+		case OPT_VERSION:
+			printf("leakscope %s\n", LEAKSCOPE_VERSION);
+			return 1;	/* done: exit 0, as for --help */
 		case OPT_WEB_CONFIG:
 			if (!*optarg)
 				return bad(err, "--web-config file", optarg);

@@ -68,4 +68,8 @@ int cli__parse(int argc, char **argv, struct options *opts, FILE *err);
 
 void cli__usage(FILE *out);
 
+/* A duration in seconds: "90", "1.5", "500ms", "30s", "5m", "1h".  0 or
+ * -EINVAL.  Exposed for unit tests. */
+int cli__parse_duration(const char *s, double *out);
+
 #endif

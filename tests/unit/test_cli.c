@@ -96,6 +96,40 @@ static void test_probes_and_tuning(void **state)
 	assert_int_equal(parse(&o, "-p", "7", "--sample-bytes", "x", NULL), -EINVAL);
 }
 
+static void test_durations(void **state)
+{
+	struct options o;
+	double v;
+
+	assert_int_equal(cli__parse_duration("2s", &v), 0);
+	assert_true(v == 2);
+	assert_int_equal(cli__parse_duration("500ms", &v), 0);
+	assert_true(v == 0.5);
+	assert_int_equal(cli__parse_duration("1m", &v), 0);
+	assert_true(v == 60);
+	assert_int_equal(cli__parse_duration("1.5h", &v), 0);
+	assert_true(v == 5400);
+	assert_int_equal(cli__parse_duration("90", &v), 0);
+	assert_true(v == 90);
+	assert_int_equal(cli__parse_duration("2x", &v), -EINVAL);
+	assert_int_equal(cli__parse_duration("-1s", &v), -EINVAL);
+	assert_int_equal(cli__parse_duration(" 1s", &v), -EINVAL);
+	assert_int_equal(cli__parse_duration("s", &v), -EINVAL);
+	assert_int_equal(cli__parse_duration("inf", &v), -EINVAL);
+	assert_int_equal(cli__parse_duration("1e99h", &v), -EINVAL);
+	assert_int_equal(cli__parse_duration("", &v), -EINVAL);
+	/* where they are used */
+	assert_int_equal(parse(&o, "record", "--duration", "500ms", "-p", "1", NULL), 0);
+	assert_true(o.duration_s == 0.5);
+	assert_int_equal(parse(&o, "-p", "1", "5m", "3", NULL), 0);
+	assert_int_equal(o.interval_s, 300);
+	assert_int_equal(parse(&o, "-p", "1", "--min-age", "1m", NULL), 0);
+	assert_true(o.min_age_s == 60);
+	assert_int_equal(parse(&o, "-p", "1", "500ms", NULL), -EINVAL);	/* intervals: whole s */
+	assert_int_equal(parse(&o, "-p", "1", "25h", NULL), -EINVAL);
+	assert_int_equal(parse(&o, "record", "--duration", "2x", "-p", "1", NULL), -EINVAL);
+}
+
 static void test_rejects(void **state)
 {
 	struct options o;
@@ -130,6 +164,7 @@ int main(void)
 		cmocka_unit_test(test_command_after_dashdash),
 		cmocka_unit_test(test_filters),
 		cmocka_unit_test(test_probes_and_tuning),
+		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_rejects),
 	};
 
