@@ -1,7 +1,21 @@
 /* report.c - names shared by the report formats. */
 #include <stddef.h>
+#include <stdio.h>
 
 #include "report.h"
+
+void report__service(const struct cgroup_labels *l, char *buf, size_t len)
+{
+	if (l->pod[0])
+		snprintf(buf, len, "%s/%s", l->ns, l->pod);
+	else if (l->pod_uid[0])
+		snprintf(buf, len, "pod:%s", l->pod_uid);
+	else if (l->container[0])
+		snprintf(buf, len, "%s:%.12s", l->runtime[0] ? l->runtime : "container",
+			 l->container);
+	else
+		snprintf(buf, len, "%s", l->unit);
+}
 
 const char *report__drop_name(enum counter c)
 {

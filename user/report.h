@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cgroup.h"
 #include "classify.h"
 #include "pygc.h"
 #include "leakscope.h"
@@ -54,6 +55,7 @@ struct report_stack {
 struct report_proc {
 	pid_t pid;
 	char comm[32];
+	struct cgroup_labels labels;	/* its service, container, pod */
 	int64_t bytes;
 	int64_t allocs;
 	size_t nstacks;
@@ -87,6 +89,7 @@ struct report_totals {
 struct report {
 	pid_t pid;
 	char comm[32];
+	struct cgroup_labels labels;	/* the target's service, container, pod */
 	double timestamp;	/* wall clock, seconds since the epoch */
 	uint64_t now_ns;	/* bpf_ktime clock when collected */
 	bool final;
@@ -111,5 +114,9 @@ const char *report__drop_name(enum counter c);
 /* Why stack walks ended early ("no_table", ...), and what to do about it. */
 const char *report__cut_name(int uw_stop);
 const char *report__cut_advice(int uw_stop);
+
+/* One name for the service of l: "NAMESPACE/POD" on Kubernetes, else
+ * "RUNTIME:ID12" for a container, else the systemd unit; "" if none. */
+void report__service(const struct cgroup_labels *l, char *buf, size_t len);
 
 #endif

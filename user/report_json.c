@@ -90,6 +90,20 @@ static void print_python(FILE *out, const struct report *r)
 		g->collected, g->pause_p50_s, g->pause_max_s, g->pause_sum_s);
 }
 
+/* ,"labels":{...}: the process's service (null where unknown). */
+static void print_labels(FILE *out, const struct cgroup_labels *l)
+{
+	const char *keys[] = { "unit", "container", "runtime", "pod_uid", "pod", "namespace" };
+	const char *vals[] = { l->unit, l->container, l->runtime, l->pod_uid, l->pod, l->ns };
+
+	fputs(",\"labels\":{", out);
+	for (int i = 0; i < 6; i++) {
+		fprintf(out, "%s\"%s\":", i ? "," : "", keys[i]);
+		json__string(out, vals[i][0] ? vals[i] : NULL);
+	}
+	fputc('}', out);
+}
+
 static void print_procs(FILE *out, const struct report *r)
 {
 	if (!r->multi)
@@ -100,6 +114,7 @@ static void print_procs(FILE *out, const struct report *r)
 
 		fprintf(out, "%s{\"pid\":%d,\"comm\":", i ? "," : "", p->pid);
 		json__string(out, p->comm);
+		print_labels(out, &p->labels);
 		fprintf(out, ",\"outstanding_bytes\":%" PRId64 ",\"outstanding_allocs\":%" PRId64
 			",\"stacks\":%zu,\"growth_bytes\":%" PRId64 ",\"growth_bytes_per_s\":%.1f,"
 			"\"class\":", p->bytes, p->allocs, p->nstacks, p->growth_bytes,
@@ -116,6 +131,8 @@ void report_json__print(FILE *out, const struct report *r)
 {
 	fprintf(out, "{\"pid\":%d,\"comm\":", r->pid);
 	json__string(out, r->comm);
+	if (!r->multi)
+		print_labels(out, &r->labels);
 	fprintf(out, ",\"timestamp\":%.3f,\"final\":%s,\"filtered\":%s,\"sample_bytes\":%llu,\"totals\":",
 		r->timestamp, r->final ? "true" : "false",
 		r->filtered ? "true" : "false", (unsigned long long)r->sample_period);

@@ -313,13 +313,16 @@ static uint64_t placeholder_id(struct builder *b, bool lost)
 enum { V_ALLOC_OBJECTS, V_ALLOC_SPACE, V_INUSE_OBJECTS, V_INUSE_SPACE, NVALUES };
 
 struct labels {
-	Label pid, comm, host, cls[CLASS_CHURN + 1];
-	Label *set[CLASS_CHURN + 1][4];
+	Label pid, comm, host, service, cls[CLASS_CHURN + 1];
+	Label *set[CLASS_CHURN + 1][5];
+	int n;			/* labels of a sample: 4, 5 with a service */
 };
 
 static void init_labels(struct builder *b, struct labels *l, const struct report *r,
 			const struct pprof_meta *m)
 {
+	char svc[200];
+
 	perftools__profiles__label__init(&l->pid);
 	l->pid.key = str(b, "pid");
 	l->pid.num = r->pid;
@@ -329,6 +332,11 @@ static void init_labels(struct builder *b, struct labels *l, const struct report
 	perftools__profiles__label__init(&l->host);
 	l->host.key = str(b, "hostname");
 	l->host.str = str(b, m->hostname);
+	perftools__profiles__label__init(&l->service);
+	l->service.key = str(b, "service");
+	report__service(&r->labels, svc, sizeof(svc));
+	l->service.str = str(b, svc);
+	l->n = svc[0] && !r->multi ? 5 : 4;
 	for (int c = 0; c <= CLASS_CHURN; c++) {
 		perftools__profiles__label__init(&l->cls[c]);
 		l->cls[c].key = str(b, "class");
@@ -337,6 +345,7 @@ static void init_labels(struct builder *b, struct labels *l, const struct report
 		l->set[c][1] = &l->comm;
 		l->set[c][2] = &l->host;
 		l->set[c][3] = &l->cls[c];
+		l->set[c][4] = &l->service;
 	}
 }
 
@@ -405,7 +414,7 @@ static void add_sample(struct builder *b, const struct report_stack *s,
 	smp->value = vals;
 	smp->n_value = NVALUES;
 	smp->label = multi ? own_labels(b, s, l) : l->set[s->cls <= CLASS_CHURN ? s->cls : 0];
-	smp->n_label = smp->label ? 4 : 0;
+	smp->n_label = smp->label ? (multi ? 4 : l->n) : 0;
 }
 
 static void builder_free(struct builder *b)

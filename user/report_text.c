@@ -172,16 +172,18 @@ static void print_multi(FILE *out, const struct report *r)
 		t->exited_blocks, t->exited_bytes);
 	print_kernel_memory(out, t);
 	print_drops(out, t);
-	fprintf(out, "  %7s %-16s %12s %9s %7s %12s %s\n", "PID", "COMM", "BYTES", "BLOCKS",
-		"STACKS", "GROWTH", "CLASS");
+	fprintf(out, "  %7s %-16s %12s %9s %7s %12s %-8s %s\n", "PID", "COMM", "BYTES", "BLOCKS",
+		"STACKS", "GROWTH", "CLASS", "SERVICE");
 	for (size_t i = 0; i < shown; i++) {
 		const struct report_proc *p = &r->procs[i];
+		char svc[200];
 
 		report_text__bytes(b, sizeof(b), p->bytes);
 		report_text__bytes(g, sizeof(g), p->growth_bytes);
-		fprintf(out, "  %7d %-16s %12s %9" PRId64 " %7zu %11s%s %s\n", p->pid, p->comm, b,
-			p->allocs, p->nstacks, p->growth_bytes >= 0 ? "+" : "", g,
-			classify__name(p->cls));
+		report__service(&p->labels, svc, sizeof(svc));
+		fprintf(out, "  %7d %-16s %12s %9" PRId64 " %7zu %11s%s %-8s %s\n", p->pid, p->comm,
+			b, p->allocs, p->nstacks, p->growth_bytes >= 0 ? "+" : "", g,
+			classify__name(p->cls), svc[0] ? svc : "-");
 	}
 	if (r->nprocs > shown)
 		fprintf(out, "  ... and %zu more processes\n", r->nprocs - shown);
@@ -211,7 +213,7 @@ void report_text__print(FILE *out, const struct report *r)
 	}
 	const struct report_totals *t = &r->totals;
 	time_t now = (time_t)r->timestamp;
-	char ts[32], b[32];
+	char ts[32], b[32], svc[200];
 
 	strftime(ts, sizeof(ts), "%H:%M:%S", localtime(&now));
 	report_text__bytes(b, sizeof(b), t->outstanding_bytes);
@@ -219,6 +221,9 @@ void report_text__print(FILE *out, const struct report *r)
 		ts, r->pid, r->comm, r->final ? " final report" : "",
 		t->outstanding_bytes, b, t->outstanding_allocs, r->nstacks_total,
 		r->filtered ? " (filtered)" : "");
+	report__service(&r->labels, svc, sizeof(svc));
+	if (svc[0])
+		fprintf(out, "  service: %s\n", svc);
 	if (r->sample_period)
 		fprintf(out, "  sampled: 1 per %" PRIu64 " bytes; outstanding figures are unbiased estimates, "
 			"allocs/frees count sampled blocks\n", r->sample_period);

@@ -19,6 +19,7 @@
 #include <bpf/libbpf.h>
 
 #include "attach.h"
+#include "cgroup.h"
 #include "collect.h"
 #include "elfsym.h"
 #include "keeper.h"
@@ -57,6 +58,7 @@ struct loop {
 	bool exited;
 	int exit_code;
 	char comm[32];
+	struct cgroup_labels labels;	/* the target's service (single process) */
 	struct report last;	/* the latest report: the live view redraws it */
 	struct tui *tui;	/* `top` on a terminal; else reports are printed */
 	struct pysym *pysym;	/* the target runs a supported Python */
@@ -250,6 +252,9 @@ static void python_new_stack(struct loop *l, const void *data, size_t len)
 		l->py_new[l->py_nnew++] = ev->id;
 }
 
+/* Where the host keeps Kubernetes pods' logs: NAMESPACE_NAME_UID/ */
+#define PODS_DIR "/var/log/pods"
+
 /* Several processes: the BPF maps' entries of those that exited are
  * deleted (and counted), whatever their number: every second, and before
  * each report. */
@@ -320,6 +325,7 @@ static int on_event(void *ctx, void *data, size_t len)
 		symbolizer__reset(l->sym);
 		symbolizer__refresh(l->sym);
 		target__comm(l->s->pid, l->comm, sizeof(l->comm));
+		cgroup__read(l->s->pid, PODS_DIR, &l->labels);
 		python_look(l, true);
 		break;
 	case EV_EXEC_MAPPING:
@@ -505,6 +511,8 @@ static int report_multi(struct loop *l, bool final, uint64_t t0)
 			snprintf(r.procs[i].comm, sizeof(r.procs[i].comm), "[kernel]");
 		else
 			target__comm(r.procs[i].pid, r.procs[i].comm, sizeof(r.procs[i].comm));
+		if (r.procs[i].pid > 0)
+			cgroup__read(r.procs[i].pid, PODS_DIR, &r.procs[i].labels);
 		/* gone without its exit event (the ring buffer was full):
 		 * forgotten all the same, from the next second on */
 		if (r.procs[i].pid > 0 && kill(r.procs[i].pid, 0) && errno == ESRCH)
@@ -534,6 +542,7 @@ static int report(struct loop *l, bool final)
 		target__comm(l->s->pid, l->comm, sizeof(l->comm));
 	}
 	memcpy(r.comm, l->comm, sizeof(r.comm));
+	r.labels = l->labels;
 	if (l->pysym) {
 		python__version_str(l->s->py, r.python, sizeof(r.python));
 		r.gc = l->gc_on ? pygc__stats(&l->gc) : NULL;
@@ -630,8 +639,10 @@ static int setup(struct loop *l, struct session *s)
 	l->sigfd = -1;
 	l->pidfd = s->child || s->multi ? -1 : syscall(SYS_pidfd_open, s->pid, 0);
 	l->exec_seen = !s->child;
-	if (!s->multi)
+	if (!s->multi) {
 		target__comm(s->pid, l->comm, sizeof(l->comm));
+		cgroup__read(s->pid, PODS_DIR, &l->labels);
+	}
 	l->col = collector__new(s->skel, &f);
 	l->sym = symbolizer__new(s->multi ? getpid() : s->pid);
 	l->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_event, l, NULL);

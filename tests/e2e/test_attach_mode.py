@@ -1,8 +1,13 @@
 """`leakscope -p PID`: attach to a live process, detach leaving it untouched."""
+import os
+import shutil
 import signal
+import subprocess
 import time
 
-from conftest import (Tracer, by_function, is_libc, leakscope_programs_loaded,
+import pytest
+
+from conftest import (LEAKSCOPE, Tracer, by_function, is_libc, leakscope_programs_loaded,
                       parse_reports, text_mapping_intact)
 import expected
 
@@ -131,3 +136,67 @@ def test_ages_without_a_block_scan(fixture_proc):
         if fn in expected.LEAKS:                      # never freed: the same age
             assert s["oldest_age_s"] >= 1.0
             assert abs(s["oldest_age_s"] - age_e[fn]) < 0.5
+
+
+def cgroup2_root():
+    for d in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
+        if os.path.exists(os.path.join(d, "cgroup.procs")) and \
+                os.path.exists(os.path.join(d, "cgroup.subtree_control")):
+            return d
+    return None
+
+
+@pytest.mark.parametrize("where", ["unit", "pod"])
+def test_service_labels_from_the_cgroup(fixture_proc, tmp_path, where):
+    """A process in a systemd-like unit's cgroup, or in a Kubernetes pod's
+    (containerd's cgroupfs layout, the pod's log directory as kubelet
+    makes it): reports name the service."""
+    root = cgroup2_root()
+    if not root:
+        pytest.skip("no cgroup v2 hierarchy to make a cgroup in")
+    uid = "8d3c2b1a-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+    cid = "4f8a3c2b1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a"
+    rel = "leakscope-e2e.service" if where == "unit" else \
+        f"leakscope-e2e-kubepods/burstable/pod{uid}/{cid}"
+    cg = os.path.join(root, rel)
+    pods = f"/var/log/pods/shop_cart-7d9f_{uid}"
+    os.makedirs(cg, exist_ok=True)
+    made_pods_dir = not os.path.exists("/var/log/pods")
+    if where == "pod":
+        os.makedirs(pods, exist_ok=True)
+    fx = fixture_proc("leaks")
+    try:
+        with open(os.path.join(cg, "cgroup.procs"), "w") as f:
+            f.write(str(fx.pid))
+        t = Tracer(fx.pid, "--json", "-n", "1000")
+        assert fx.step() == "done"
+        rc, out, err = t.stop()
+        assert rc == 0, err
+        report = parse_reports(out)[-1]
+        if where == "unit":
+            assert report["labels"]["unit"] == "leakscope-e2e.service", report["labels"]
+            assert report["labels"]["container"] is None
+        else:
+            assert report["labels"]["pod_uid"] == uid, report["labels"]
+            assert report["labels"]["container"] == cid
+            assert (report["labels"]["namespace"], report["labels"]["pod"]) == \
+                ("shop", "cart-7d9f")
+        text = subprocess.run([str(LEAKSCOPE), "-p", str(fx.pid), "1", "1"], capture_output=True,
+                              text=True, timeout=60).stdout
+        want = "leakscope-e2e.service" if where == "unit" else "shop/cart-7d9f"
+        assert f"service: {want}" in text, text[:400]
+    finally:
+        fx.close()
+        parts = rel.split("/")
+        for k in range(len(parts), 0, -1):          # the cgroups made, leaf first
+            d = os.path.join(root, *parts[:k])
+            for _ in range(50):                     # the process is leaving it
+                try:
+                    os.rmdir(d)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.1)
+        if where == "pod":
+            shutil.rmtree("/var/log/pods" if made_pods_dir else pods, ignore_errors=True)
