@@ -111,7 +111,7 @@ static __noinline __u64 py_token(const struct py_offsets *py, __u64 code)
 	__u8 buf[PY_TOKEN_READ];
 	__u32 base = py->co_token_base, off;
 
-	if (!py || bpf_probe_read_user(buf, sizeof(buf), (void *)(code + base)))
+	if (bpf_probe_read_user(buf, sizeof(buf), (void *)(code + base)))
 		return 0;
 	off = (py->co_token_line - base) & ~3U;
 	if (off > PY_TOKEN_READ - 4)

@@ -90,6 +90,8 @@ static char receive(int s, struct fdset *held)
 
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
+		if (nfd > 250)		/* the control buffer holds no more */
+			nfd = 250;
 		memcpy(fds, CMSG_DATA(c), nfd * sizeof(int));
 		for (int i = 0; i < nfd; i++) {
 			if (held->n < KEEPER_MAX_FDS)

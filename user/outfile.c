@@ -43,6 +43,7 @@ int outfile__open(struct outfile *o, const char *path)
 {
 	char *d = strdup(path), *b = strdup(path);
 	int fd = -1, err = 0;
+	struct stat st;
 
 	memset(o, 0, sizeof(*o));
 	o->dirfd = -1;
@@ -59,6 +60,10 @@ int outfile__open(struct outfile *o, const char *path)
 	o->dirfd = open(dirname(d), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (o->dirfd < 0) {
 		err = -errno;
+		goto out;
+	}
+	if (!fstatat(o->dirfd, o->base, &st, AT_SYMLINK_NOFOLLOW) && S_ISDIR(st.st_mode)) {
+		err = -EISDIR;		/* said now, not after the whole trace */
 		goto out;
 	}
 	for (unsigned i = 0; fd < 0 && i < 100; i++) {

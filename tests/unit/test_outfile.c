@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,7 @@ static void test_bad_destinations(void **state)
 	struct outfile o;
 
 	assert_int_not_equal(outfile__open(&o, "/nonexistent-dir/x.pb.gz"), 0);
+	assert_int_equal(outfile__open(&o, "/tmp"), -EISDIR);	/* a directory */
 	assert_int_not_equal(outfile__open(&o, "/"), 0);
 	assert_int_not_equal(outfile__open(&o, ".."), 0);
 	assert_null(o.f);
