@@ -7,11 +7,13 @@
  * code is injected and it runs freely, but it is held for a moment at its
  * exit, while its mappings still exist, so that libraries it dlopen()ed
  * just before exiting can be symbolized in the final report.  Signals it
- * receives are passed on at once (the session wakes on SIGCHLD).  A
- * Python child is also held at moments when what leakscope must read is
- * about to vanish (a new code object, the start of finalization): a BPF
- * program sends its main thread HOLD_SIGNAL, which stops it in a ptrace
- * signal stop; leakscope reads, then resumes it without the signal.
+ * receives are passed on at once (the session wakes on SIGCHLD).  The
+ * child is also held at moments when it would outrun leakscope (exec, a
+ * new executable mapping: tables and Python's layout first) or when what
+ * leakscope must read is about to vanish (a new Python code object, the
+ * start of finalization): a BPF program sends its main thread
+ * HOLD_SIGNAL, which stops it in a ptrace signal stop; leakscope reads,
+ * then resumes it without the signal.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,9 @@
 /* privs.c - least privilege for `serve`.
  *
  * After start-up (the BPF object loaded, the probes attached, the port
- * bound) the agent keeps only what tracing goes on needing, measured:
+ * bound) the agent keeps only what tracing goes on needing, as the
+ * kernel checks it (tested: `serve -p` of a Python target still reads its
+ * code objects and names its lines):
  *   CAP_BPF, CAP_PERFMON      new links for libraries mapped later
  *                             (--all) and Python's probes
  *   CAP_SYS_PTRACE            /proc/PID/mem and maps of other users'
