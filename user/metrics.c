@@ -42,8 +42,15 @@ static void family(FILE *f, const char *name, const char *type, const char *help
 static void target_series(FILE *f, const char *name, const struct report *r,
 			  const char *extra_key, const char *extra_val, double v)
 {
+	char svc[200];
+
 	fprintf(f, "%s{pid=\"%d\",comm=", name, (int)r->pid);
 	metrics__label_value(f, r->comm);
+	report__service(&r->labels, svc, sizeof(svc));
+	if (svc[0]) {		/* the unit, container or pod of the target */
+		fputs(",service=", f);
+		metrics__label_value(f, svc);
+	}
 	if (extra_key) {
 		fprintf(f, ",%s=", extra_key);
 		metrics__label_value(f, extra_val);

@@ -198,6 +198,13 @@ static void draw_header(const struct tui *t)
 	else
 		mvprintw(0, 0, "leakscope top - pid %d (%s)", r->pid, r->comm);
 	attroff(A_BOLD);
+	if (!r->multi) {
+		char svc[200];
+
+		report__service(&r->labels, svc, sizeof(svc));
+		if (svc[0])
+			printw("   %s", svc);
+	}
 	printw("   attached %02d:%02d:%02d   every %d s%s", h, m, s, t->interval_s,
 	       t->paused ? "   [PAUSED]" : "");
 	report_text__python(py, sizeof(py), r);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "http.h"
@@ -56,6 +57,13 @@ static void test_exposition(void **state)
 	self.bpf_stats = false;		/* not measured: not exported as zero */
 	t = metrics__render(&r, &self, &len);
 	assert_null(strstr(t, "leakscope_bpf_run"));
+	assert_null(strstr(t, "service="));	/* no cgroup service: no label */
+	free(t);
+	/* a target in a systemd unit: every per-target series names it */
+	snprintf(r.labels.unit, sizeof(r.labels.unit), "shop.service");
+	t = metrics__render(&r, &self, &len);
+	assert_non_null(strstr(t, "leakscope_outstanding_bytes{pid=\"77\",comm=\"we\\\"ird\\\\na\\nme\","
+				  "service=\"shop.service\"}"));
 	free(t);
 }
 
