@@ -113,6 +113,11 @@ bool procmaps__is_libc(const char *path)
 	return !strncmp(base, "ld-musl-", 8);	/* musl's libc is its loader */
 }
 
+bool procmaps__same_file(const struct vma *a, const struct vma *b)
+{
+	return a->inode == b->inode && a->dev == b->dev && !strcmp(a->path, b->path);
+}
+
 const struct vma *procmaps__file_base(const struct vma_list *l,
 				      const char *path)
 {

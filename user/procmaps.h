@@ -33,6 +33,9 @@ void procmaps__free(struct vma_list *l);
 /* True if a path names a C library (glibc, musl). */
 bool procmaps__is_libc(const char *path);
 
+/* a and b map the same file: path, inode and device. */
+bool procmaps__same_file(const struct vma *a, const struct vma *b);
+
 /* The first mapping of the file `path` with file offset 0, or NULL. */
 const struct vma *procmaps__file_base(const struct vma_list *l,
 				      const char *path);

@@ -132,7 +132,7 @@ static void python_hold_attach(struct loop *l)
 	elfsym__close(e);
 	if (l->py_hold)
 		keeper__hold(bpf_link__fd(l->py_hold));
-	if (!l->py_hold)
+	else
 		fprintf(stderr, "leakscope: no Py_FinalizeEx in %s: leaks made just before "
 			"the interpreter exits may show \"??\"\n", l->s->py->module);
 }

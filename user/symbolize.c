@@ -227,8 +227,7 @@ static void report_module(struct symbolizer *s, const struct vma_list *l, const 
 	for (size_t i = 0; i < l->n; i++) {
 		const struct vma *w = &l->v[i];
 
-		if (w->inode != v->inode || w->dev != v->dev || w->start < v->start ||
-		    strcmp(w->path, v->path))
+		if (w->start < v->start || !procmaps__same_file(w, v))
 			continue;
 		code |= w->perms[2] == 'x';
 		if (w->end > end)

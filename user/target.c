@@ -163,8 +163,7 @@ static const struct vma *vma_at(const struct vma_list *m, uint64_t addr)
 static const struct vma *file_start(const struct vma_list *m, const struct vma *w)
 {
 	for (size_t i = 0; i < m->n; i++)
-		if (!m->v[i].offset && m->v[i].inode == w->inode && m->v[i].dev == w->dev &&
-		    !strcmp(m->v[i].path, w->path))
+		if (!m->v[i].offset && procmaps__same_file(&m->v[i], w))
 			return &m->v[i];
 	return NULL;
 }
