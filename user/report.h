@@ -26,6 +26,19 @@ struct frame {
 	bool python;		/* a Python frame: addr is its code object */
 };
 
+/* Outstanding bytes over the run, oldest first, at most a few hundred
+ * points (downsampled: history.c).  Owned by the history; valid until the
+ * next sample. */
+struct series_point {
+	double t_s;		/* seconds since tracing began */
+	double bytes;
+};
+
+struct report_series {
+	const struct series_point *p;
+	size_t n;
+};
+
 struct report_stack {
 	struct stack_key key;
 	int64_t bytes;		/* outstanding (after --min-age/--min/max-size) */
@@ -49,6 +62,7 @@ struct report_stack {
 	const char *comm;	/* several processes: its process's name (key.tgid) */
 	struct frame *frames;	/* symbolized, innermost first */
 	int nframes;
+	struct report_series series;	/* record/serve: its history (n 0: none) */
 };
 
 /* One process of a report of several (--all, --comm, -p A -p B). */
@@ -106,6 +120,8 @@ struct report {
 	size_t nprocs;
 	struct report_stack *stacks;	/* the top N, by bytes */
 	size_t nstacks;
+	double start_timestamp;	/* wall clock when tracing began */
+	struct report_series total_series;	/* record/serve: all stacks' sum */
 };
 
 /* Names of the drop counters, for both formats ("alloc_map_full", ...). */
