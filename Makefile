@@ -79,6 +79,13 @@ $(BUILD)/profile.pb-c.c $(BUILD)/profile.pb-c.h: proto/profile.proto | $(BUILD)
 $(PROTO_OBJ): $(BUILD)/profile.pb-c.c | $(BUILD)/user
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# The HTML report's script and style (user/report_html.{js,css}), compiled
+# into report_html.o as static byte arrays: the page needs no network.
+$(BUILD)/report_html_assets.h: user/report_html.css user/report_html.js | $(BUILD)
+	{ xxd -i user/report_html.css && xxd -i user/report_html.js; } > $@
+	sed -i 's/^unsigned/static const unsigned/' $@
+$(BUILD)/user/report_html.o: $(BUILD)/report_html_assets.h
+
 $(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) include/leakscope.h $(BUILD)/leakscope.skel.h \
 		$(BUILD)/profile.pb-c.h | $(BUILD)/user
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -144,7 +151,7 @@ $(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/unit
 $(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS)
-TEST_TOOLS := $(BUILD)/tools/pyline_decode
+TEST_TOOLS := $(BUILD)/tools/pyline_decode $(BUILD)/tools/html_sample
 
 unit: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do echo "== $$t"; $$t || exit 1; done

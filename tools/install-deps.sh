@@ -7,7 +7,7 @@ PKGS="make clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev libdw-dev
       pkg-config libcapstone-dev libncurses-dev libcmocka-dev tmux python3 python3-pytest binutils gcc g++
       protobuf-c-compiler libprotobuf-c-dev libmicrohttpd-dev golang-go prometheus
       libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev redis-server
-      valgrind dpkg-dev lld libyaml-dev libcrypt-dev openssl"
+      valgrind dpkg-dev lld libyaml-dev libcrypt-dev openssl xxd chromium"
 
 # `--bench`: also what `make bench` drives (a real server and its load tool)
 [ "${1:-}" = "--bench" ] && PKGS="$PKGS redis-tools"
