@@ -3,46 +3,31 @@
 #ifndef LEAKSCOPE_INFLIGHT_BPF_H
 #define LEAKSCOPE_INFLIGHT_BPF_H
 
+#include "nesting.h"	/* the pure nesting decisions, unit-tested */
+
 /* ---- in-flight calls ---------------------------------------------------- */
 
-/* Where the current call stands relative to the thread's in-flight call. */
-enum nesting {
-	NEST_NONE,	/* no call in flight */
-	NEST_INSIDE,	/* running inside the in-flight call */
-	NEST_STALE,	/* the in-flight call was unwound without returning */
-};
-
 /* Where a call or syscall at stack pointer sp stands relative to the
- * thread's in-flight call cur:
- *  - deeper (sp < entry_sp): inside it;
- *  - level (sp == entry_sp): a syscall of a thin wrapper, or a tail call
- *    (glibc's realloc(NULL, n) jumps to malloc) - then the return slot at
- *    sp still holds the trampoline; otherwise the in-flight call was
- *    unwound and this is a new call from the same frame;
- *  - above: the in-flight call was unwound (exception, longjmp). */
+ * thread's in-flight call cur (see nest_by_sp()); the return slot is only
+ * read when sp alone does not tell. */
 static __always_inline enum nesting nesting_of(struct inflight *cur, __u64 sp,
 					       bool is_syscall)
 {
+	enum nesting n;
 	__u64 ret_slot;
 
 	if (!cur)
 		return NEST_NONE;
-	if (sp < cur->entry_sp)
-		return NEST_INSIDE;
-	if (sp > cur->entry_sp)
-		return NEST_STALE;
-	if (is_syscall)
-		return NEST_INSIDE;
-	if (bpf_probe_read_user(&ret_slot, sizeof(ret_slot), (void *)sp) == 0 &&
-	    ret_slot == uretprobe_trampoline())
-		return NEST_INSIDE;
-	return NEST_STALE;
+	n = nest_by_sp(cur->entry_sp, sp, is_syscall);
+	if (n != NEST_LEVEL)
+		return n;
+	return nest_at_level(bpf_probe_read_user(&ret_slot, sizeof(ret_slot), (void *)sp) == 0 &&
+			     ret_slot == uretprobe_trampoline());
 }
 
 /* Classifies a call or syscall at sp against the thread's in-flight call
  * cur (which may be NULL or inactive).  A stale one is retired here and
- * counted as a missed return - unless it was entry-only: an operator new
- * left behind means its allocation failed (it threw), nothing was lost. */
+ * counted as a missed return (see nest_stale_is_missed()). */
 static __always_inline enum nesting classify(struct inflight *cur, __u64 sp,
 					     bool is_syscall)
 {
@@ -50,7 +35,7 @@ static __always_inline enum nesting classify(struct inflight *cur, __u64 sp,
 
 	if (n == NEST_STALE) {
 		cur->active = 0;
-		if (!cur->entry_only)
+		if (nest_stale_is_missed(cur))
 			count(CNT_DROP_MISSED_RETURN);
 	}
 	return n;
@@ -87,7 +72,7 @@ static __always_inline void call_enter(struct pt_regs *ctx, __u32 fn,
 	if (!cur)
 		return;
 	if (classify(cur, sp, false) == NEST_INSIDE) {
-		if (cur->entry_only && !cur->adopt_sp && fn != FN_MMAP)
+		if (nest_adopts(cur, fn))
 			cur->adopt_sp = sp;
 		else
 			count(CNT_NESTED_CALLS);

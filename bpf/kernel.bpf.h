@@ -39,8 +39,7 @@ static __always_inline struct stack_agg *kernel_capture(void *ctx, struct stack_
 	sk->lead_pc = 0;
 	if (st && n > 0) {
 		st->nr = n / sizeof(__u64);
-		/* apart from user stacks' ids */
-		sk->id = stack_keep(st, hash_frames(st) ^ 0x6b65726e656cULL);
+		sk->id = stack_keep(st, hash_kernel_frames(st));
 	} else {
 		sk->id = STACK_ID_LOST;
 		count(CNT_DROP_STACK_LOST);

@@ -21,6 +21,9 @@
  *   regions.bpf.h    outstanding anonymous mmap regions
  *   inflight.bpf.h   the outermost allocator call of each thread
  *   kernel.bpf.h     kernel allocations (--kernel)
+ * Their pure decisions (nesting, region cuts, array sizes, stack ids, the
+ * sampling probability, the unwind steps) are in include/, compiled into
+ * the unit tests as well.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -28,6 +31,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/usdt.bpf.h>
 #include "leakscope.h"
+#include "array_bytes.h"
 
 #define MAP_ANONYMOUS	0x20
 #define PROT_EXEC	0x4
@@ -141,12 +145,13 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 {
 	struct inflight *cur = inflight_live();
 	__u64 sp = PT_REGS_SP(ctx);
+	enum nest_return r;
 	struct inflight st;
 
 	if (!cur)	/* the call began before we attached */
 		return 0;
 	if (cur->entry_only) {
-		if (!cur->adopt_sp || sp != cur->adopt_sp + 8)
+		if (!nest_adopted_returns(cur->adopt_sp, sp))
 			return 0;	/* not the adopted call's return */
 		if (!ret) {		/* new_handler may free memory and retry */
 			cur->adopt_sp = 0;
@@ -157,21 +162,18 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 			heap_insert(current_tgid(), ret, cur->size_bytes, &cur->stack, NULL);
 		return 0;
 	}
-	if (sp <= cur->entry_sp)
+	r = nest_return_of(cur->entry_sp, sp);
+	if (r == NEST_RET_NESTED)
 		return 0;
 	st = *cur;
 	cur->active = 0;
-	if (sp != st.entry_sp + 8) {
+	if (r == NEST_RET_UNWOUND) {
 		count(CNT_DROP_MISSED_RETURN);
 		return 0;
 	}
 	finish_call(ctx, current_tgid(), &st, ret);
 	return 0;
 }
-
-#define FREE_CHAIN_NS	1000000	/* delete -> free -> allocator's free: microseconds,
-				 * unless the thread is preempted in between */
-#define FREE_CHAIN_SP	128	/* a tail call moves rsp by a few pushes at most */
 
 SEC("uprobe")
 int BPF_KPROBE(free_enter, __u64 ptr)
@@ -190,8 +192,7 @@ int BPF_KPROBE(free_enter, __u64 ptr)
 	}
 	/* the same block handed from one free function to the next */
 	now = bpf_ktime_get_ns();
-	if (cur && cur->last_free_addr == ptr && sp <= cur->last_free_sp + FREE_CHAIN_SP &&
-	    now - cur->last_free_ns < FREE_CHAIN_NS) {
+	if (cur && nest_free_chained(cur, ptr, sp, now)) {
 		count(CNT_NESTED_CALLS);
 		return 0;
 	}

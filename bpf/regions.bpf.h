@@ -3,6 +3,8 @@
 #ifndef LEAKSCOPE_REGIONS_BPF_H
 #define LEAKSCOPE_REGIONS_BPF_H
 
+#include "regions.h"	/* region_cut(), page_round(): pure, unit-tested */
+
 /* ---- anonymous mmap regions (array scanned with bpf_loop) -------------- */
 
 struct region_find_ctx {
@@ -70,16 +72,16 @@ static long region_unmap_cb(__u32 i, struct region_unmap_ctx *c)
 {
 	__u32 key = i;
 	struct mmap_region *r = bpf_map_lookup_elem(&mmap_regions, &key);
-	__u64 start, end, cut_lo, cut_hi;
+	struct region_cut cut;
+	enum region_cut_kind kind;
 	struct stack_key sk;
 
 	if (!r)
 		return 1;
 	if (r->tgid != c->tgid)
 		return 0;
-	start = r->start;
-	end = start + r->len_bytes;
-	if (end <= c->lo || start >= c->hi)
+	kind = region_cut(r->start, r->len_bytes, c->lo, c->hi, &cut);
+	if (kind == REGION_CUT_NONE)
 		return 0;
 	sk = r->stack;
 	if (!c->touched) {
@@ -87,26 +89,29 @@ static long region_unmap_cb(__u32 i, struct region_unmap_ctx *c)
 		c->first_stack = sk;
 		c->first_ts = r->ts_ns;
 	}
-	cut_lo = start > c->lo ? start : c->lo;
-	cut_hi = end < c->hi ? end : c->hi;
-	c->unmapped += cut_hi - cut_lo;
-	if (cut_lo == start && cut_hi == end) {		/* whole region */
-		agg_add(&sk, -(__s64)(end - start), -1);
-		r->tgid = 0;
-	} else if (cut_lo == start) {			/* head */
-		r->start = cut_hi;
-		r->len_bytes = end - cut_hi;
-		agg_add(&sk, -(__s64)(cut_hi - cut_lo), 0);
-	} else if (cut_hi == end) {			/* tail */
-		r->len_bytes = cut_lo - start;
-		agg_add(&sk, -(__s64)(cut_hi - cut_lo), 0);
-	} else {					/* middle: split */
-		r->len_bytes = cut_lo - start;
-		agg_add(&sk, -(__s64)(end - start - (cut_lo - start)), 0);
-		c->tail_start = cut_hi;
-		c->tail_len = end - cut_hi;
+	c->unmapped += cut.unmapped_bytes;
+	switch (kind) {
+	case REGION_CUT_WHOLE:
+		agg_add(&sk, -(__s64)cut.freed_bytes, -1);
+		r->tgid = 0;	/* last: the slot is free for others from here */
+		break;
+	case REGION_CUT_HEAD:
+		r->start = cut.start;
+		r->len_bytes = cut.len_bytes;
+		agg_add(&sk, -(__s64)cut.freed_bytes, 0);
+		break;
+	case REGION_CUT_TAIL:
+		r->len_bytes = cut.len_bytes;
+		agg_add(&sk, -(__s64)cut.freed_bytes, 0);
+		break;
+	default:	/* REGION_CUT_MIDDLE: region_unmap() re-adds the tail */
+		r->len_bytes = cut.len_bytes;
+		agg_add(&sk, -(__s64)cut.freed_bytes, 0);
+		c->tail_start = cut.tail_start;
+		c->tail_len = cut.tail_len_bytes;
 		c->tail_ts = r->ts_ns;
 		c->tail_stack = sk;
+		break;
 	}
 	return 0;
 }
@@ -117,11 +122,6 @@ static __always_inline void region_unmap(struct region_unmap_ctx *c)
 	if (c->tail_len)
 		region_add(c->tgid, c->tail_start, c->tail_len, &c->tail_stack,
 			   c->tail_ts, false);
-}
-
-static __always_inline __u64 page_round(__u64 len)
-{
-	return (len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 }
 
 

@@ -4,20 +4,7 @@
 #define LEAKSCOPE_STACK_BPF_H
 
 #include "unwind.bpf.h"
-
-/* 64-bit hash of the frames (never STACK_ID_LOST). */
-static __always_inline __u64 hash_frames(const struct stack_trace *st)
-{
-	__u64 h = 0xcbf29ce484222325ULL;
-
-	for (int i = 0; i < MAX_STACK_DEPTH; i++) {
-		if (i >= st->nr)
-			break;
-		h = (h ^ st->ips[i]) * 0x100000001b3ULL;
-		h ^= h >> 29;
-	}
-	return h ? h : 1;
-}
+#include "framehash.h"	/* hash_frames(): a stack's id, unit-tested */
 
 struct fp_frame {
 	__u64 next;	/* saved rbp of the caller */

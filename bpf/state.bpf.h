@@ -161,21 +161,6 @@ struct {
 	__uint(max_entries, 64 * 1024);
 } events SEC(".maps");
 
-/* nmemb * size, or 0 when it overflows (the call then returns NULL). */
-static __always_inline __u64 array_bytes(__u64 nmemb, __u64 size)
-{
-	__u64 max;
-
-	if (!nmemb)
-		return 0;
-	max = ~0ULL / nmemb;
-	/* keep clang from fusing this into a 128-bit multiply BPF lacks */
-	asm volatile("" : "+r"(max));
-	if (size > max)
-		return 0;
-	return nmemb * size;
-}
-
 static __always_inline void count(enum counter c)
 {
 	__u32 key = c;
