@@ -308,6 +308,7 @@ int sched_exec(void *ctx)
 
 	if (is_target(tgid)) {
 		uw_forget(tgid);	/* the old image's code is gone */
+		bpf_map_delete_elem(&py_config, &tgid);	/* and its interpreter */
 		emit(EV_EXEC, tgid);
 		if (holding_current())
 			hold_current();	/* the new program's tables first */
@@ -325,6 +326,7 @@ int sched_exit(void *ctx)
 		return 0;
 	if (tid == tgid) {
 		uw_forget(tgid);
+		bpf_map_delete_elem(&py_config, &tgid);
 		emit(EV_EXIT, tgid);
 	}
 	return 0;

@@ -159,7 +159,7 @@ static long py_step(__u32 i, struct py_walk *w)
  * the target is not Python or this thread runs no Python code. */
 static __always_inline struct py_trace *walk_python_stack(void)
 {
-	__u32 zero = 0;
+	__u32 zero = 0, tgid;
 	const struct py_offsets *py;
 	struct py_trace *pt;
 	struct py_walk w;
@@ -167,7 +167,8 @@ static __always_inline struct py_trace *walk_python_stack(void)
 
 	if (!python_enabled)
 		return NULL;
-	py = bpf_map_lookup_elem(&py_config, &zero);
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	py = bpf_map_lookup_elem(&py_config, &tgid);
 	if (!py || !py->runtime_addr)
 		return NULL;
 	ts = py_thread_state(py);

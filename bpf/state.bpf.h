@@ -125,10 +125,13 @@ struct {
 	__type(value, __u64);
 } py_code_seen SEC(".maps");
 
-/* The target interpreter's layout; runtime_addr 0 until it is known. */
+/* Each Python process's interpreter layout, by tgid (pushed by user
+ * space when it finds one; a process without an entry runs no Python
+ * leakscope can read).  Grows with use. */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_PY_PROCS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct py_offsets);
 } py_config SEC(".maps");

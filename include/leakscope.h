@@ -163,6 +163,7 @@ struct inflight {
  * time; filled by user space (user/python.c) from per-version tables or
  * the interpreter's own _Py_DebugOffsets.  runtime_addr 0: not Python. */
 #define MAX_PY_DEPTH	48
+#define MAX_PY_PROCS	4096	/* Python processes traced at once (py_config) */
 #define PY_FRAME_READ	128	/* bytes of a frame read at once (covers 3.6's f_lasti) */
 #define PY_MAX_THREADS	256	/* thread states searched for the current one */
 #define PY_OWNED_BY_CSTACK 3	/* 3.12+: a shim frame of the C stack */

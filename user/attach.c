@@ -21,7 +21,7 @@
 #include "target.h"
 #include "elfsym.h"
 #include "leakscope.h"
-#include "leakscope.skel.h"
+#include "trace.h"
 
 #define MAX_LINKS (2 * MAX_SITES + 16)
 #define MAX_FUNC_BYTES 4096	/* decoded per function for branch checks */
@@ -36,13 +36,13 @@ struct attachment {
 
 struct probe_spec {
 	const char *sym;
-	size_t prog_off;	/* offsetof(struct leakscope_bpf, progs.X) */
+	const char *prog;	/* the entry program's name */
 	bool ret;		/* also attach the shared return probe */
 	bool required;		/* fail if missing (C library only) */
 	int nargs;		/* integer arguments the entry program reads */
 };
 
-#define PROG(name) offsetof(struct leakscope_bpf, progs.name)
+#define PROG(name) #name
 
 /* The malloc family, in whichever library provides it (names get the
  * allocator's prefix, e.g. je_ for a prefixed jemalloc). */
@@ -205,7 +205,7 @@ static int plan_lib(struct probe_plan *plan, const struct probe_spec *specs,
 		s->lib_path = path;
 		s->lib_name = name;
 		s->entry_off = off;
-		s->prog_off = specs[i].prog_off;
+		s->prog = specs[i].prog;
 		s->ret = specs[i].ret;
 		s->alias = is_alias(plan, path, off);
 		err = place_site(e, s, size, specs[i].nargs, may_move);
@@ -323,9 +323,14 @@ void attach__print_plan(FILE *out, const struct probe_plan *plan)
 	}
 }
 
-static struct bpf_program *prog_at(struct leakscope_bpf *skel, size_t off)
+/* The entry and return programs of a site (both the empty one for
+ * --empty-probes, the benchmark floor). */
+static int site_progs(const struct trace *t, const struct probe_site *s, bool empty,
+		      struct bpf_program **entry, struct bpf_program **ret)
 {
-	return *(struct bpf_program **)((char *)skel + off);
+	*entry = trace__prog(t, empty ? "empty_probe" : s->prog);
+	*ret = trace__prog(t, empty ? "empty_probe" : "alloc_return");
+	return *entry && *ret ? 0 : -ENOENT;
 }
 
 static int keep(struct attachment *a, struct bpf_link *l)
@@ -341,14 +346,15 @@ static int keep(struct attachment *a, struct bpf_link *l)
 	return 0;
 }
 
-static int attach_site(struct leakscope_bpf *skel, struct attachment *a,
+static int attach_site(struct trace *t, struct attachment *a,
 		       const struct probe_site *s, pid_t pid, bool empty)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, uo);
-	struct bpf_program *entry = empty ? skel->progs.empty_probe : prog_at(skel, s->prog_off);
-	struct bpf_program *ret = empty ? skel->progs.empty_probe : skel->progs.alloc_return;
-	int err;
+	struct bpf_program *entry, *ret;
+	int err = site_progs(t, s, empty, &entry, &ret);
 
+	if (err)
+		return err;
 	err = keep(a, bpf_program__attach_uprobe_opts(entry, pid, s->lib_path,
 						      s->entry_off + s->place.offset, &uo));
 	if (err || !s->ret)
@@ -358,21 +364,21 @@ static int attach_site(struct leakscope_bpf *skel, struct attachment *a,
 						       s->entry_off + s->place.offset, &uo));
 }
 
-static int attach_tracepoints(struct leakscope_bpf *skel, struct attachment *a)
+static int attach_tracepoints(struct trace *t, struct attachment *a)
 {
-	struct bpf_program *tps[] = {
-		skel->progs.sys_enter_mmap, skel->progs.sys_exit_mmap,
-		skel->progs.sys_enter_munmap, skel->progs.sys_exit_munmap,
-		skel->progs.sys_enter_mremap, skel->progs.sys_exit_mremap,
-		skel->progs.sched_exec, skel->progs.sched_exit,
+	static const char *const tps[] = {
+		"sys_enter_mmap", "sys_exit_mmap", "sys_enter_munmap", "sys_exit_munmap",
+		"sys_enter_mremap", "sys_exit_mremap", "sched_exec", "sched_exit",
 	};
 	int err;
 
 	for (size_t i = 0; i < COUNT(tps); i++) {
-		err = keep(a, bpf_program__attach(tps[i]));
+		struct bpf_program *p = trace__prog(t, tps[i]);
+
+		err = p ? keep(a, bpf_program__attach(p)) : -ENOENT;
 		if (err) {
 			fprintf(stderr, "leakscope: cannot attach tracepoint %s: %s\n",
-				bpf_program__section_name(tps[i]), strerror(-err));
+				tps[i], strerror(-err));
 			return err;
 		}
 	}
@@ -404,7 +410,7 @@ static void group_add(struct link_group *g, int *ng, int prog_fd, const char *pa
 }
 
 /* Every site through uprobe-multi links: a link per program and file. */
-static int attach_multi(struct leakscope_bpf *skel, struct attachment *a,
+static int attach_multi(struct trace *t, struct attachment *a,
 			const struct probe_plan *plan, pid_t pid, bool empty)
 {
 	struct link_group *g = calloc(2 * MAX_SITES, sizeof(*g));
@@ -414,13 +420,14 @@ static int attach_multi(struct leakscope_bpf *skel, struct attachment *a,
 		return -ENOMEM;
 	for (int i = 0; i < plan->n; i++) {
 		const struct probe_site *s = &plan->sites[i];
-		struct bpf_program *entry = empty ? skel->progs.empty_probe
-						  : prog_at(skel, s->prog_off);
-		struct bpf_program *ret = empty ? skel->progs.empty_probe
-						: skel->progs.alloc_return;
+		struct bpf_program *entry, *ret;
 
 		if (s->alias)
 			continue;
+		if (site_progs(t, s, empty, &entry, &ret)) {
+			err = -ENOENT;
+			break;
+		}
 		group_add(g, &ng, bpf_program__fd(entry), s->lib_path, false,
 			  s->entry_off + s->place.offset);
 		if (s->ret)
@@ -447,14 +454,14 @@ static int attach_multi(struct leakscope_bpf *skel, struct attachment *a,
 	return err;
 }
 
-struct attachment *attach__probes(struct leakscope_bpf *skel,
+struct attachment *attach__probes(struct trace *t,
 				  const struct probe_plan *plan, pid_t pid,
 				  bool empty)
 {
-	return attach__probes_opt(skel, plan, pid, empty, !empty);
+	return attach__probes_opt(t, plan, pid, empty, !empty);
 }
 
-struct attachment *attach__probes_opt(struct leakscope_bpf *skel,
+struct attachment *attach__probes_opt(struct trace *t,
 				      const struct probe_plan *plan, pid_t pid,
 				      bool empty, bool tracepoints)
 {
@@ -464,9 +471,9 @@ struct attachment *attach__probes_opt(struct leakscope_bpf *skel,
 	if (!a)
 		return NULL;
 	if (tracepoints)
-		err = attach_tracepoints(skel, a);
+		err = attach_tracepoints(t, a);
 	if (!err && plan->multi_links) {
-		err = attach_multi(skel, a, plan, pid, empty);
+		err = attach_multi(t, a, plan, pid, empty);
 		goto out;
 	}
 	for (int i = 0; i < plan->n && !err; i++) {
@@ -474,7 +481,7 @@ struct attachment *attach__probes_opt(struct leakscope_bpf *skel,
 
 		if (s->alias)
 			continue;
-		err = attach_site(skel, a, s, pid, empty);
+		err = attach_site(t, a, s, pid, empty);
 		if (err)
 			fprintf(stderr, "leakscope: cannot attach uprobe to %s in %s: %s\n",
 				s->sym, s->lib_name, strerror(-err));

@@ -9,7 +9,7 @@
 
 #include "placement.h"
 
-struct leakscope_bpf;
+struct trace;
 struct attachment;
 
 enum alloc_kind {
@@ -57,7 +57,7 @@ struct probe_site {
 	const char *lib_name;
 	uint64_t entry_off;	/* file offset of the function */
 	struct placement place;	/* probe at entry_off + place.offset */
-	size_t prog_off;	/* which BPF program (offset into the skeleton) */
+	const char *prog;	/* which BPF program (its name) */
 	bool ret;		/* also a return probe (at entry_off) */
 	bool alias;		/* same address as an earlier site: not probed */
 };
@@ -85,13 +85,13 @@ void attach__print_plan(FILE *out, const struct probe_plan *plan);
 
 /* Attaches the plan (filtered to pid) and the tracepoints.  Returns NULL
  * after printing why; nothing stays attached then. */
-struct attachment *attach__probes(struct leakscope_bpf *skel,
+struct attachment *attach__probes(struct trace *t,
 				  const struct probe_plan *plan, pid_t pid,
 				  bool empty);
 
 /* The same; tracepoints (shared by every process) only if asked: once
  * per trace when several libraries are probed. */
-struct attachment *attach__probes_opt(struct leakscope_bpf *skel,
+struct attachment *attach__probes_opt(struct trace *t,
 				      const struct probe_plan *plan, pid_t pid,
 				      bool empty, bool tracepoints);
 

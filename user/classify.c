@@ -38,10 +38,6 @@ const char *classify__label(enum leak_class c)
 
 void history__push(struct history *h, double t_s, double bytes)
 {
-	if (h->n == 0)
-		h->first_bytes = bytes;
-	if (bytes > h->peak_bytes)
-		h->peak_bytes = bytes;
 	h->t_s[h->next] = t_s;
 	h->bytes[h->next] = bytes;
 	h->next = (h->next + 1) % HISTORY_LEN;

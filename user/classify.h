@@ -18,13 +18,14 @@ enum leak_class {
 	CLASS_CHURN,		/* allocated and freed, near zero outstanding */
 };
 
+/* The last HISTORY_LEN samples of one series, a ring.  Floats: a
+ * timeline keeps several per stack (timeline.c); seconds since the trace
+ * began and bytes are exact enough in 24 bits for a trend. */
 struct history {
-	double t_s[HISTORY_LEN];	/* sample times, seconds */
-	double bytes[HISTORY_LEN];
-	int n;				/* samples held (<= HISTORY_LEN) */
-	int next;			/* ring position of the next sample */
-	double first_bytes;		/* the very first sample, ever */
-	double peak_bytes;		/* the largest sample, ever */
+	float t_s[HISTORY_LEN];		/* sample times, seconds */
+	float bytes[HISTORY_LEN];
+	uint8_t n;			/* samples held (<= HISTORY_LEN) */
+	uint8_t next;			/* ring position of the next sample */
 };
 
 struct verdict {

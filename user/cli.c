@@ -262,11 +262,9 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 	defaults(o);
 	if (argc > 1 && (!strcmp(argv[1], "probes") || !strcmp(argv[1], "top") ||
 			 !strcmp(argv[1], "record") || !strcmp(argv[1], "serve"))) {
-		o->list_probes = argv[1][0] == 'p';
-		o->top = argv[1][0] == 't';
-		o->record = argv[1][0] == 'r';
-		o->serve = !strcmp(argv[1], "serve");
-		if (o->top || o->record)
+		o->command = argv[1][0] == 'p' ? CMD_PROBES : argv[1][0] == 't' ? CMD_TOP
+			     : argv[1][0] == 'r' ? CMD_RECORD : CMD_SERVE;
+		if (o->command == CMD_TOP || o->command == CMD_RECORD)
 			o->interval_s = 1;	/* live view; record: history for classes */
 		argv++;
 		argc--;
@@ -429,20 +427,18 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 	}
 	if (parse_positional(argc - optind, &argv[optind], o, err))
 		return -EINVAL;
-	if (!o->record && (o->duration_s || strcmp(o->output, "-"))) {
+	if (o->command != CMD_RECORD && (o->duration_s || strcmp(o->output, "-"))) {
 		fprintf(err, "leakscope: --duration and -o go with `leakscope record`\n");
 		return -EINVAL;
 	}
-	if (!o->serve && (o->listen || o->web_config)) {
+	if (o->command != CMD_SERVE && (o->listen || o->web_config)) {
 		fprintf(err, "leakscope: --listen and --web-config go with `leakscope serve`\n");
 		return -EINVAL;
 	}
 	if (!o->listen)
 		o->listen = DEFAULT_LISTEN;
-	if (o->pymalloc && (o->no_python || o->cmd)) {
-		fprintf(err, o->cmd ? "leakscope: --pymalloc needs -p PID (the interpreter is "
-			"found in the running process)\n"
-			: "leakscope: --pymalloc and --no-python contradict each other\n");
+	if (o->pymalloc && o->no_python) {
+		fprintf(err, "leakscope: --pymalloc and --no-python contradict each other\n");
 		return -EINVAL;
 	}
 	if (o->python_only && o->no_python) {
@@ -464,11 +460,6 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 	}
 	if (o->all && o->comm) {
 		fprintf(err, "leakscope: --comm already means all processes named NAME; drop --all\n");
-		return -EINVAL;
-	}
-	if (cli__multi(o) && (o->pymalloc || o->list_probes || o->serve)) {
-		fprintf(err, "leakscope: several processes at once: no --pymalloc, `probes` or "
-			"`serve` (give one -p)\n");
 		return -EINVAL;
 	}
 	if (o->kernel && o->cmd) {

@@ -9,6 +9,15 @@
 
 enum record_format { FORMAT_PPROF = 0, FORMAT_FOLDED, FORMAT_JSON };
 
+/* The command: `leakscope [probes|top|record|serve] ...` */
+enum command {
+	CMD_TRACE = 0,		/* reports every interval (text or JSON) */
+	CMD_PROBES,		/* print the probe plan; nothing attached */
+	CMD_TOP,		/* the live view */
+	CMD_RECORD,		/* one profile at the end */
+	CMD_SERVE,		/* HTTP agent (/metrics, pprof) */
+};
+
 #define DEFAULT_LISTEN "127.0.0.1:9464"
 
 #define MAX_PIDS 64
@@ -34,13 +43,10 @@ struct options {
 	uint32_t max_stacks;	/* --max-stacks: distinct stacks tracked */
 	uint64_t sample_bytes;	/* --sample-bytes: mean bytes between samples, 0 = all */
 	uint64_t scan_limit;	/* --scan-limit: blocks up to which ages are exact */
-	bool list_probes;	/* `leakscope probes ...`: print the probe plan */
-	bool top;		/* `leakscope top ...`: the live view */
-	bool record;		/* `leakscope record ...`: one profile at the end */
+	enum command command;
 	double duration_s;	/* record --duration; 0 = until stopped or exit */
 	const char *output;	/* record -o; "-" = stdout */
 	int format;		/* record --format: enum record_format */
-	bool serve;		/* `leakscope serve ...`: HTTP agent (/metrics, pprof) */
 	const char *listen;	/* serve --listen ADDR:PORT */
 	bool python_only;	/* --python-only: Python frames alone */
 	bool no_python;		/* --no-python: native stacks only */

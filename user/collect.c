@@ -1,4 +1,6 @@
-/* collect.c - reads the BPF maps into a struct report.
+/* collect.c - builds a struct report from a snapshot of the aggregates
+ * (snapshot.c) and the timeline (timeline.c): scan, filter, classify,
+ * group by process, sort, top N, stack traces.
  *
  * Bytes and counts per stack come from the aggregate the BPF programs
  * keep up to date (O(stacks)), with the time since which each stack has
@@ -21,10 +23,11 @@
 
 #include "collect.h"
 #include "leakscope.h"
-#include "leakscope.skel.h"
 #include "mapiter.h"
 #include "sampler.h"
 #include "stacktab.h"
+#include "timeline.h"
+#include "trace.h"
 
 /* The stacks of the report being built. */
 struct agg_work {
@@ -33,7 +36,7 @@ struct agg_work {
 };
 
 struct collector {
-	struct leakscope_bpf *skel;
+	int allocs_fd, regions_fd, aggs_fd, stacks_fd, py_stacks_fd;
 	struct collect_filter f;
 	bool filtered;
 	bool scan_sums;		/* filtered or sampled: sums come from the scan */
@@ -41,9 +44,9 @@ struct collector {
 	int ncpus;
 	struct stacktab index;	/* stack -> position in work */
 	struct stacktab prev;	/* stack -> bytes at the previous report */
-	struct stacktab hist_index;	/* stack -> position in hist */
-	struct history *hist;	/* outstanding bytes of each stack over time */
-	size_t nhist, caphist;
+	const struct timeline *tl;	/* this report's: classes, series */
+	struct series_point *series;	/* the top stacks' and the total's */
+	size_t capseries;
 	struct agg_work work;
 	pid_t pid;
 	uint64_t now_ns;
@@ -59,21 +62,24 @@ struct collector {
 	int err;
 };
 
-struct collector *collector__new(struct leakscope_bpf *skel,
-				 const struct collect_filter *f)
+struct collector *collector__new(struct trace *t, const struct collect_filter *f)
 {
 	struct collector *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;
-	c->skel = skel;
+	c->allocs_fd = trace__map_fd(t, TRACE_MAP_ALLOCS);
+	c->regions_fd = trace__map_fd(t, TRACE_MAP_REGIONS);
+	c->aggs_fd = trace__map_fd(t, TRACE_MAP_STACK_AGGS);
+	c->stacks_fd = trace__map_fd(t, TRACE_MAP_STACKS);
+	c->py_stacks_fd = trace__map_fd(t, TRACE_MAP_PY_STACKS);
 	c->f = *f;
 	c->filtered = f->min_age_ns || f->min_size || f->max_size != UINT64_MAX;
 	c->scan_sums = c->filtered || f->sample_period;
 	sampling__init_tables(&c->tables);
 	c->ncpus = libbpf_num_possible_cpus();
 	if (c->ncpus <= 0 || stacktab__init(&c->index, 1024) ||
-	    stacktab__init(&c->prev, 1024) || stacktab__init(&c->hist_index, 1024) ||
+	    stacktab__init(&c->prev, 1024) ||
 	    stacktab__init(&c->proc_index, 256) || stacktab__init(&c->proc_prev, 256)) {
 		collector__free(c);
 		return NULL;
@@ -87,8 +93,7 @@ void collector__free(struct collector *c)
 		return;
 	stacktab__free(&c->index);
 	stacktab__free(&c->prev);
-	stacktab__free(&c->hist_index);
-	free(c->hist);
+	free(c->series);
 	free(c->work.v);
 	free(c->py);
 	free(c->procs);
@@ -153,13 +158,9 @@ static struct report_stack *work_entry(struct collector *c,
 	return s;
 }
 
-static void on_agg(const void *key, const void *val, void *ctx)
+static void on_agg(struct collector *c, const struct stack_key *k, const struct stack_agg *a)
 {
-	const struct stack_key *k = key;
-	const struct stack_agg *a = val;
-	struct collector *c = ctx;
 	struct report_stack *s;
-
 	bool held = a->outstanding_allocs || a->outstanding_bytes;
 
 	if ((c->pid && (pid_t)k->tgid != c->pid) ||
@@ -223,7 +224,7 @@ static void on_alloc(const void *key, const void *val, void *ctx)
 
 static int scan_regions(struct collector *c)
 {
-	int fd = bpf_map__fd(c->skel->maps.mmap_regions);
+	int fd = c->regions_fd;
 	struct mmap_region r;
 
 	for (__u32 i = 0; i < MAX_MMAP_REGIONS; i++) {
@@ -235,83 +236,19 @@ static int scan_regions(struct collector *c)
 	return 0;
 }
 
-static int read_counters(struct collector *c, struct report_totals *t)
+/* Every stack's class and growth rate, from its timeline. */
+static void classify_stacks(struct collector *c)
 {
-	int fd = bpf_map__fd(c->skel->maps.counters);
-	uint64_t sum[CNT__COUNT] = { 0 };
-	uint64_t *percpu = calloc(c->ncpus, sizeof(*percpu));
-
-	if (!percpu)
-		return -ENOMEM;
-	for (__u32 k = 0; k < CNT__COUNT; k++) {
-		if (bpf_map_lookup_elem(fd, &k, percpu)) {
-			free(percpu);
-			return -errno;
-		}
-		for (int i = 0; i < c->ncpus; i++)
-			sum[k] += percpu[i];
-	}
-	free(percpu);
-	t->allocs = sum[CNT_ALLOCS];
-	t->frees = sum[CNT_FREES];
-	t->untracked_frees = sum[CNT_UNTRACKED_FREES];
-	t->failed_allocs = sum[CNT_FAILED_ALLOCS];
-	t->nested_calls = sum[CNT_NESTED_CALLS];
-	for (int k = CNT_DROP_ALLOC_MAP_FULL; k < CNT_DROP__END; k++) {
-		t->drops[k] = sum[k];
-		t->dropped += sum[k];
-	}
-	for (int k = UW_STOP_NO_TABLE; k < UW_STOP__COUNT; k++) {
-		t->cut[k] = sum[CNT_UNWIND_STOP_BASE + k];
-		t->cut_total += t->cut[k];
-	}
-	t->fp_fallback = sum[CNT_UNWIND_FP_FALLBACK];
-	return 0;
-}
-
-/* The history of a stack, created empty if new.  NULL on ENOMEM. */
-static struct history *history_of(struct collector *c, const struct stack_key *k)
-{
-	int64_t *idx = stacktab__upsert(&c->hist_index, k, -1);
-
-	if (!idx)
-		return NULL;
-	if (*idx < 0) {
-		if (c->nhist == c->caphist) {
-			size_t cap = c->caphist ? c->caphist * 2 : 256;
-			struct history *nh = realloc(c->hist, cap * sizeof(*nh));
-
-			if (!nh)
-				return NULL;
-			c->hist = nh;
-			c->caphist = cap;
-		}
-		memset(&c->hist[c->nhist], 0, sizeof(c->hist[0]));
-		*idx = c->nhist++;
-	}
-	return &c->hist[*idx];
-}
-
-/* Adds this report's bytes to every stack's history and classifies it. */
-static int classify_stacks(struct collector *c)
-{
-	double now_s = c->now_ns / 1e9;
-
 	for (size_t i = 0; i < c->work.n; i++) {
 		struct report_stack *s = &c->work.v[i];
-		struct history *h = history_of(c, &s->key);
 		double newest_age = s->last_alloc_ns && c->now_ns >= s->last_alloc_ns
 				    ? (c->now_ns - s->last_alloc_ns) / 1e9 : -1;
-		struct verdict v;
+		struct verdict v = timeline__classify(c->tl, &s->key, c->f.interval_s,
+						      newest_age, c->f.min_age_s);
 
-		if (!h)
-			return -ENOMEM;
-		history__push(h, now_s, s->bytes);
-		v = classify__stack(h, newest_age, c->f.min_age_s);
 		s->cls = v.cls;
 		s->growth_bytes_per_s = v.growth_bytes_per_s;
 	}
-	return 0;
 }
 
 /* Growth since the previous report; then remember this one. */
@@ -339,7 +276,7 @@ static const struct py_trace *read_py(struct collector *c, const struct report_s
 				      struct py_trace *pt)
 {
 	if (!c->f.python || s->key.id == STACK_ID_LOST ||
-	    bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.py_stacks), &s->key.id, pt))
+	    bpf_map_lookup_elem(c->py_stacks_fd, &s->key.id, pt))
 		return NULL;
 	if (pt->nr > MAX_PY_DEPTH)
 		pt->nr = MAX_PY_DEPTH;
@@ -350,7 +287,7 @@ static const struct py_trace *read_py(struct collector *c, const struct report_s
  * unless the kernel already recovered that same frame itself. */
 static void read_trace(struct collector *c, struct report_stack *s)
 {
-	int fd = bpf_map__fd(c->skel->maps.stacks);
+	int fd = c->stacks_fd;
 	struct stack_trace st;
 	uint32_t n = 0;
 
@@ -373,23 +310,9 @@ static void read_trace(struct collector *c, struct report_stack *s)
 		s->ips[s->nips++] = st.ips[n];
 }
 
-static uint64_t ktime_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);	/* = bpf_ktime_get_ns() */
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-/* A process's key in the history and growth tables: no stack has it. */
-static struct stack_key proc_key(pid_t pid)
-{
-	return (struct stack_key){ .tgid = pid, .pad = 1, .id = ~0ULL, .lead_pc = ~0ULL };
-}
-
 static struct report_proc *proc_of(struct collector *c, pid_t pid)
 {
-	struct stack_key k = proc_key(pid);
+	struct stack_key k = timeline__proc_key(pid);
 	int64_t *idx = stacktab__upsert(&c->proc_index, &k, -1);
 
 	if (!idx)
@@ -426,8 +349,6 @@ static int cmp_proc(const void *a, const void *b)
  * history, like a stack's), biggest first. */
 static int group_processes(struct collector *c, struct report *r)
 {
-	double now_s = c->now_ns / 1e9;
-
 	stacktab__clear(&c->proc_index);
 	for (size_t i = 0; i < c->work.n; i++) {
 		struct report_proc *p = proc_of(c, c->work.v[i].key.tgid);
@@ -441,15 +362,10 @@ static int group_processes(struct collector *c, struct report *r)
 	r->nprocs = c->proc_index.n;
 	for (size_t i = 0; i < r->nprocs; i++) {
 		struct report_proc *p = &c->procs[i];
-		struct stack_key k = proc_key(p->pid);
-		struct history *h = history_of(c, &k);
+		struct stack_key k = timeline__proc_key(p->pid);
 		int64_t *prev = stacktab__find(&c->proc_prev, &k), *slot;
-		struct verdict v;
+		struct verdict v = timeline__classify(c->tl, &k, c->f.interval_s, -1, 0);
 
-		if (!h)
-			return -ENOMEM;
-		history__push(h, now_s, p->bytes);
-		v = classify__stack(h, -1, 0);
 		p->cls = v.cls;
 		p->growth_bytes_per_s = v.growth_bytes_per_s;
 		p->growth_bytes = p->bytes - (prev ? *prev : 0);
@@ -463,39 +379,59 @@ static int group_processes(struct collector *c, struct report *r)
 	return 0;
 }
 
-int collector__collect(struct collector *c, pid_t pid, struct report *r)
+/* The chart series of the top stacks and the total (record, serve). */
+static int fill_series(struct collector *c, struct report *r)
 {
-	struct timespec wall;
-	size_t kept = 0;
-	int err;
+	size_t need = (r->nstacks + 1) * TIMELINE_SERIES_MAX;
+	struct stack_key total = timeline__total_key();
+	struct series_point *p;
 
-	memset(&r->totals, 0, sizeof(r->totals));
+	if (need > c->capseries) {
+		p = realloc(c->series, need * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		c->series = p;
+		c->capseries = need;
+	}
+	p = c->series;
+	r->total_series.p = p;
+	r->total_series.n = timeline__series(c->tl, &total, p);
+	p += r->total_series.n;
+	for (size_t i = 0; i < r->nstacks; i++) {
+		r->stacks[i].series.p = p;
+		r->stacks[i].series.n = timeline__series(c->tl, &r->stacks[i].key, p);
+		p += r->stacks[i].series.n;
+	}
+	return 0;
+}
+
+int collector__collect(struct collector *c, const struct snapshot *snap,
+		       const struct timeline *tl, pid_t pid, struct report *r)
+{
+	size_t kept = 0;
+	int err = 0;
+
 	c->pid = pid;
+	c->tl = tl;
 	c->err = 0;
 	c->scanned = 0;
 	c->agg_blocks = 0;
 	c->work.n = 0;
 	stacktab__clear(&c->index);
-	clock_gettime(CLOCK_REALTIME, &wall);
-	r->timestamp = wall.tv_sec + wall.tv_nsec / 1e9;
-	c->now_ns = r->now_ns = ktime_now_ns();
+	r->totals = snap->totals;
+	r->timestamp = snap->wall_s;
+	c->now_ns = r->now_ns = snap->now_ns;
 	r->filtered = c->filtered;
 	r->sample_period = c->f.sample_period;
-
-	err = read_counters(c, &r->totals);
-	r->totals.kernel_mem_bytes = collector__kernel_memory(c);
 	r->totals.exited_procs = c->exited_procs;
 	r->totals.exited_blocks = c->exited_blocks;
 	r->totals.exited_bytes = c->exited_bytes;
-	if (!err)
-		err = mapiter__each(bpf_map__fd(c->skel->maps.stack_aggs),
-				    sizeof(struct stack_key), sizeof(struct stack_agg),
-				    on_agg, c);
+	for (size_t i = 0; i < snap->n; i++)
+		on_agg(c, &snap->v[i].key, &snap->v[i].agg);
 	r->ages_exact = c->scan_sums || c->agg_blocks <= (int64_t)c->f.scan_limit;
-	if (!err && r->ages_exact)
-		err = mapiter__each(bpf_map__fd(c->skel->maps.allocs),
-				    sizeof(struct alloc_key), sizeof(struct alloc_rec),
-				    on_alloc, c);
+	if (!c->err && r->ages_exact)
+		err = mapiter__each(c->allocs_fd, sizeof(struct alloc_key),
+				    sizeof(struct alloc_rec), on_alloc, c);
 	if (!err && r->ages_exact)
 		err = scan_regions(c);
 	if (!err)
@@ -521,8 +457,7 @@ int collector__collect(struct collector *c, pid_t pid, struct report *r)
 	}
 	c->work.n = kept;
 	err = update_growth(c);
-	if (!err)
-		err = classify_stacks(c);
+	classify_stacks(c);
 	if (!err && !pid)
 		err = group_processes(c, r);
 	if (err)
@@ -545,7 +480,7 @@ int collector__collect(struct collector *c, pid_t pid, struct report *r)
 		read_trace(c, &r->stacks[i]);
 		r->stacks[i].py = c->f.python ? read_py(c, &r->stacks[i], &c->py[i]) : NULL;
 	}
-	return 0;
+	return c->f.series ? fill_series(c, r) : 0;
 }
 
 /* ---- processes that exited ---------------------------------------------- */
@@ -614,36 +549,6 @@ static int delete_keys(int fd, struct forget *f)
 	return f->err;
 }
 
-/* The kernel memory a map holds, as the kernel counts it (fdinfo's
- * memlock: since 6.4 what a map really uses, allocated entries for maps
- * that grow; the full size before). */
-static uint64_t map_memory(int fd)
-{
-	char path[64], line[128];
-	unsigned long long v = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "re");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "memlock: %llu", &v) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return v;
-}
-
-uint64_t collector__kernel_memory(struct collector *c)
-{
-	struct bpf_map *m;
-	uint64_t sum = 0;
-
-	bpf_object__for_each_map(m, c->skel->obj)
-		if (bpf_map__fd(m) >= 0)
-			sum += map_memory(bpf_map__fd(m));
-	return sum;
-}
-
 int collector__forget(struct collector *c, pid_t *pids, size_t n)
 {
 	struct forget f = { .pids = pids };
@@ -657,14 +562,14 @@ int collector__forget(struct collector *c, pid_t *pids, size_t n)
 			pids[f.n++] = pids[i];
 	n = f.n;
 	f.ksz = sizeof(struct alloc_key);
-	fd = bpf_map__fd(c->skel->maps.allocs);
+	fd = c->allocs_fd;
 	err = mapiter__each(fd, f.ksz, sizeof(struct alloc_rec), on_forget_alloc, &f);
 	if (!err)
 		err = delete_keys(fd, &f);
 	for (__u32 i = 0; !err && i < MAX_MMAP_REGIONS; i++) {
 		struct mmap_region r;
 
-		fd = bpf_map__fd(c->skel->maps.mmap_regions);
+		fd = c->regions_fd;
 		if (bpf_map_lookup_elem(fd, &i, &r) || !r.tgid || !forgotten(&f, r.tgid))
 			continue;
 		f.blocks++;
@@ -676,7 +581,7 @@ int collector__forget(struct collector *c, pid_t *pids, size_t n)
 	f.keys = NULL;
 	f.cap = 0;
 	f.ksz = sizeof(struct stack_key);
-	fd = bpf_map__fd(c->skel->maps.stack_aggs);
+	fd = c->aggs_fd;
 	if (!err)
 		err = mapiter__each(fd, f.ksz, sizeof(struct stack_agg), on_forget_agg, &f);
 	if (!err)

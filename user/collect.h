@@ -7,8 +7,10 @@
 
 #include "report.h"
 
-struct leakscope_bpf;
+struct trace;
 struct collector;
+struct snapshot;
+struct timeline;
 
 struct collect_filter {
 	uint64_t min_age_ns;	/* 0 = none */
@@ -20,10 +22,11 @@ struct collect_filter {
 	double min_age_s;	/* --min-age, for the "old" class */
 	bool with_freed;	/* keep stacks that freed all they allocated (pprof) */
 	bool python;		/* read Python frames (py_stacks) */
+	bool series;		/* the top stacks' series over the run (charts) */
+	int interval_s;		/* report interval: the classes' time scale */
 };
 
-struct collector *collector__new(struct leakscope_bpf *skel,
-				 const struct collect_filter *f);
+struct collector *collector__new(struct trace *t, const struct collect_filter *f);
 void collector__free(struct collector *c);
 
 /* Default of --scan-limit: outstanding blocks up to which a report scans
@@ -31,15 +34,14 @@ void collector__free(struct collector *c);
  * aggregate, O(stacks). */
 #define DEFAULT_SCAN_LIMIT 65536
 
-/* Fills r (stacks are owned by the collector until the next call) for
- * process pid (0: every process traced; r->procs then groups them).  Cost: O(stacks) map reads; plus a batched scan of the
- * outstanding blocks when filters or sampling need it, or when there are
- * few enough for exact ages.  0 or a negative errno. */
-int collector__collect(struct collector *c, pid_t pid, struct report *r);
-
-/* Kernel memory held by leakscope's BPF maps, in bytes (as the kernel
- * counts it: what maps that grow have allocated so far). */
-uint64_t collector__kernel_memory(struct collector *c);
+/* Fills r (stacks are owned by the collector until the next call) from
+ * snap, with classes and series from tl, for process pid (0: every
+ * process traced; r->procs then groups them).  Cost: O(stacks), plus
+ * stack trace reads for the top N and a batched scan of the outstanding
+ * blocks when filters or sampling need it, or when there are few enough
+ * for exact ages.  0 or a negative errno. */
+int collector__collect(struct collector *c, const struct snapshot *snap,
+		       const struct timeline *tl, pid_t pid, struct report *r);
 
 /* Drops every record of processes that exited (an exited process leaks
  * nothing): blocks, regions, per-stack aggregates.  Counted in the

@@ -16,11 +16,11 @@
 
 #include "guard.h"
 #include "pygc.h"
-#include "leakscope.skel.h"
+#include "trace.h"
 
 struct usdt_attach {
 	struct pygc *g;
-	struct leakscope_bpf *skel;
+	struct trace *t;
 	pid_t pid;
 	const char *path;
 };
@@ -29,18 +29,18 @@ static int attach_usdt(void *arg)
 {
 	struct usdt_attach *a = arg;
 
-	a->g->start = bpf_program__attach_usdt(a->skel->progs.python_gc_start, a->pid, a->path,
-					       "python", "gc__start", NULL);
-	a->g->done = a->g->start ? bpf_program__attach_usdt(a->skel->progs.python_gc_done,
+	a->g->start = bpf_program__attach_usdt(trace__prog(a->t, "python_gc_start"), a->pid,
+					       a->path, "python", "gc__start", NULL);
+	a->g->done = a->g->start ? bpf_program__attach_usdt(trace__prog(a->t, "python_gc_done"),
 							    a->pid, a->path, "python",
 							    "gc__done", NULL)
 				 : NULL;
 	return 0;
 }
 
-int pygc__attach(struct pygc *g, struct leakscope_bpf *skel, pid_t pid, const char *open_path)
+int pygc__attach(struct pygc *g, struct trace *t, pid_t pid, const char *open_path)
 {
-	struct usdt_attach a = { g, skel, pid, open_path };
+	struct usdt_attach a = { g, t, pid, open_path };
 
 	memset(g, 0, sizeof(*g));
 	/* libbpf reads the notes through a mapping of the interpreter's

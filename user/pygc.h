@@ -28,12 +28,12 @@ struct pygc {
 	struct bpf_link *start, *done;
 };
 
-struct leakscope_bpf;
+struct trace;
 
 /* Attaches to the USDT probes of the interpreter ELF at path (as the
  * target maps it: open_path reaches it from here).  0, -ENOENT when the
  * interpreter was built without them (pyenv builds usually are). */
-int pygc__attach(struct pygc *g, struct leakscope_bpf *skel, pid_t pid, const char *open_path);
+int pygc__attach(struct pygc *g, struct trace *t, pid_t pid, const char *open_path);
 void pygc__detach(struct pygc *g);
 
 void pygc__event(struct pygc *g, const struct gc_event *ev);

@@ -439,13 +439,20 @@ void python__detect(pid_t pid, struct py_target *t)
 	procmaps__free(&maps);
 }
 
-int python__push(int map_fd, const struct py_target *t)
+int python__push(int map_fd, pid_t pid, const struct py_target *t)
 {
-	__u32 zero = 0;
+	__u32 key = pid;
 
 	if (t->status != PY_SUPPORTED)
 		return -EINVAL;
-	return bpf_map_update_elem(map_fd, &zero, &t->bpf, BPF_ANY) ? -errno : 0;
+	return bpf_map_update_elem(map_fd, &key, &t->bpf, BPF_ANY) ? -errno : 0;
+}
+
+void python__forget(int map_fd, pid_t pid)
+{
+	__u32 key = pid;
+
+	bpf_map_delete_elem(map_fd, &key);	/* none: fine */
 }
 
 void python__announce(const struct py_target *t)

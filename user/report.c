@@ -68,3 +68,25 @@ const char *report__cut_advice(int uw_stop)
 		return "";
 	}
 }
+
+const struct report_mapping *report__mapping(const struct report *r, pid_t pid, uint64_t addr)
+{
+	size_t lo = 0, hi = r->nmappings;
+
+	if (!addr)
+		return NULL;
+	addr--;			/* a return address: the call is before it */
+	while (lo < hi) {	/* the last mapping at or before (pid, addr) */
+		size_t mid = lo + (hi - lo) / 2;
+		const struct report_mapping *m = &r->mappings[mid];
+
+		if (m->pid < pid || (m->pid == pid && m->start <= addr))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return NULL;
+	lo--;
+	return r->mappings[lo].pid == pid && addr < r->mappings[lo].end ? &r->mappings[lo] : NULL;
+}

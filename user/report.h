@@ -65,6 +65,15 @@ struct report_stack {
 	struct report_series series;	/* record/serve: its history (n 0: none) */
 };
 
+/* An ELF file mapped in a process, as the symbolize stage found it for
+ * the report's frames (pprof's mappings). */
+struct report_mapping {
+	pid_t pid;
+	uint64_t start, end;	/* load address of the ELF, end of its last segment */
+	const char *path;	/* as the process names it; owned by the symbolizer */
+	char build_id[129];	/* lower-case hex; "" when the file has none */
+};
+
 /* One process of a report of several (--all, --comm, -p A -p B). */
 struct report_proc {
 	pid_t pid;
@@ -120,9 +129,15 @@ struct report {
 	size_t nprocs;
 	struct report_stack *stacks;	/* the top N, by bytes */
 	size_t nstacks;
+	struct report_mapping *mappings;	/* sorted by pid, start */
+	size_t nmappings;
 	double start_timestamp;	/* wall clock when tracing began */
+	double build_s;		/* how long making this report took */
 	struct report_series total_series;	/* record/serve: all stacks' sum */
 };
+
+/* The mapping of r holding return address addr in process pid, or NULL. */
+const struct report_mapping *report__mapping(const struct report *r, pid_t pid, uint64_t addr);
 
 /* Names of the drop counters, for both formats ("alloc_map_full", ...). */
 const char *report__drop_name(enum counter c);

@@ -172,8 +172,7 @@ static void *vec_push(struct vec *a)
 }
 
 struct builder {
-	pprof_module_fn module;
-	void *ctx;
+	const struct report *r;
 	struct strmap strs;
 	struct u64map fn_ids, loc_ids, map_ids;
 	struct vec fns, locs, maps, samples;	/* of the message structs */
@@ -219,13 +218,13 @@ static uint64_t function_id(struct builder *b, const char *name, const char *fil
 
 static uint64_t mapping_id(struct builder *b, uint64_t addr, bool symbolized)
 {
-	struct module_info mi;
+	const struct report_mapping *mi = report__mapping(b->r, b->pid, addr);
 	uint64_t *slot;
 	Mapping *m;
 
-	if (!b->module || b->module(b->ctx, b->pid, addr, &mi))
+	if (!mi)
 		return 0;
-	slot = u64map_slot(&b->map_ids, mi.start ^ b->salt);
+	slot = u64map_slot(&b->map_ids, mi->start ^ b->salt);
 	if (!slot) {
 		b->err = -ENOMEM;
 		return 0;
@@ -242,11 +241,11 @@ static uint64_t mapping_id(struct builder *b, uint64_t addr, bool symbolized)
 	}
 	perftools__profiles__mapping__init(m);
 	m->id = *slot = b->maps.n;
-	m->memory_start = mi.start;
-	m->memory_limit = mi.end;
+	m->memory_start = mi->start;
+	m->memory_limit = mi->end;
 	m->file_offset = 0;	/* the module's start is its offset-0 mapping */
-	m->filename = str(b, mi.path);
-	m->build_id = str(b, mi.build_id);
+	m->filename = str(b, mi->path);
+	m->build_id = str(b, mi->build_id);
 	m->has_functions = symbolized;
 	m->has_filenames = m->has_line_numbers = m->has_inline_frames = symbolized;
 	return m->id;
@@ -511,11 +510,10 @@ static int pack(struct builder *b, const struct pprof_meta *m, Profile *p,
 }
 
 int report_pprof__encode(const struct report *r, const struct pprof_meta *m,
-			 pprof_module_fn module, void *ctx,
 			 uint8_t **out, size_t *len)
 {
 	struct builder b = {
-		.module = module, .ctx = ctx,
+		.r = r,
 		.fns.size = sizeof(Function), .locs.size = sizeof(Location),
 		.maps.size = sizeof(Mapping), .samples.size = sizeof(Sample),
 		.loc_lines.size = sizeof(Line **), .sample_labels.size = sizeof(Label **),

@@ -20,16 +20,11 @@ struct pprof_meta {
  * (seconds since the epoch): this host's name, the start, the duration. */
 void report_pprof__meta(struct pprof_meta *m, double start_wall_s, const struct report *r);
 
-/* Where the module holding addr is mapped (pprof's mappings); returns 0,
- * or non-zero when unknown. */
-typedef int (*pprof_module_fn)(void *ctx, pid_t pid, uint64_t addr, struct module_info *out);
-
-/* Encodes every stack of r: sample types alloc_objects/count,
+/* Encodes every stack of r (its mappings from r->mappings): sample types alloc_objects/count,
  * alloc_space/bytes, inuse_objects/count, inuse_space/bytes (default),
  * labels pid, comm, hostname, class; ids dense from 1.  *out (malloc'd,
  * caller frees) holds the gzip-compressed profile.  0 or -ENOMEM. */
 int report_pprof__encode(const struct report *r, const struct pprof_meta *m,
-			 pprof_module_fn module, void *ctx,
 			 uint8_t **out, size_t *len);
 
 /* gzip (RFC 1952) of in[0..n) into *out (malloc'd).  0 or -ENOMEM. */

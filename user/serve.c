@@ -20,18 +20,16 @@
 
 #include "http.h"
 #include "leakscope.h"
-#include "leakscope.skel.h"
 #include "metrics.h"
 #include "report_pprof.h"
 #include "serve.h"
-#include "symbolize.h"
+#include "trace.h"
 #include "webconfig.h"
 
 struct serve {
 	struct http *http;
 	struct web_config web;		/* --web-config: TLS, users */
-	struct leakscope_bpf *skel;
-	struct symbolizer *sym;
+	struct trace *t;
 	const struct report *r;		/* NULL until the first report */
 	struct self_stats st;
 	int stats_fd;			/* BPF run-time stats on while open */
@@ -64,24 +62,7 @@ static void read_self(struct serve *s)
 
 static void read_bpf_stats(struct serve *s)
 {
-	struct bpf_program *prog;
-
-	s->st.bpf_run_ns = s->st.bpf_runs = 0;
-	bpf_object__for_each_program(prog, s->skel->obj) {
-		struct bpf_prog_info info = { 0 };
-		__u32 len = sizeof(info);
-		int fd = bpf_program__fd(prog);
-
-		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
-			continue;
-		s->st.bpf_run_ns += info.run_time_ns;
-		s->st.bpf_runs += info.run_cnt;
-	}
-}
-
-static int module_of(void *ctx, pid_t pid, uint64_t addr, struct module_info *out)
-{
-	return symbolizer__module(ctx, addr, out);
+	trace__bpf_stats(s->t, &s->st.bpf_run_ns, &s->st.bpf_runs);
 }
 
 static void answer_pprof(struct serve *s, struct http_response *resp)
@@ -90,7 +71,7 @@ static void answer_pprof(struct serve *s, struct http_response *resp)
 
 	report_pprof__meta(&m, s->st.start_time_s, s->r);
 	if (!s->pprof &&
-	    report_pprof__encode(s->r, &m, module_of, s->sym, &s->pprof, &s->pprof_len)) {
+	    report_pprof__encode(s->r, &m, &s->pprof, &s->pprof_len)) {
 		resp->status = 500;
 		return;
 	}
@@ -121,7 +102,7 @@ static void handle(void *ctx, const char *path, struct http_response *resp)
 		resp->content_type = "text/plain; charset=utf-8";
 		return;
 	}
-	if (!s->r || !s->skel) {
+	if (!s->r || !s->t) {
 		resp->status = 503;
 		resp->body = strdup("leakscope: no report yet, retry in a moment\n");
 		resp->len = resp->body ? strlen(resp->body) : 0;
@@ -162,10 +143,9 @@ struct serve *serve__new(const char *listen, const char *web_config)
 	return s;
 }
 
-void serve__attach(struct serve *s, struct leakscope_bpf *skel, struct symbolizer *sym)
+void serve__attach(struct serve *s, struct trace *t)
 {
-	s->skel = skel;
-	s->sym = sym;
+	s->t = t;
 	s->st.start_time_s = wall_s();
 	/* the kernel times BPF programs only while someone holds this fd */
 	if (s->stats_fd < 0)
@@ -195,12 +175,13 @@ void serve__run(struct serve *s)
 	http__run(s->http);
 }
 
-void serve__update(struct serve *s, const struct report *r, double report_s)
+void serve__update(struct serve *s, const struct report *r)
 {
 	s->r = r;
-	if (r)
+	if (r) {
 		s->st.reports++;
-	s->st.report_s = report_s;
+		s->st.report_s = r->build_s;
+	}
 	free(s->pprof);
 	s->pprof = NULL;
 }

@@ -5,8 +5,7 @@
 
 #include "report.h"
 
-struct leakscope_bpf;
-struct symbolizer;
+struct trace;
 struct serve;
 
 /* Starts listening on listen (see http.h), over HTTPS and with basic
@@ -14,9 +13,8 @@ struct serve;
  * saying why.  Requests get 503 until serve__attach() and the first
  * report. */
 struct serve *serve__new(const char *listen, const char *web_config);
-/* The trace to answer from: its programs (for their run-time stats) and
- * its symbolizer (for pprof mappings). */
-void serve__attach(struct serve *s, struct leakscope_bpf *skel, struct symbolizer *sym);
+/* The trace to answer from: its programs' run-time stats. */
+void serve__attach(struct serve *s, struct trace *t);
 void serve__free(struct serve *s);
 
 /* The fd to wait on (readable: requests to answer). */
@@ -24,8 +22,7 @@ int serve__fd(const struct serve *s);
 /* Answers the requests that are ready. */
 void serve__run(struct serve *s);
 /* The report answered from now on (it must stay valid until the next
- * call: the session's latest), and how long it took to make; NULL: none
- * (the session is over). */
-void serve__update(struct serve *s, const struct report *r, double report_s);
+ * call: the session's latest); NULL: none (the session is over). */
+void serve__update(struct serve *s, const struct report *r);
 
 #endif

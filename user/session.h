@@ -1,40 +1,39 @@
-/* session.h - the reporting loop of one trace. */
+/* session.h - the loop of one trace: events, the timeline's clock,
+ * reports handed to the sink. */
 #ifndef LEAKSCOPE_SESSION_H
 #define LEAKSCOPE_SESSION_H
 
 #include <signal.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <sys/types.h>
 
 #include "cli.h"
-#include "outfile.h"
 
-struct leakscope_bpf;
-struct attachment;
+struct trace;
+struct procs;
+struct syswide;
 struct child;
-struct py_target;
-struct multi;
+struct sink;
 
 struct session {
 	const struct options *opts;
-	struct leakscope_bpf *skel;
-	struct attachment **attach;	/* detached (and NULLed) at the end */
-	pid_t pid;
-	const char *alloc_lib;		/* allocator libraries, as the target names them */
-	const char *cxx_lib;		/* (the live view skips their frames) */
+	struct trace *trace;
+	struct procs *procs;		/* every traced process */
+	struct syswide *sw;		/* --all / --comm: libraries probed for all */
 	struct child *child;		/* `-- CMD`: ours to reap; its status is passed on */
-	FILE *profile;			/* `record`: opened before attaching */
-	struct outfile outfile;		/* ... when -o names a file: written there */
-	struct serve *serve;		/* `serve`: listening before attaching */
-	struct py_target *py;		/* the target may run Python (NULL: no) */
-	struct multi *multi;		/* several processes (pid is 0) */
-	struct unwinder *unw;		/* DWARF unwind tables (NULL: --unwind fp) */
+	struct sink *sink;		/* where reports go */
+	pid_t report_pid;		/* one process (-p PID, -- CMD): its pid; 0: several */
+	const pid_t *pids;		/* -p A -p B: over when all are gone */
+	int npids;
+	bool python;			/* Python frames may be captured */
 	volatile sig_atomic_t *stop;	/* set by SIGINT/SIGTERM */
+	bool child_gone;		/* out: the child exited (else: detach it) */
 };
 
-/* Reports every interval until COUNT, a signal or the target's exit, then
- * detaches and prints the final report.  Returns the process exit code. */
+/* Samples the timeline every second and reports every interval (as the
+ * sink needs) until COUNT, a signal, the sink's quit, --duration or the
+ * target's exit; then the final report.  Probes stay attached: the
+ * caller detaches.  Returns the process exit code. */
 int session__run(struct session *s);
 
 #endif

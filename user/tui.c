@@ -52,10 +52,31 @@ struct tui {
 
 /* ---- helpers ------------------------------------------------------------- */
 
+/* A library that allocates for the program: its frames are not where
+ * the program allocated (the same for every process traced). */
+static bool is_allocator_module(const char *module)
+{
+	static const char *const libs[] = {
+		"libc.so", "libc-", "libstdc++.so", "libjemalloc.so", "libtcmalloc",
+		"libmimalloc.so", "ld-musl",
+	};
+	const char *base = strrchr(module, '/');
+
+	base = base ? base + 1 : module;
+	for (size_t i = 0; i < sizeof(libs) / sizeof(libs[0]); i++)
+		if (!strncmp(base, libs[i], strlen(libs[i])))
+			return true;
+	return false;
+}
+
 static bool is_allocator_frame(const struct tui *t, const struct frame *f)
 {
-	return f->module && ((t->alloc_lib && !strcmp(f->module, t->alloc_lib)) ||
-			     (t->cxx_lib && !strcmp(f->module, t->cxx_lib)));
+	if (!f->module)
+		return false;
+	if ((t->alloc_lib && !strcmp(f->module, t->alloc_lib)) ||
+	    (t->cxx_lib && !strcmp(f->module, t->cxx_lib)))
+		return true;
+	return is_allocator_module(f->module);
 }
 
 /* The frame that says where the program allocated: the first Python

@@ -81,11 +81,11 @@ static void test_probes_and_tuning(void **state)
 	struct options o;
 
 	assert_int_equal(parse(&o, "probes", "-p", "42", NULL), 0);
-	assert_true(o.list_probes);
+	assert_int_equal(o.command, CMD_PROBES);
 	assert_int_equal(o.pid, 42);
 	assert_int_equal(parse(&o, "--sample-bytes", "524288", "--max-stacks", "4096",
 			       "--scan-limit", "0", "-p", "7", NULL), 0);
-	assert_false(o.list_probes);
+	assert_int_equal(o.command, CMD_TRACE);
 	assert_int_equal(o.sample_bytes, 524288);
 	assert_int_equal(o.max_stacks, 4096);
 	assert_int_equal(o.scan_limit, 0);

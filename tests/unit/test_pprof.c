@@ -18,21 +18,10 @@
 typedef Perftools__Profiles__Profile Profile;
 
 /* Two modules: 0x1000-0x2000 (an executable), 0x7000-0x8000 (a library). */
-static int fake_module(void *ctx, pid_t pid, uint64_t addr, struct module_info *out)
-{
-	(*(int *)ctx)++;
-	if (addr >= 0x1000 && addr < 0x2000) {
-		*out = (struct module_info){ .start = 0x1000, .end = 0x2000, .path = "/bin/app",
-					     .build_id = "abcdef01" };
-		return 0;
-	}
-	if (addr >= 0x7000 && addr < 0x8000) {
-		*out = (struct module_info){ .start = 0x7000, .end = 0x8000,
-					     .path = "/lib/libc.so.6", .build_id = "" };
-		return 0;
-	}
-	return -1;
-}
+static struct report_mapping fake_maps[] = {
+	{ .pid = 0, .start = 0x1000, .end = 0x2000, .path = "/bin/app", .build_id = "abcdef01" },
+	{ .pid = 0, .start = 0x7000, .end = 0x8000, .path = "/lib/libc.so.6", .build_id = "" },
+};
 
 static Profile *decode(const uint8_t *gz, size_t n)
 {
@@ -113,7 +102,8 @@ static void test_profile(void **state)
 		{ .bytes = 64, .allocs = 1, .alloc_bytes = 64, .alloc_count = 1,
 		  .key.id = STACK_ID_LOST },
 	};
-	struct report r = { .pid = 4242, .comm = "app", .stacks = st, .nstacks = 3 };
+	struct report r = { .pid = 4242, .comm = "app", .stacks = st, .nstacks = 3,
+			    .mappings = fake_maps, .nmappings = 2 };
 	struct pprof_meta m = { .hostname = "host-1", .time_ns = 1234, .duration_ns = 5678 };
 	static const char *const types[][2] = {
 		{ "alloc_objects", "count" }, { "alloc_space", "bytes" },
@@ -122,11 +112,10 @@ static void test_profile(void **state)
 	const Perftools__Profiles__Location *l;
 	uint8_t *gz;
 	size_t n;
-	int calls = 0;
 	int64_t pid = 0;
 	Profile *p;
 
-	assert_int_equal(report_pprof__encode(&r, &m, fake_module, &calls, &gz, &n), 0);
+	assert_int_equal(report_pprof__encode(&r, &m, &gz, &n), 0);
 	p = decode(gz, n);
 
 	assert_string_equal(p->string_table[0], "");
@@ -208,7 +197,7 @@ static void test_empty_report(void **state)
 	size_t n;
 	Profile *p;
 
-	assert_int_equal(report_pprof__encode(&r, &m, NULL, NULL, &gz, &n), 0);
+	assert_int_equal(report_pprof__encode(&r, &m, &gz, &n), 0);
 	p = decode(gz, n);
 	assert_int_equal(p->n_sample, 0);
 	assert_int_equal(p->n_sample_type, 4);

@@ -1,12 +1,9 @@
-/* multi.c - probes for several processes at once.
- *
- * `-p A -p B`: each process gets the probes of its own allocator (found as
- * for one process), filtered to its pid by the kernel.
- * `--all` / `--comm NAME`: every distinct C library that the host's
- * processes map — the host's and each container's, told apart by inode —
- * is probed for every process (pid -1: processes started later too); BPF
- * keeps the processes that are selected.  multi__rescan() picks up C
- * libraries that appear later (a new container).
+/* syswide.c - the probes of --all and --comm: every distinct C library
+ * (and libstdc++) the host's processes map - the host's and each
+ * container's, told apart by inode - probed for every process (pid -1:
+ * processes started later too); BPF keeps the processes selected.  New
+ * libraries (a new container) are found from the events of the process
+ * that maps them (syswide__mark, syswide__flush), not by walking /proc.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -17,15 +14,15 @@
 #include <unistd.h>
 
 #include "attach.h"
-#include "multi.h"
 #include "procmaps.h"
+#include "syswide.h"
 #include "target.h"
 
-static int add_attachment(struct multi *m, struct attachment *a)
+static int add_attachment(struct syswide *m, struct attachment *a)
 {
 	if (!a)
 		return -EINVAL;
-	if (m->nattach == MULTI_MAX_ATTACH) {
+	if (m->nattach == SYSWIDE_MAX_ATTACH) {
 		attach__free(a);
 		return -E2BIG;
 	}
@@ -33,7 +30,7 @@ static int add_attachment(struct multi *m, struct attachment *a)
 	return 0;
 }
 
-static int probe_libs(struct multi *m, const struct target_libs *libs, pid_t pid,
+static int probe_libs(struct syswide *m, const struct target_libs *libs, pid_t pid,
 		      bool cxx_only)
 {
 	struct attach_opts ao;
@@ -43,16 +40,16 @@ static int probe_libs(struct multi *m, const struct target_libs *libs, pid_t pid
 	ao.mmap_wrappers = m->unwind_fp;
 	if (cxx_only) {
 		ao.libc_path = ao.mmap_path = NULL;
-	} else if (m->system_wide) {
+	} else {
 		ao.cxx_path = NULL;	/* each libstdc++ is probed on its own */
 	}
 	if (attach__plan(&ao, &plan))
 		return -EINVAL;
 	plan.multi_links = m->uprobe_multi;
-	return add_attachment(m, attach__probes_opt(m->skel, &plan, pid, false, !m->nattach));
+	return add_attachment(m, attach__probes_opt(m->t, &plan, pid, false, !m->nattach));
 }
 
-static bool seen_inode(const struct multi *m, uint64_t inode, const char *path)
+static bool seen_inode(const struct syswide *m, uint64_t inode, const char *path)
 {
 	for (int i = 0; i < m->nlibs; i++)
 		if (m->lib_inode[i] == inode && !strcmp(m->lib_path[i], path))
@@ -84,7 +81,7 @@ static void libs_of(pid_t pid, const struct vma *v, bool cxx, struct target_libs
 }
 
 /* The C library and libstdc++ one process maps: new ones are probed. */
-static void scan_process(struct multi *m, pid_t pid)
+static void scan_process(struct syswide *m, pid_t pid)
 {
 	struct vma_list maps;
 	struct target_libs libs;
@@ -96,7 +93,7 @@ static void scan_process(struct multi *m, pid_t pid)
 		bool cxx = is_libstdcxx(v->path);
 
 		if (v->offset || !v->inode || (!cxx && !procmaps__is_libc(v->path)) ||
-		    seen_inode(m, v->inode, v->path) || m->nlibs == MULTI_MAX_LIBS)
+		    seen_inode(m, v->inode, v->path) || m->nlibs == SYSWIDE_MAX_LIBS)
 			continue;
 		m->lib_inode[m->nlibs] = v->inode;
 		snprintf(m->lib_path[m->nlibs], sizeof(m->lib_path[0]), "%s", v->path);
@@ -118,14 +115,11 @@ static bool is_pid_dir(const char *name)
 	return *name;
 }
 
-void multi__rescan(struct multi *m)
+void syswide__rescan(struct syswide *m)
 {
-	DIR *d;
+	DIR *d = opendir("/proc");
 	struct dirent *e;
 
-	if (!m->system_wide)
-		return;
-	d = opendir("/proc");
 	if (!d)
 		return;
 	while ((e = readdir(d)))
@@ -134,38 +128,45 @@ void multi__rescan(struct multi *m)
 	closedir(d);
 }
 
-int multi__attach(struct multi *m, struct leakscope_bpf *skel, const struct options *o)
+int syswide__attach(struct syswide *m, struct trace *t, const struct options *o)
 {
 	memset(m, 0, sizeof(*m));
-	m->skel = skel;
+	m->t = t;
 	m->no_placement = o->no_placement;
 	m->unwind_fp = o->unwind_fp;
 	m->uprobe_multi = o->uprobe_multi;
 	m->verbose = o->verbose;
-	m->system_wide = o->all || o->comm;
-	if (m->system_wide) {
-		multi__rescan(m);
-		if (!m->nattach) {
-			fprintf(stderr, "leakscope: no process maps a C library leakscope can probe\n");
-			return -ENOENT;
-		}
-		return 0;
-	}
-	for (int i = 0; i < o->npids; i++) {
-		struct target_libs libs;
-		pid_t pid = target__check_pid(o->pids[i]);
-
-		if (pid < 0 || target__find_libs(pid, pid, o->obj, NULL, &libs) ||
-		    probe_libs(m, &libs, pid, false)) {
-			multi__detach(m);
-			return -EINVAL;
-		}
-		m->pids[m->npids++] = pid;
+	syswide__rescan(m);
+	if (!m->nattach) {
+		fprintf(stderr, "leakscope: no process maps a C library leakscope can probe\n");
+		return -ENOENT;
 	}
 	return 0;
 }
 
-int multi__count(const struct multi *m)
+void syswide__mark(struct syswide *m, pid_t pid)
+{
+	if (m->npending && m->pending[m->npending - 1] == pid)
+		return;		/* a burst of one process's mappings */
+	if (m->npending == SYSWIDE_MAX_PENDING) {
+		m->rescan = true;
+		return;
+	}
+	m->pending[m->npending++] = pid;
+}
+
+void syswide__flush(struct syswide *m)
+{
+	if (m->rescan)
+		syswide__rescan(m);
+	else
+		for (int i = 0; i < m->npending; i++)
+			scan_process(m, m->pending[i]);
+	m->npending = 0;
+	m->rescan = false;
+}
+
+int syswide__count(const struct syswide *m)
 {
 	int n = 0;
 
@@ -174,7 +175,7 @@ int multi__count(const struct multi *m)
 	return n;
 }
 
-void multi__detach(struct multi *m)
+void syswide__detach(struct syswide *m)
 {
 	for (int i = m->nattach - 1; i >= 0; i--)
 		attach__free(m->attach[i]);

@@ -1,0 +1,249 @@
+/* trace.c - the one owner of leakscope's BPF object (see trace.h): the
+ * loader sequence of the skeleton (open, settings, map sizes, load), the
+ * kernel's tracepoints, and named access to maps and programs.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "leakscope.h"
+#include "leakscope.skel.h"
+#include "sampler.h"
+#include "trace.h"
+#include "umulti.h"
+
+#define MAX_KERNEL_LINKS 16
+
+struct trace {
+	struct leakscope_bpf *skel;
+	struct bpf_map *maps[TRACE_MAP__COUNT];
+	struct bpf_link *klinks[MAX_KERNEL_LINKS];
+	int nklinks;
+};
+
+/* --kernel's programs: loaded only when asked, and only for tracepoints
+ * this kernel has (vmalloc's are recent). */
+static void kernel_autoload(struct leakscope_bpf *skel, bool on)
+{
+	struct { struct bpf_program *p; const char *event; } kp[] = {
+		{ skel->progs.kmem_kmalloc, "kmem/kmalloc" },
+		{ skel->progs.kmem_kfree, "kmem/kfree" },
+		{ skel->progs.kmem_cache_alloc, "kmem/kmem_cache_alloc" },
+		{ skel->progs.kmem_cache_free, "kmem/kmem_cache_free" },
+		{ skel->progs.kmem_page_alloc, "kmem/mm_page_alloc" },
+		{ skel->progs.kmem_page_free, "kmem/mm_page_free" },
+		{ skel->progs.kmem_percpu_alloc, "percpu/percpu_alloc_percpu" },
+		{ skel->progs.kmem_percpu_free, "percpu/percpu_free_percpu" },
+		{ skel->progs.kmem_vmap_alloc, "vmalloc/alloc_vmap_area" },
+		{ skel->progs.kmem_vmap_free, "vmalloc/free_vmap_area_noflush" },
+	};
+	char path[128];
+
+	for (size_t i = 0; i < sizeof(kp) / sizeof(kp[0]); i++) {
+		snprintf(path, sizeof(path), "/sys/kernel/tracing/events/%s", kp[i].event);
+		bpf_program__set_autoload(kp[i].p, on && !access(path, F_OK));
+	}
+}
+
+/* Uprobe programs loaded for uprobe-multi links (they then cannot go
+ * through perf events: the choice is made once, before loading). */
+static void for_uprobe_multi(struct leakscope_bpf *skel)
+{
+	struct bpf_program *p;
+
+	bpf_object__for_each_program(p, skel->obj) {
+		const char *sec = bpf_program__section_name(p);
+
+		if (p == skel->progs.python_finalize)
+			continue;	/* one site, attached through perf (python_hold) */
+		if (!strncmp(sec, "uprobe", 6) || !strncmp(sec, "uretprobe", 9))
+			bpf_program__set_expected_attach_type(p, UMULTI_ATTACH_TYPE);
+	}
+}
+
+static void name_maps(struct trace *t)
+{
+	struct leakscope_bpf *s = t->skel;
+
+	t->maps[TRACE_MAP_COUNTERS] = s->maps.counters;
+	t->maps[TRACE_MAP_STACK_AGGS] = s->maps.stack_aggs;
+	t->maps[TRACE_MAP_ALLOCS] = s->maps.allocs;
+	t->maps[TRACE_MAP_REGIONS] = s->maps.mmap_regions;
+	t->maps[TRACE_MAP_STACKS] = s->maps.stacks;
+	t->maps[TRACE_MAP_PY_STACKS] = s->maps.py_stacks;
+	t->maps[TRACE_MAP_PY_CONFIG] = s->maps.py_config;
+	t->maps[TRACE_MAP_EVENTS] = s->maps.events;
+	t->maps[TRACE_MAP_TARGETS] = s->maps.targets;
+	t->maps[TRACE_MAP_UNWIND_ROWS] = s->maps.unwind_rows;
+	t->maps[TRACE_MAP_UNWIND_BINS] = s->maps.unwind_bins;
+	t->maps[TRACE_MAP_UNWIND_PROCS] = s->maps.unwind_procs;
+	t->maps[TRACE_MAP_UNWIND_FILES] = s->maps.unwind_files;
+}
+
+/* Settings (read-only data) and map sizes, before loading. */
+static void configure(struct leakscope_bpf *skel, const struct trace_config *c)
+{
+	skel->rodata->sample_period = c->sample_bytes;
+	skel->rodata->target_tgid = c->only_tgid;	/* 0: the targets map selects */
+	skel->rodata->python_enabled = c->python;
+	skel->rodata->trace_all = c->trace_all;
+	skel->rodata->kernel_enabled = c->kernel;
+	skel->rodata->unwind_dwarf = !c->unwind_fp;
+	skel->rodata->self_tgid = getpid();
+	if (c->comm)
+		strncpy((char *)skel->rodata->comm_filter, c->comm,
+			sizeof(skel->rodata->comm_filter) - 1);
+	sampling__init_tables((struct sample_tables *)&skel->rodata->sample_tab);
+	kernel_autoload(skel, c->kernel);
+	if (c->uprobe_multi)
+		for_uprobe_multi(skel);
+	bpf_map__set_max_entries(skel->maps.allocs, c->max_allocs);
+	bpf_map__set_max_entries(skel->maps.stacks, c->max_stacks);
+	/* aggregates: a stack's per process (and lead pc), and each process's
+	 * lost-stack aggregate even when the stack map is full (its bytes
+	 * stay counted): room beyond --max-stacks, used only if needed */
+	bpf_map__set_max_entries(skel->maps.stack_aggs, c->max_stacks + c->max_stacks / 4 + 4096);
+	bpf_map__set_max_entries(skel->maps.py_stacks, c->python ? c->max_stacks : 1);
+	if (!c->python_holds)
+		bpf_map__set_max_entries(skel->maps.py_code_seen, 1);
+	bpf_map__set_max_entries(skel->maps.unwind_rows, c->unwind_fp ? 1 : c->unwind_rows);
+	if (c->unwind_fp)
+		bpf_map__set_max_entries(skel->maps.unwind_procs, 1);
+}
+
+struct trace *trace__open(const struct trace_config *c)
+{
+	struct trace *t = calloc(1, sizeof(*t));
+	int err;
+
+	if (!t)
+		return NULL;
+	t->skel = leakscope_bpf__open();
+	if (!t->skel) {
+		fprintf(stderr, "leakscope: cannot open the BPF object: %s\n", strerror(errno));
+		free(t);
+		return NULL;
+	}
+	configure(t->skel, c);
+	err = leakscope_bpf__load(t->skel);
+	if (err) {
+		fprintf(stderr, "leakscope: the kernel refused the BPF programs: %s%s\n",
+			strerror(-err), c->verbose ? "" : " (run with -v for the verifier log)");
+		trace__free(t);
+		return NULL;
+	}
+	name_maps(t);
+	return t;
+}
+
+void trace__free(struct trace *t)
+{
+	if (!t)
+		return;
+	while (t->nklinks)
+		bpf_link__destroy(t->klinks[--t->nklinks]);
+	leakscope_bpf__destroy(t->skel);
+	free(t);
+}
+
+int trace__map_fd(const struct trace *t, enum trace_map m)
+{
+	return m < TRACE_MAP__COUNT && t->maps[m] ? bpf_map__fd(t->maps[m]) : -1;
+}
+
+struct bpf_program *trace__prog(const struct trace *t, const char *name)
+{
+	return bpf_object__find_program_by_name(t->skel->obj, name);
+}
+
+int trace__add_target(struct trace *t, pid_t pid)
+{
+	__u32 key = pid;
+	__u8 one = 1;
+
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.targets), &key, &one, BPF_ANY)) {
+		fprintf(stderr, "leakscope: cannot register PID %d: %s\n", pid, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int trace__attach_kernel(struct trace *t)
+{
+	struct bpf_program *p;
+
+	bpf_object__for_each_program(p, t->skel->obj) {
+		if (strncmp(bpf_program__name(p), "kmem_", 5) || !bpf_program__autoload(p))
+			continue;
+		if (t->nklinks == MAX_KERNEL_LINKS)
+			return -E2BIG;
+		t->klinks[t->nklinks] = bpf_program__attach(p);
+		if (!t->klinks[t->nklinks]) {
+			int err = -errno;
+
+			fprintf(stderr, "leakscope: cannot attach %s: %s\n", bpf_program__name(p),
+				strerror(-err));
+			return err;
+		}
+		t->nklinks++;
+	}
+	return t->nklinks;
+}
+
+void trace__hold(struct trace *t, pid_t tid, const volatile unsigned long long **sent)
+{
+	t->skel->bss->hold_tid = tid;
+	*sent = (const volatile unsigned long long *)&t->skel->bss->holds_sent;
+}
+
+/* The kernel memory a map holds, as the kernel counts it (fdinfo's
+ * memlock: since 6.4 what a map really uses, allocated entries for maps
+ * that grow; the full size before). */
+static uint64_t map_memory(int fd)
+{
+	char path[64], line[128];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+uint64_t trace__kernel_memory(const struct trace *t)
+{
+	struct bpf_map *m;
+	uint64_t sum = 0;
+
+	bpf_object__for_each_map(m, t->skel->obj)
+		if (bpf_map__fd(m) >= 0)
+			sum += map_memory(bpf_map__fd(m));
+	return sum;
+}
+
+void trace__bpf_stats(const struct trace *t, uint64_t *run_ns, uint64_t *runs)
+{
+	struct bpf_program *prog;
+
+	*run_ns = *runs = 0;
+	bpf_object__for_each_program(prog, t->skel->obj) {
+		struct bpf_prog_info info = { 0 };
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+			continue;
+		*run_ns += info.run_time_ns;
+		*runs += info.run_cnt;
+	}
+}
