@@ -87,7 +87,7 @@ void cli__usage(FILE *out)
 "       leakscope [OPTIONS] [INTERVAL [COUNT]] -- CMD [ARGS...]\n"
 "       leakscope probes [--obj PATH] (-p PID | -- CMD)\n"
 "       leakscope top [OPTIONS] [INTERVAL] (-p PID | -- CMD)\n"
-"       leakscope record [--duration TIME] [-o FILE] [--format pprof|folded|json]\n"
+"       leakscope record [--duration TIME] [-o FILE] [--format pprof|folded|json|html]\n"
 "                        [OPTIONS] (-p PID | -- CMD)\n"
 "       leakscope serve [--listen ADDR:PORT] [OPTIONS] [INTERVAL] (-p PID | -- CMD)\n"
 "\n"
@@ -361,8 +361,10 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 				o->format = FORMAT_FOLDED;
 			else if (!strcmp(optarg, "json"))
 				o->format = FORMAT_JSON;
+			else if (!strcmp(optarg, "html"))
+				o->format = FORMAT_HTML;
 			else
-				return bad(err, "--format (pprof, folded or json)", optarg);
+				return bad(err, "--format (pprof, folded, json or html)", optarg);
 			break;
 		case OPT_PYTHON_ONLY:
 			o->python_only = true;

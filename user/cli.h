@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-enum record_format { FORMAT_PPROF = 0, FORMAT_FOLDED, FORMAT_JSON };
+enum record_format { FORMAT_PPROF = 0, FORMAT_FOLDED, FORMAT_JSON, FORMAT_HTML };
 
 /* The command: `leakscope [probes|top|record|serve] ...` */
 enum command {

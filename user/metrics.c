@@ -1,10 +1,13 @@
 /* metrics.c - Prometheus text exposition (format 0.0.4) of a report.
  *
  * Base units (bytes, seconds), `_total` for counters, one HELP and TYPE
- * per family, label values escaped.  Cardinality stays fixed: a target
- * is (pid, comm), classes are five, drop reasons are a fixed list.
+ * per family, label values escaped.  Cardinality stays bounded: a target
+ * is (pid, comm, service); with several processes, the METRICS_TOP_PROCS
+ * holding the most bytes each get their series and the rest are summed
+ * under pid="other"; classes are five, drop reasons a fixed list.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -179,6 +182,123 @@ static void self_metrics(FILE *f, const struct report *r, const struct self_stat
 		     "Runs of leakscope's BPF programs (probe hits).", (double)st->bpf_runs);
 }
 
+/* ---- several processes ---------------------------------------------------- */
+
+/* A process's series: the top ones by their pid, the rest as "other". */
+static void proc_series(FILE *f, const char *name, const struct report_proc *p,
+			const char *extra_key, const char *extra_val, double v)
+{
+	char svc[200];
+
+	if (!p) {
+		fprintf(f, "%s{pid=\"other\",comm=\"other\"", name);
+	} else {
+		fprintf(f, "%s{pid=\"%d\",comm=", name, (int)p->pid);
+		metrics__label_value(f, p->comm);
+		report__service(&p->labels, svc, sizeof(svc));
+		if (svc[0]) {
+			fputs(",service=", f);
+			metrics__label_value(f, svc);
+		}
+	}
+	if (extra_key) {
+		fprintf(f, ",%s=", extra_key);
+		metrics__label_value(f, extra_val);
+	}
+	putc('}', f);
+	value(f, v);
+}
+
+/* Per process (r->procs, biggest first): index of p among the top, or
+ * METRICS_TOP_PROCS for the rest. */
+static size_t slot_of(const struct report *r, pid_t pid)
+{
+	size_t n = r->nprocs < METRICS_TOP_PROCS ? r->nprocs : METRICS_TOP_PROCS;
+
+	for (size_t i = 0; i < n; i++)
+		if (r->procs[i].pid == pid)
+			return i;
+	return METRICS_TOP_PROCS;
+}
+
+struct proc_sums {
+	double bytes, allocs, growing, growth;
+	double per_class[CLASS_CHURN + 1];
+};
+
+static void proc_family(FILE *f, const char *name, const char *help, const struct report *r,
+			const struct proc_sums *s, size_t field)
+{
+	size_t n = r->nprocs < METRICS_TOP_PROCS ? r->nprocs : METRICS_TOP_PROCS;
+
+	family(f, name, "gauge", help);
+	for (size_t i = 0; i <= n; i++) {
+		const double *v = (const double *)((const char *)&s[i < n ? i : METRICS_TOP_PROCS] + field);
+
+		if (i < n || r->nprocs > n)
+			proc_series(f, name, i < n ? &r->procs[i] : NULL, NULL, NULL, *v);
+	}
+}
+
+static void multi_metrics(FILE *f, const struct report *r)
+{
+	struct proc_sums s[METRICS_TOP_PROCS + 1] = { 0 };
+	size_t n = r->nprocs < METRICS_TOP_PROCS ? r->nprocs : METRICS_TOP_PROCS;
+
+	for (size_t i = 0; i < r->nprocs; i++) {
+		size_t k = i < n ? i : METRICS_TOP_PROCS;
+
+		s[k].bytes += r->procs[i].bytes;
+		s[k].allocs += r->procs[i].allocs;
+	}
+	for (size_t i = 0; i < r->nstacks; i++) {
+		const struct report_stack *st = &r->stacks[i];
+		size_t k = slot_of(r, st->key.tgid);
+
+		if (st->bytes <= 0 && st->allocs <= 0)
+			continue;
+		s[k].per_class[st->cls <= CLASS_CHURN ? st->cls : CLASS_UNKNOWN]++;
+		if (st->cls == CLASS_GROWING) {
+			s[k].growing += st->bytes;
+			s[k].growth += st->growth_bytes_per_s;
+		}
+	}
+	proc_family(f, "leakscope_outstanding_bytes",
+		    "Bytes the process allocated while traced and has not freed.", r, s,
+		    offsetof(struct proc_sums, bytes));
+	proc_family(f, "leakscope_outstanding_allocations",
+		    "Blocks the process allocated while traced and has not freed.", r, s,
+		    offsetof(struct proc_sums, allocs));
+	family(f, "leakscope_stacks", "gauge",
+	       "Call stacks holding memory, by leak class (unknown: too little history yet).");
+	for (size_t i = 0; i <= n; i++)
+		for (int c = 0; c <= CLASS_CHURN && (i < n || r->nprocs > n); c++)
+			proc_series(f, "leakscope_stacks", i < n ? &r->procs[i] : NULL, "class",
+				    classify__label(c), s[i < n ? i : METRICS_TOP_PROCS].per_class[c]);
+	proc_family(f, "leakscope_growing_bytes",
+		    "Outstanding bytes of the stacks classified as growing.", r, s,
+		    offsetof(struct proc_sums, growing));
+	proc_family(f, "leakscope_growth_bytes_per_second",
+		    "Sum of the growth rates of the growing stacks.", r, s,
+		    offsetof(struct proc_sums, growth));
+	plain_metric(f, "leakscope_processes", "gauge",
+		     "Processes holding traced memory (beyond the top 20, their series are summed as other).",
+		     (double)r->nprocs);
+	plain_metric(f, "leakscope_allocations_total", "counter",
+		     "Allocations traced, every process (sampled ones, with --sample-bytes).",
+		     (double)r->totals.allocs);
+	plain_metric(f, "leakscope_frees_total", "counter", "Frees of traced blocks.",
+		     (double)r->totals.frees);
+	plain_metric(f, "leakscope_untracked_frees_total", "counter",
+		     "Frees of blocks allocated before attach (or not sampled).",
+		     (double)r->totals.untracked_frees);
+	plain_metric(f, "leakscope_failed_allocations_total", "counter",
+		     "Allocations that returned NULL.", (double)r->totals.failed_allocs);
+	plain_metric(f, "leakscope_exited_processes_total", "counter",
+		     "Traced processes that exited (their records dropped).",
+		     (double)r->totals.exited_procs);
+}
+
 char *metrics__render(const struct report *r, const struct self_stats *st, size_t *len)
 {
 	char *buf = NULL;
@@ -186,6 +306,12 @@ char *metrics__render(const struct report *r, const struct self_stats *st, size_
 
 	if (!f)
 		return NULL;
+	if (r->multi) {
+		multi_metrics(f, r);
+		drop_metrics(f, r);
+		self_metrics(f, r, st);
+		goto out;
+	}
 	target_metric(f, "leakscope_outstanding_bytes", "gauge",
 		      "Bytes the target allocated while traced and has not freed.",
 		      r, (double)r->totals.outstanding_bytes);
@@ -206,6 +332,7 @@ char *metrics__render(const struct report *r, const struct self_stats *st, size_
 	drop_metrics(f, r);
 	python_metrics(f, r);
 	self_metrics(f, r, st);
+out:
 	if (fclose(f)) {
 		free(buf);
 		return NULL;

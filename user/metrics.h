@@ -11,6 +11,9 @@
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
+/* Several processes: those with their own series (the rest summed). */
+#define METRICS_TOP_PROCS 20
+
 /* leakscope's own cost, exported next to the target's numbers. */
 struct self_stats {
 	double start_time_s;	/* wall clock, seconds since the epoch */

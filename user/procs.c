@@ -32,6 +32,7 @@
 #include "snapshot.h"
 #include "stacktab.h"
 #include "symbolize.h"
+#include "symcache.h"
 #include "target.h"
 #include "timeline.h"
 #include "trace.h"
@@ -86,6 +87,7 @@ struct procs {
 	struct report_mapping *maps;
 	size_t nmaps, capmaps;
 	struct py_trace *pt;		/* read buffer */
+	struct symcache symbols;	/* every process's resolved addresses, by build-id */
 };
 
 struct procs *procs__new(const struct procs_config *c)
@@ -96,8 +98,9 @@ struct procs *procs__new(const struct procs_config *c)
 		return NULL;
 	p->c = *c;
 	p->pt = malloc(sizeof(*p->pt));
-	if (!p->pt || stacktab__init(&p->index, 64)) {
+	if (!p->pt || stacktab__init(&p->index, 64) || symcache__init(&p->symbols)) {
 		free(p->pt);
+		stacktab__free(&p->index);
 		free(p);
 		return NULL;
 	}
@@ -196,10 +199,10 @@ void procs__set_held(struct procs *p, struct proc *pr)
 }
 
 /* The symbolizer of a process, read from its maps when made. */
-static struct symbolizer *sym_of(struct proc *pr)
+static struct symbolizer *sym_of(struct procs *p, struct proc *pr)
 {
 	if (!pr->sym) {
-		pr->sym = symbolizer__new(pr->named ? pr->pid : getpid());
+		pr->sym = symbolizer__new_shared(pr->named ? pr->pid : getpid(), &p->symbols);
 		if (pr->sym && pr->named)
 			symbolizer__refresh(pr->sym);
 		pr->sym_dirty = false;
@@ -424,7 +427,7 @@ static void flush_one(struct procs *p, struct proc *pr)
 		if (pr->sym)
 			symbolizer__refresh(pr->sym);
 		else
-			sym_of(pr);
+			sym_of(p, pr);
 		pr->sym_dirty = false;
 	}
 	if (pr->look_python && (!p->c.several || looks_like_python(pr)))
@@ -460,7 +463,7 @@ void procs__refresh(struct procs *p, pid_t pid)
 {
 	struct proc *pr = find(p, pid);
 
-	if (pr && pr->named && sym_of(pr))
+	if (pr && pr->named && sym_of(p, pr))
 		symbolizer__refresh(pr->sym);
 }
 
@@ -621,7 +624,7 @@ static int symbolize_proc(struct procs *p, struct proc *pr, struct report *r, si
 			  struct stacktab *seen)
 {
 	struct report sub = { .pid = pr->pid, .stacks = p->scratch };
-	struct symbolizer *sym = sym_of(pr);
+	struct symbolizer *sym = sym_of(p, pr);
 	size_t k = 0;
 	int err;
 
@@ -801,5 +804,6 @@ void procs__free(struct procs *p)
 	free(p->kframes);
 	free(p->maps);
 	free(p->pt);
+	symcache__free(&p->symbols);	/* after every symbolizer */
 	free(p);
 }

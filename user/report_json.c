@@ -1,5 +1,6 @@
 /* report_json.c - prints a report as a single JSON line; the schema is
  * documented in README.md ("JSON schema"). */
+#include <errno.h>
 #include <inttypes.h>
 
 #include "json.h"
@@ -127,7 +128,7 @@ static void print_procs(FILE *out, const struct report *r)
 	fputc(']', out);
 }
 
-void report_json__print(FILE *out, const struct report *r)
+int report_json__print(FILE *out, const struct report *r)
 {
 	fprintf(out, "{\"pid\":%d,\"comm\":", r->pid);
 	json__string(out, r->comm);
@@ -147,5 +148,6 @@ void report_json__print(FILE *out, const struct report *r)
 		print_stack(out, r, &r->stacks[i]);
 	}
 	fputs("]}\n", out);
-	fflush(out);
+	/* a closed pipe, a full disk: the caller stops and says so */
+	return fflush(out) || ferror(out) ? -EIO : 0;
 }

@@ -6,6 +6,7 @@
 
 #include "report.h"
 
-void report_json__print(FILE *out, const struct report *r);
+/* 0, or -EIO when out reports a write error (after flushing). */
+int report_json__print(FILE *out, const struct report *r);
 
 #endif

@@ -1,5 +1,6 @@
 /* report_text.c - prints a report for people: totals, drops, then the
  * top stacks by outstanding bytes, innermost frame first. */
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
@@ -203,13 +204,13 @@ static void print_multi(FILE *out, const struct report *r)
 	fflush(out);
 }
 
-void report_text__print(FILE *out, const struct report *r)
+int report_text__print(FILE *out, const struct report *r)
 {
 	char py[256];
 
 	if (r->multi) {
 		print_multi(out, r);
-		return;
+		return fflush(out) || ferror(out) ? -EIO : 0;
 	}
 	const struct report_totals *t = &r->totals;
 	time_t now = (time_t)r->timestamp;
@@ -244,5 +245,6 @@ void report_text__print(FILE *out, const struct report *r)
 	for (size_t i = 0; i < r->nstacks; i++)
 		print_stack(out, r, &r->stacks[i]);
 	fputc('\n', out);
-	fflush(out);
+	/* a closed pipe, a full disk: the caller stops and says so */
+	return fflush(out) || ferror(out) ? -EIO : 0;
 }

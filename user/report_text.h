@@ -6,7 +6,8 @@
 
 #include "report.h"
 
-void report_text__print(FILE *out, const struct report *r);
+/* 0, or -EIO when out reports a write error (after flushing). */
+int report_text__print(FILE *out, const struct report *r);
 
 /* "1.5 MiB", "512 B": human units, for the text report. */
 void report_text__bytes(char *buf, size_t len, double bytes);

@@ -1,5 +1,6 @@
 /* serve.c - the endpoints of `leakscope serve`.
  *
+ *   /                  the HTML report of the latest data (report_html.c)
  *   /metrics           Prometheus text 0.0.4 (metrics.c)
  *   /debug/pprof/heap  the latest report as a gzip'd pprof profile, the
  *                      path Go services use, so Parca, Pyroscope and
@@ -21,6 +22,7 @@
 #include "http.h"
 #include "leakscope.h"
 #include "metrics.h"
+#include "report_html.h"
 #include "report_pprof.h"
 #include "serve.h"
 #include "trace.h"
@@ -86,6 +88,28 @@ static void answer_pprof(struct serve *s, struct http_response *resp)
 	resp->content_type = "application/octet-stream";
 }
 
+/* `/`: the latest report as the HTML page `record --format html` writes
+ * (chart, flame graph, table), made when asked. */
+static void answer_html(struct serve *s, struct http_response *resp)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int err = f ? report_html__print(f, s->r) : -ENOMEM;
+
+	if (f && fclose(f) && !err)
+		err = -ENOMEM;
+	if (err) {
+		free(buf);
+		resp->status = 500;
+		return;
+	}
+	resp->body = buf;
+	resp->len = len;
+	resp->status = 200;
+	resp->content_type = "text/html; charset=utf-8";
+}
+
 static void handle(void *ctx, const char *path, struct http_response *resp)
 {
 	struct serve *s = ctx;
@@ -93,13 +117,6 @@ static void handle(void *ctx, const char *path, struct http_response *resp)
 	if (strcmp(path, "/metrics") && strcmp(path, "/debug/pprof/heap") &&
 	    strcmp(path, "/")) {
 		resp->status = 404;
-		return;
-	}
-	if (!strcmp(path, "/")) {
-		resp->body = strdup("leakscope: /metrics (Prometheus), /debug/pprof/heap (pprof)\n");
-		resp->len = resp->body ? strlen(resp->body) : 0;
-		resp->status = 200;
-		resp->content_type = "text/plain; charset=utf-8";
 		return;
 	}
 	if (!s->r || !s->t) {
@@ -110,6 +127,10 @@ static void handle(void *ctx, const char *path, struct http_response *resp)
 	}
 	if (!strcmp(path, "/debug/pprof/heap")) {
 		answer_pprof(s, resp);
+		return;
+	}
+	if (!strcmp(path, "/")) {
+		answer_html(s, resp);
 		return;
 	}
 	read_self(s);
@@ -137,7 +158,7 @@ struct serve *serve__new(const char *listen, const char *web_config)
 		serve__free(s);
 		return NULL;
 	}
-	fprintf(stderr, "leakscope: serving /metrics and /debug/pprof/heap on port %u%s%s\n",
+	fprintf(stderr, "leakscope: serving / (HTML), /metrics and /debug/pprof/heap on port %u%s%s\n",
 		http__port(s->http), s->web.cert_pem ? " (HTTPS)" : "",
 		s->web.nusers ? " (basic auth)" : "");
 	return s;

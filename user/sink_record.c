@@ -10,6 +10,7 @@
 
 #include "outfile.h"
 #include "report_folded.h"
+#include "report_html.h"
 #include "report_json.h"
 #include "report_pprof.h"
 #include "sink.h"
@@ -43,10 +44,11 @@ static int write_format(struct sink_record *s, const struct report *r)
 {
 	switch (s->format) {
 	case FORMAT_JSON:
-		report_json__print(s->f, r);
-		return ferror(s->f) ? -EIO : 0;
+		return report_json__print(s->f, r);
 	case FORMAT_PPROF:
 		return write_pprof(s->f, r);
+	case FORMAT_HTML:
+		return report_html__print(s->f, r);
 	default:
 		return report_folded__print(s->f, r);
 	}
@@ -109,7 +111,9 @@ struct sink *sink_record__new(const struct options *o)
 	/* a profile holds every stack; pprof's alloc_* also count stacks
 	 * that freed all they allocated */
 	s->base.needs = (struct sink_needs){ .top_n = INT_MAX, .final = true,
-					     .with_freed = o->format == FORMAT_PPROF };
+					     .with_freed = o->format == FORMAT_PPROF ||
+							   o->format == FORMAT_HTML,
+					     .series = o->format == FORMAT_HTML };
 	s->output = o->output;
 	s->format = o->format;
 	/* a wrong -o fails now, not after the whole trace */

@@ -22,13 +22,10 @@ static int print(struct sink *s, const struct report *r)
 	int err;
 
 	errno = 0;
-	if (o->json)
-		report_json__print(stdout, r);
-	else
-		report_text__print(stdout, r);
-	if (!fflush(stdout) && !ferror(stdout))
+	err = o->json ? report_json__print(stdout, r) : report_text__print(stdout, r);
+	if (!err)
 		return 0;
-	err = errno ? -errno : -EIO;
+	err = errno ? -errno : err;
 	fprintf(stderr, "leakscope: cannot write the report to stdout: %s; stopping\n",
 		strerror(-err));
 	return err;

@@ -1,6 +1,7 @@
 /* sink_top.c - `leakscope top` on a terminal: the live view (tui.c).  Keys
  * may pause it, change the interval or quit; when the trace ends the
  * terminal is given back and the final report is printed as text. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,8 +59,11 @@ static void stop(struct sink *s)
 
 static int final(struct sink *s, const struct report *r)
 {
-	report_text__print(stdout, r);
-	return fflush(stdout) ? -1 : 0;
+	int err = report_text__print(stdout, r);
+
+	if (err)
+		fprintf(stderr, "leakscope: cannot write the report to stdout; stopping\n");
+	return err;
 }
 
 static void sink_free(struct sink *s)

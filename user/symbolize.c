@@ -35,7 +35,9 @@ extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len,
 struct symbolizer {
 	pid_t pid;
 	Dwfl *dwfl;
-	struct symcache cache;
+	struct symcache *cache;	/* resolved addresses: own, or shared by
+				 * every process (procs.c): keyed by build-id */
+	struct symcache own;
 	char *maps_text;	/* last maps file seen, to skip no-op refreshes */
 	struct frame *frames;	/* per-report frame storage */
 	size_t nframes, capframes;
@@ -140,12 +142,18 @@ static void free_paths(struct symbolizer *s)
 
 struct symbolizer *symbolizer__new(pid_t pid)
 {
+	return symbolizer__new_shared(pid, NULL);
+}
+
+struct symbolizer *symbolizer__new_shared(pid_t pid, struct symcache *shared)
+{
 	struct symbolizer *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
 	s->pid = pid;
-	if (symcache__init(&s->cache) || symbolizer__reset(s)) {
+	s->cache = shared ? shared : &s->own;
+	if ((!shared && symcache__init(&s->own)) || symbolizer__reset(s)) {
 		symbolizer__free(s);
 		return NULL;
 	}
@@ -160,7 +168,8 @@ void symbolizer__free(struct symbolizer *s)
 		dwfl_end(s->dwfl);
 	free_paths(s);
 	free(s->paths);
-	symcache__free(&s->cache);
+	if (s->cache == &s->own)
+		symcache__free(&s->own);
 	free(s->maps_text);
 	free(s->frames);
 	free(s);
@@ -314,7 +323,7 @@ static const char *intern_demangled(struct symbolizer *s, const char *name)
 	d = symbolize__demangle(name);
 	if (!d)
 		return NULL;
-	r = symcache__intern(&s->cache, d);
+	r = symcache__intern(s->cache, d);
 	free(d);
 	return r;
 }
@@ -349,7 +358,7 @@ static void call_site(struct symbolizer *s, Dwarf_Die *cu, Dwarf_Die *inl,
 		return;
 	file = dwarf_filesrc(files, file_idx, NULL, NULL);
 	if (file)
-		outer->file = symcache__intern(&s->cache, file);
+		outer->file = symcache__intern(s->cache, file);
 }
 
 /* Inlined frames from DWARF scopes; returns how many frames it wrote
@@ -402,7 +411,7 @@ static int resolve_uncached(struct symbolizer *s, Dwfl_Module *mod,
 
 	memset(out, 0, sizeof(*out));
 	modname = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
-	out->module = modname ? symcache__intern(&s->cache, modname) : NULL;
+	out->module = modname ? symcache__intern(s->cache, modname) : NULL;
 	sym = dwfl_module_addrinfo(mod, pc, &off, &esym, NULL, NULL, NULL);
 	out->function = intern_demangled(s, sym);
 	out->func_offset = sym ? off + 1 : 0;
@@ -410,7 +419,7 @@ static int resolve_uncached(struct symbolizer *s, Dwfl_Module *mod,
 	if (line) {
 		const char *file = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
 
-		out->file = file ? symcache__intern(&s->cache, file) : NULL;
+		out->file = file ? symcache__intern(s->cache, file) : NULL;
 		out->line = lineno;
 	}
 	n = resolve_inlines(s, mod, pc, out, max);
@@ -444,10 +453,10 @@ int symbolizer__resolve(struct symbolizer *s, uint64_t addr,
 	}
 	name = dwfl_module_info(mod, NULL, &low, NULL, NULL, NULL, NULL, NULL);
 	id = module_identity(mod, name ? name : "");
-	e = symcache__get(&s->cache, id, addr - low);
+	e = symcache__get(s->cache, id, addr - low);
 	if (!e) {
 		n = resolve_uncached(s, mod, addr, tmp, MAX_INLINE);
-		e = symcache__put(&s->cache, id, addr - low, tmp, n);
+		e = symcache__put(s->cache, id, addr - low, tmp, n);
 		if (!e) {
 			out[0] = tmp[0];
 			out[0].addr = addr;
@@ -476,7 +485,7 @@ int symbolizer__module(struct symbolizer *s, uint64_t addr, struct module_info *
 	name = dwfl_module_info(mod, NULL, &start, &end, NULL, NULL, NULL, NULL);
 	out->start = start;
 	out->end = end;
-	out->path = name ? symcache__intern(&s->cache, name) : NULL;
+	out->path = name ? symcache__intern(s->cache, name) : NULL;
 	if (!out->path)
 		out->path = "";
 	out->build_id[0] = 0;

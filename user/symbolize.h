@@ -10,6 +10,12 @@
 struct symbolizer;
 
 struct symbolizer *symbolizer__new(pid_t pid);
+
+/* The same, with the resolved addresses kept in shared (by build-id and
+ * offset: a library mapped by many processes is resolved once; its
+ * frames outlive the process).  shared must outlive s. */
+struct symcache;
+struct symbolizer *symbolizer__new_shared(pid_t pid, struct symcache *shared);
 void symbolizer__free(struct symbolizer *s);
 
 /* Forgets every module (the target called execve). */

@@ -163,22 +163,38 @@ size_t timeline__series(const struct timeline *tl, const struct stack_key *k,
 			struct series_point *out)
 {
 	const struct series *s = find(tl, k);
+	int upto = TIMELINE_TIERS - 1;
 	size_t n = 0;
 
 	if (!s)
 		return 0;
-	for (int i = TIMELINE_TIERS - 1; i >= 0; i--) {
+	/* up to the finest tier that still holds the series' first sample
+	 * (its ring never wrapped) */
+	for (int i = 0; i < TIMELINE_TIERS; i++)
+		if (s->tier[i].n < HISTORY_LEN) {
+			upto = i;
+			break;
+		}
+	/* newest first: each tier's points, then the coarser tier's older
+	 * than those (16 + 12 per tier: ~64 points over the whole run) */
+	for (int i = 0; i <= upto; i++) {
 		const struct history *h = &s->tier[i];
 
-		for (int j = 0; j < h->n; j++) {
+		for (int j = h->n - 1; j >= 0; j--) {
 			int at = (h->next - h->n + j + HISTORY_LEN) % HISTORY_LEN;
 
-			if (n && h->t_s[at] <= out[n - 1].t_s)
-				continue;	/* a finer tier's points start after */
+			if (n && h->t_s[at] >= out[n - 1].t_s)
+				continue;	/* a finer tier had it */
 			out[n].t_s = h->t_s[at];
 			out[n].bytes = h->bytes[at];
 			n++;
 		}
+	}
+	for (size_t i = 0; i < n / 2; i++) {	/* oldest first */
+		struct series_point tmp = out[i];
+
+		out[i] = out[n - 1 - i];
+		out[n - 1 - i] = tmp;
 	}
 	return n;
 }

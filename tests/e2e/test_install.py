@@ -55,3 +55,33 @@ def test_systemd_unit_verifies(tmp_path):
                          capture_output=True, text=True, timeout=60).stdout
     score = float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", sec).group(1))
     assert score <= 5.0, sec[-300:]
+
+
+def test_dockerfile_installs_what_the_binary_links():
+    """deploy/Dockerfile's runtime stage names, for every library the
+    binary links (DT_NEEDED), the Debian package that ships it."""
+    docker = (ROOT / "deploy" / "Dockerfile").read_text()
+    runtime = docker.split("FROM debian:12\n", 1)[1]
+    needed = re.findall(r"Shared library: \[(.+?)\]",
+                        subprocess.run(["readelf", "-d", str(LEAKSCOPE)], capture_output=True,
+                                       text=True, check=True).stdout)
+    assert needed
+    for lib in needed:
+        owner = subprocess.run(["dpkg", "-S", f"*/x86_64-linux-gnu/{lib}"], capture_output=True,
+                               text=True).stdout.splitlines()
+        pkgs = {l.split(":")[0] for l in owner if "i386" not in l and "x32" not in l}
+        assert pkgs & set(runtime.split()), (lib, pkgs)
+    assert "make install" in docker and "/usr/local/sbin/leakscope" in docker
+
+
+def test_daemonset_serves_the_named_processes_or_all():
+    ds = (ROOT / "deploy" / "daemonset.yaml").read_text()
+    args = ds.split("args:\n", 1)[1].split("ports:", 1)[0]
+    cmd = " ".join(l.strip().lstrip("- ") for l in args.splitlines() if l.strip())
+    cmd = cmd.replace("exec /usr/local/sbin/leakscope", "printf '%s\\n'")
+    for comm, want in (("my-service", ["--comm", "my-service"]), ("", ["--all"])):
+        out = subprocess.run(["sh", "-c", cmd], env={"LEAKSCOPE_COMM": comm, "PATH": "/usr/bin:/bin"},
+                             capture_output=True, text=True, check=True).stdout.split("\n")
+        assert out[0] == "serve" and out[-2] == "15", out
+        assert want[0] in out and out[out.index(want[0]) + len(want) - 1] == want[-1], out
+    assert "/var/log/pods" in ds

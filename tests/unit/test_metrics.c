@@ -13,6 +13,49 @@
 #include "http.h"
 #include "metrics.h"
 
+/* Several processes: the top METRICS_TOP_PROCS by bytes get their own
+ * series, the rest one "other" series with their sums. */
+static void test_top_processes(void **state)
+{
+	enum { NP = METRICS_TOP_PROCS + 5 };
+	struct report_proc procs[NP];
+	struct report_stack st[NP];
+	struct self_stats self = { 0 };
+	struct report r = { .multi = true, .procs = procs, .nprocs = NP, .stacks = st,
+			    .nstacks = NP };
+	char want[128];
+	size_t len, lines = 0;
+	char *t;
+
+	for (int i = 0; i < NP; i++) {	/* biggest first, as collect sorts them */
+		procs[i] = (struct report_proc){ .pid = 1000 + i, .bytes = 100 * (NP - i),
+						 .allocs = 1 };
+		snprintf(procs[i].comm, sizeof(procs[i].comm), "p%d", i);
+		st[i] = (struct report_stack){ .key.tgid = 1000 + i, .bytes = 100 * (NP - i),
+					       .allocs = 1, .cls = CLASS_GROWING,
+					       .growth_bytes_per_s = 1 };
+	}
+	t = metrics__render(&r, &self, &len);
+	assert_non_null(t);
+	for (const char *p = t; (p = strstr(p, "\nleakscope_outstanding_bytes{")); p++)
+		lines++;
+	assert_int_equal(lines, METRICS_TOP_PROCS + 1);
+	assert_non_null(strstr(t, "leakscope_outstanding_bytes{pid=\"1000\",comm=\"p0\"} 2500\n"));
+	snprintf(want, sizeof(want), "leakscope_outstanding_bytes{pid=\"%d\"",
+		 1000 + METRICS_TOP_PROCS);
+	assert_null(strstr(t, want));	/* the 21st is in "other" */
+	/* the last five: 500 + 400 + 300 + 200 + 100 */
+	assert_non_null(strstr(t, "leakscope_outstanding_bytes{pid=\"other\",comm=\"other\"} 1500\n"));
+	assert_non_null(strstr(t, "leakscope_stacks{pid=\"other\",comm=\"other\",class=\"growing\"} 5\n"));
+	assert_non_null(strstr(t, "leakscope_growing_bytes{pid=\"1001\",comm=\"p1\"} 2400\n"));
+	assert_non_null(strstr(t, "leakscope_processes 25\n"));
+	free(t);
+	r.nprocs = r.nstacks = 2;	/* few processes: no "other" series */
+	t = metrics__render(&r, &self, &len);
+	assert_null(strstr(t, "pid=\"other\""));
+	free(t);
+}
+
 static void test_exposition(void **state)
 {
 	struct report_stack st[] = {
@@ -134,6 +177,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exposition),
+		cmocka_unit_test(test_top_processes),
 		cmocka_unit_test(test_split_listen),
 		cmocka_unit_test(test_python_gc),
 	};

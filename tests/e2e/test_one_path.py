@@ -1,0 +1,199 @@
+"""One code path for one or many processes (issue 11): `serve --all`
+exposes every leaking process in /metrics and in /debug/pprof/heap (as `go
+tool pprof` reads it, per pid label); two Python processes under --comm
+each get their own lines; leak classes come from leakscope's own 1 s clock
+(present in the second report of `-p PID 8 2`); a closed stdout ends the
+trace with a non-zero exit and nothing attached; `record --format html`
+of a live fixture draws in a real browser."""
+import json
+import re
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from conftest import (FIXTURES, LEAKSCOPE, ROOT, default_sigint, free_port, go_pprof,
+                      leakscope_programs_loaded)
+import expected
+
+TIMEOUT = 120
+
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return r.read()
+
+
+def series(text, name):
+    """{pid label: value} of a metric family."""
+    out = {}
+    for line in text.splitlines():
+        m = re.match(name + r'\{pid="([^"]+)".*\} (\S+)$', line)
+        if m:
+            out[m.group(1)] = out.get(m.group(1), 0) + float(m.group(2))
+    return out
+
+
+def start_serve(*args):
+    p = subprocess.Popen([str(LEAKSCOPE), "serve", "--listen", "127.0.0.1:0", *args, "1"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=default_sigint)
+    port, lines = None, []
+    for _ in range(20):
+        line = p.stderr.readline()
+        lines.append(line)
+        m = re.search(r"on port (\d+)", line)
+        port = port or (m and m.group(1))
+        if "tracing" in line:
+            break
+    assert port and "tracing" in lines[-1], "".join(lines)
+    return p, f"http://127.0.0.1:{port}"
+
+
+def test_serve_all_exposes_each_process(fixture_proc, tmp_path):
+    a, b = fixture_proc("leaks"), fixture_proc("leaks")
+    p, url = start_serve("--all")
+    try:
+        assert a.step() == "done" and b.step() == "done"
+        want = sum(v[0] for v in expected.LEAKS.values())
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            time.sleep(1)
+            text = get(url + "/metrics").decode()
+            got = series(text, "leakscope_outstanding_bytes")
+            if got.get(str(a.pid), 0) >= want and got.get(str(b.pid), 0) >= want:
+                break
+        assert got.get(str(a.pid)) == want and got.get(str(b.pid)) == want, text
+        assert re.search(r'leakscope_outstanding_bytes\{pid="%d",comm="leaks"' % a.pid, text)
+        assert "# TYPE leakscope_processes gauge" in text
+        prof = tmp_path / "heap.pb.gz"
+        prof.write_bytes(get(url + "/debug/pprof/heap"))
+        # each process's leaks under its own pid label, as pprof reads it
+        for f in (a, b):
+            top = go_pprof(tmp_path, "-top", "-nodecount=1000", "-unit=B",
+                           "-sample_index=inuse_space", f"-tagfocus=pid={f.pid}", str(prof))
+            assert "leak_big_malloc" in top and "leak_mmap" in top, top
+            assert re.search(r"^\s*%dB .* leak_big_malloc$" % expected.LEAKS["leak_big_malloc"][0],
+                             top, re.M), top
+        raw = go_pprof(tmp_path, "-raw", str(prof))
+        assert f"pid:[{a.pid}]" in raw.replace(" ", "") or f"pid:[{a.pid}" in raw
+    finally:
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=TIMEOUT)
+    assert p.returncode == 0, err
+    assert not leakscope_programs_loaded()
+
+
+PY_SCRIPT = """\
+import sys, time
+keep = []
+def leak_{name}():
+    keep.append(bytearray(100000))   # LINE
+print("ready", flush=True)
+sys.stdin.readline()
+for _ in range(5):
+    leak_{name}()
+print("done", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_two_pythons_under_comm_each_get_their_lines(tmp_path):
+    python = shutil.which("python3.11")
+    if not python:
+        pytest.skip("Debian's python3.11 is not installed")
+    interp = tmp_path / "pyleakers"      # a name of their own: --comm picks them alone
+    shutil.copy(python, interp)
+    procs = []
+    for name in ("alpha", "beta"):
+        script = tmp_path / f"{name}.py"
+        script.write_text(PY_SCRIPT.format(name=name))
+        p = subprocess.Popen([str(interp), str(script)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+        assert p.stdout.readline().strip() == "ready"
+        procs.append((name, p, script))
+    t = subprocess.Popen([str(LEAKSCOPE), "--json", "-n", "100", "--comm", "pyleakers", "1"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=default_sigint)
+    try:
+        line = t.stderr.readline()
+        assert "every process named pyleakers" in line, line + t.stderr.read()
+        time.sleep(1)
+        for _, p, _ in procs:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+            assert p.stdout.readline().strip() == "done"
+        time.sleep(2.5)
+    finally:
+        t.send_signal(signal.SIGINT)
+        out, err = t.communicate(timeout=TIMEOUT)
+        for _, p, _ in procs:
+            p.kill()
+            p.wait()
+    assert t.returncode == 0, err
+    last = [json.loads(l) for l in out.splitlines()][-1]
+    for name, p, script in procs:
+        mine = [s for s in last["stacks"] if s["pid"] == p.pid]
+        py = [f for s in mine for f in s["frames"] if f["python"]]
+        assert any(f["function"] == f"leak_{name}" and f["file"] == str(script) and f["line"] == 4
+                   for f in py), (name, mine[:3], err)
+        other = "beta" if name == "alpha" else "alpha"
+        assert not any(f["function"] == f"leak_{other}" for f in py)
+        held = sum(s["outstanding_bytes"] for s in mine
+                   if any(f["python"] and f["function"] == f"leak_{name}" for f in s["frames"]))
+        assert held >= 5 * 100000, mine[:3]
+    assert err.count("Python frames in every stack") == 2, err
+
+
+def test_classes_in_the_second_report_of_8_2(service):
+    """cache_leak: a 20 KB/s leak and a cache full after 4 s.  Reports at
+    8 s and 16 s: the timeline samples every second, so the second report
+    classes both (before: 5 reports, 40 s at this interval)."""
+    p = subprocess.run([str(LEAKSCOPE), "--json", "-p", str(service.pid), "8", "2"],
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    reports = [json.loads(l) for l in p.stdout.splitlines()]
+    assert len(reports) == 2
+    cls = {}
+    for s in reports[1]["stacks"]:
+        fns = [f["function"] for f in s["frames"]]
+        for fn in ("leak_unbounded", "cache_insert"):
+            if fn in fns:
+                cls[fn] = s["class"]
+    assert cls == {"leak_unbounded": "growing", "cache_insert": "plateau"}, reports[1]["stacks"][:2]
+
+
+def test_closed_stdout_ends_with_an_error_and_detaches(service):
+    sh = subprocess.run(["bash", "-c", f"set -o pipefail; {LEAKSCOPE} -p {service.pid} 1 "
+                         "| head -1"], capture_output=True, text=True, timeout=TIMEOUT)
+    assert sh.returncode != 0, sh.stderr
+    assert "cannot write the report to stdout" in sh.stderr, sh.stderr
+    assert "detaching" in sh.stderr
+    assert not leakscope_programs_loaded()
+
+
+def test_record_html_of_a_live_service_draws(service, tmp_path):
+    from test_html_report import chromium_path, embedded_data, render
+    if not chromium_path():
+        pytest.skip("chromium is not installed (tools/install-deps.sh installs it)")
+    out = tmp_path / "leak.html"
+    p = subprocess.run([str(LEAKSCOPE), "record", "--duration", "12s", "--format", "html",
+                        "-o", str(out), "-p", str(service.pid)],
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    html = out.read_text()
+    data = embedded_data(html)
+    classes = {}
+    for s in data["stacks"]:
+        names = [f.get("function") for f in s["frames"]]
+        for fn in ("leak_unbounded", "cache_insert"):
+            if fn in names:
+                classes[fn] = s["class"]
+                assert len(s["series"]) >= 10        # a point a second
+    assert classes == {"leak_unbounded": "growing", "cache_insert": "plateau"}
+    dom, errors = render(out, screenshot=ROOT / "build" / "record_html.png")
+    assert not errors, errors
+    assert "leak_unbounded" in dom
