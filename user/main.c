@@ -161,6 +161,7 @@ static struct procs *make_procs(struct trace *t, struct unwinder *u,
 		.empty_probes = o->empty_probes,
 		.verbose = o->verbose,
 		.several = cli__multi(o),
+		.python_hint_only = o->all,
 	};
 
 	return procs__new(&c);
@@ -268,18 +269,23 @@ static int trace_and_report(struct options *o, struct sink *sink)
 		goto cleanup;
 	if (u && system_wide)
 		unwinder__sync_all(u, o->comm);
+	if (system_wide)
+		procs__scan_host(p, o->comm);
 	if (o->kernel && (nklinks = trace__attach_kernel(t)) < 0)
 		goto cleanup;
 	if (stop_requested || add_targets(t, p, u, o, &tg) ||
 	    (system_wide && syswide__attach(&sw, t, o)))
-		goto cleanup;
+		goto failed;
 	if (stop_requested)
 		goto interrupted;
 	if (o->cmd && launch__go(&tg.child))
 		goto cleanup;
 	started = true;
 	say_tracing(o, &tg, p, system_wide ? &sw : NULL, nklinks);
+	if (system_wide)
+		procs__say_pythons(p);
 	unwind_announce(u, o);
+	sink__attach(sink, t);	/* serve: BPF run-time stats on (needs CAP_SYS_ADMIN) */
 	/* serve: everything is attached and the port bound; a long-lived
 	 * agent that parses HTTP keeps only what tracing needs from here */
 	if (o->command == CMD_SERVE) {
@@ -309,6 +315,9 @@ static int trace_and_report(struct options *o, struct sink *sink)
 	tg.child.pid = -1;		/* reaped, or detached and left running */
 	goto cleanup;
 
+failed:		/* said why, unless a Ctrl-C cut it short */
+	if (!stop_requested)
+		goto cleanup;
 interrupted:	/* Ctrl-C before tracing began: undo, report nothing */
 	fprintf(stderr, "leakscope: interrupted before tracing began; nothing attached\n");
 	rc = 130;

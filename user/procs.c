@@ -8,6 +8,7 @@
  * for any other process (an embedded interpreter) once it has stacks in a
  * report.  Cost per report: O(stacks) plus symbolization of the top N.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -47,6 +48,7 @@ struct proc {
 	char comm[32];
 	struct cgroup_labels labels;
 	bool named;		/* its maps are its own (a child: after exec) */
+	bool labels_read;	/* labels: read when first needed */
 	bool target;		/* named on the command line: symbols read eagerly */
 	bool held;		/* `-- CMD`: BPF holds it (procs__set_held) */
 	bool gone;
@@ -88,6 +90,7 @@ struct procs {
 	size_t nmaps, capmaps;
 	struct py_trace *pt;		/* read buffer */
 	struct symcache symbols;	/* every process's resolved addresses, by build-id */
+	bool quiet;			/* scanning the host: said in one line after */
 };
 
 struct procs *procs__new(const struct procs_config *c)
@@ -142,11 +145,25 @@ static struct proc *find(const struct procs *p, pid_t pid)
 	return idx && *idx >= 0 ? p->v[*idx] : NULL;
 }
 
+/* Its name now (cheap: it may be gone soon); its service labels when a
+ * report first needs them (a cgroup file and a directory to read: not
+ * for each of hundreds of short processes a second). */
 static void read_names(struct proc *pr)
 {
 	target__comm(pr->pid, pr->comm, sizeof(pr->comm));
-	cgroup__read(pr->pid, PODS_DIR, &pr->labels);
+	pr->labels_read = false;
 }
+
+static const struct cgroup_labels *labels_of(struct proc *pr)
+{
+	if (!pr->labels_read && !pr->gone) {
+		cgroup__read(pr->pid, PODS_DIR, &pr->labels);
+		pr->labels_read = true;
+	}
+	return &pr->labels;
+}
+
+static struct symbolizer *sym_of(struct procs *p, struct proc *pr);
 
 /* pid's entry, made if new.  NULL on ENOMEM. */
 static struct proc *get(struct procs *p, pid_t pid, bool named)
@@ -183,8 +200,12 @@ struct proc *procs__add(struct procs *p, pid_t pid, bool named)
 {
 	struct proc *pr = get(p, pid, named);
 
-	if (pr)
-		pr->target = true;
+	if (!pr)
+		return NULL;
+	pr->target = true;
+	labels_of(pr);
+	if (named)		/* read now: it may exit before any event */
+		sym_of(p, pr);
 	return pr;
 }
 
@@ -214,6 +235,8 @@ static struct symbolizer *sym_of(struct procs *p, struct proc *pr)
 
 static void say_python(const struct procs *p, const struct proc *pr)
 {
+	if (p->quiet)
+		return;
 	if (p->c.several && pr->py->status != PY_NONE)
 		fprintf(stderr, "leakscope: PID %d (%s): ", pr->pid, pr->comm);
 	if (p->c.several && pr->py->status == PY_SUPPORTED) {
@@ -324,6 +347,70 @@ static bool looks_like_python(const struct proc *pr)
 	return strstr(exe, "python") != NULL;
 }
 
+static bool is_pid_dir(const char *name)
+{
+	for (const char *c = name; *c; c++)
+		if (*c < '0' || *c > '9')
+			return false;
+	return *name;
+}
+
+void procs__scan_host(struct procs *p, const char *comm)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		pid_t pid = is_pid_dir(e->d_name) ? atoi(e->d_name) : 0;
+		char name[32];
+		struct proc *pr;
+
+		if (pid <= 0 || pid == getpid())
+			continue;
+		target__comm(pid, name, sizeof(name));
+		if (comm && strcmp(name, comm))
+			continue;
+		pr = get(p, pid, true);
+		p->quiet = true;	/* procs__say_pythons() */
+		if (pr && p->c.python && (!p->c.python_hint_only || looks_like_python(pr)))
+			procs__look_python(p, pr);
+		p->quiet = false;
+	}
+	if (d)
+		closedir(d);
+}
+
+void procs__say_pythons(const struct procs *p)
+{
+	int shown = 0, n = 0;
+
+	for (size_t i = 0; i < p->n; i++)
+		n += p->v[i]->py && p->v[i]->py->status == PY_SUPPORTED;
+	if (n)
+		fprintf(stderr, "leakscope: Python frames in every stack of %d process%s:", n,
+			n == 1 ? "" : "es");
+	for (size_t i = 0; i < p->n && n; i++) {
+		const struct proc *pr = p->v[i];
+		char ver[32];
+
+		if (!pr->py || pr->py->status != PY_SUPPORTED)
+			continue;
+		if (shown++ == 8) {
+			fprintf(stderr, " ...");
+			break;
+		}
+		python__version_str(pr->py, ver, sizeof(ver));
+		fprintf(stderr, "%s PID %d (%s, Python %s)", shown > 1 ? "," : "", pr->pid,
+			pr->comm, ver);
+	}
+	if (n)
+		fputc('\n', stderr);
+	for (size_t i = 0; i < p->n; i++)
+		if (p->v[i]->py && p->v[i]->py->status == PY_UNSUPPORTED)
+			fprintf(stderr, "leakscope: PID %d (%s): %s (%s); native stacks only\n",
+				p->v[i]->pid, p->v[i]->comm, p->v[i]->py->why, p->v[i]->py->module);
+}
+
 /* ---- events ------------------------------------------------------------ */
 
 static void gone(struct procs *p, pid_t pid)
@@ -377,13 +464,16 @@ void procs__on_event(struct procs *p, const void *data, size_t len)
 	case EV_EXEC_MAPPING:
 		if (p->c.unw)
 			unwinder__mark(p->c.unw, ev->tgid);
-		pr = get(p, ev->tgid, true);
-		if (!pr)
-			return;
-		if (ev->type == EV_EXEC) {
-			pr->exec_pending = pr->named = true;
+		pr = find(p, ev->tgid);
+		if (!pr) {		/* new: named as it is now */
+			pr = get(p, ev->tgid, true);
+			if (!pr)
+				return;
+		} else if (ev->type == EV_EXEC) {
 			read_names(pr);	/* now: it may be gone by the flush */
 		}
+		if (ev->type == EV_EXEC)
+			pr->exec_pending = pr->named = true;
 		pr->sym_dirty = true;
 		pr->look_python = true;
 		p->dirty = true;
@@ -430,7 +520,7 @@ static void flush_one(struct procs *p, struct proc *pr)
 			sym_of(p, pr);
 		pr->sym_dirty = false;
 	}
-	if (pr->look_python && (!p->c.several || looks_like_python(pr)))
+	if (pr->look_python && (!p->c.python_hint_only || looks_like_python(pr)))
 		procs__look_python(p, pr);
 	pr->look_python = false;
 }
@@ -684,7 +774,7 @@ static void name_procs(struct procs *p, struct report *r)
 			continue;
 		}
 		memcpy(rp->comm, pr->comm, sizeof(rp->comm));
-		rp->labels = pr->labels;
+		rp->labels = *labels_of(pr);
 		if (!pr->gone && kill(rp->pid, 0) && errno == ESRCH)
 			on_exit_event(p, rp->pid);
 		else if (!pr->gone && !pr->python_looked)
@@ -725,7 +815,7 @@ static void describe_one(struct procs *p, struct report *r)
 	if (!pr->gone && pr->named)
 		target__comm(pr->pid, pr->comm, sizeof(pr->comm));
 	memcpy(r->comm, pr->comm, sizeof(r->comm));
-	r->labels = pr->labels;
+	r->labels = *labels_of(pr);
 	if (pr->pysym) {
 		python__version_str(pr->py, r->python, sizeof(r->python));
 		r->gc = pr->gc ? &pr->gc->st : NULL;

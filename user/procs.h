@@ -38,6 +38,10 @@ struct procs_config {
 	bool empty_probes;		/* --empty-probes (benchmark floor) */
 	bool verbose;
 	bool several;			/* messages name the process */
+	bool python_hint_only;		/* --all: look for an interpreter at each new
+					 * code mapping only in processes whose name
+					 * or executable says "python" (others: once
+					 * they have stacks in a report) */
 };
 
 struct procs *procs__new(const struct procs_config *c);
@@ -53,6 +57,14 @@ struct proc *procs__add(struct procs *p, pid_t pid, bool named);
  * its interpreter is known).  0, or -errno after saying why. */
 int procs__probe(struct procs *p, struct proc *pr, const struct target_libs *libs,
 		 bool tracepoints);
+
+/* --all / --comm (comm: NULL for every process): the processes running
+ * now, with their interpreters (before the probes: their first
+ * allocations get Python frames). */
+void procs__scan_host(struct procs *p, const char *comm);
+
+/* After the "tracing" line: the interpreters procs__scan_host() found. */
+void procs__say_pythons(const struct procs *p);
 
 /* Looks for pid's interpreter now (at start: before the probes). */
 void procs__look_python(struct procs *p, struct proc *pr);

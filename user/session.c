@@ -283,7 +283,6 @@ static int setup(struct loop *l, struct session *s)
 		return -errno;
 	}
 	l->python_procs = s->python;
-	sink__attach(s->sink, s->trace);
 	return 0;
 }
 

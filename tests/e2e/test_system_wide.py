@@ -104,7 +104,7 @@ def test_multi_option_errors():
     for args, msg in ((["--all", "-p", "1"], "no -p or -- CMD"),
                       (["--all", "--comm", "x"], "drop --all"),
                       (["--comm", "a" * 20], "--comm"),
-                      (["probes", "--all"], "several processes")):
+                      (["probes", "--all"], "--all and --comm probe every C library")):
         p = subprocess.run([str(LEAKSCOPE), *args], capture_output=True, text=True, timeout=30)
         assert p.returncode == 2 and msg in p.stderr, (args, p.stderr)
 
