@@ -41,18 +41,24 @@ static void family(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* name{pid="..",comm=".."} value */
-static void target_series(FILE *f, const char *name, const struct report *r,
-			  const char *extra_key, const char *extra_val, double v)
+/* name{pid="..",comm="..",service=".."} value; no comm: the processes
+ * beyond the top, summed (pid="other"). */
+static void series_of(FILE *f, const char *name, pid_t pid, const char *comm,
+		      const struct cgroup_labels *labels, const char *extra_key,
+		      const char *extra_val, double v)
 {
 	char svc[200];
 
-	fprintf(f, "%s{pid=\"%d\",comm=", name, (int)r->pid);
-	metrics__label_value(f, r->comm);
-	report__service(&r->labels, svc, sizeof(svc));
-	if (svc[0]) {		/* the unit, container or pod of the target */
-		fputs(",service=", f);
-		metrics__label_value(f, svc);
+	if (!comm) {
+		fprintf(f, "%s{pid=\"other\",comm=\"other\"", name);
+	} else {
+		fprintf(f, "%s{pid=\"%d\",comm=", name, (int)pid);
+		metrics__label_value(f, comm);
+		report__service(labels, svc, sizeof(svc));
+		if (svc[0]) {	/* the unit, container or pod of the target */
+			fputs(",service=", f);
+			metrics__label_value(f, svc);
+		}
 	}
 	if (extra_key) {
 		fprintf(f, ",%s=", extra_key);
@@ -60,6 +66,12 @@ static void target_series(FILE *f, const char *name, const struct report *r,
 	}
 	putc('}', f);
 	value(f, v);
+}
+
+static void target_series(FILE *f, const char *name, const struct report *r,
+			  const char *extra_key, const char *extra_val, double v)
+{
+	series_of(f, name, r->pid, r->comm, &r->labels, extra_key, extra_val, v);
 }
 
 static void target_metric(FILE *f, const char *name, const char *type,
@@ -188,25 +200,8 @@ static void self_metrics(FILE *f, const struct report *r, const struct self_stat
 static void proc_series(FILE *f, const char *name, const struct report_proc *p,
 			const char *extra_key, const char *extra_val, double v)
 {
-	char svc[200];
-
-	if (!p) {
-		fprintf(f, "%s{pid=\"other\",comm=\"other\"", name);
-	} else {
-		fprintf(f, "%s{pid=\"%d\",comm=", name, (int)p->pid);
-		metrics__label_value(f, p->comm);
-		report__service(&p->labels, svc, sizeof(svc));
-		if (svc[0]) {
-			fputs(",service=", f);
-			metrics__label_value(f, svc);
-		}
-	}
-	if (extra_key) {
-		fprintf(f, ",%s=", extra_key);
-		metrics__label_value(f, extra_val);
-	}
-	putc('}', f);
-	value(f, v);
+	series_of(f, name, p ? p->pid : 0, p ? p->comm : NULL, p ? &p->labels : NULL,
+		  extra_key, extra_val, v);
 }
 
 /* Per process (r->procs, biggest first): index of p among the top, or

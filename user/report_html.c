@@ -22,6 +22,7 @@
 
 #include "json.h"
 #include "report_html.h"
+#include "report_json.h"
 #include "report_html_assets.h"
 
 /* A double as JSON: non-finite values (never valid JSON) as null. */
@@ -91,30 +92,6 @@ static void put_stack(FILE *f, const struct report *r, const struct report_stack
 	putc('}', f);
 }
 
-static void put_totals(FILE *f, const struct report_totals *t)
-{
-	const char *sep = "";
-
-	fprintf(f, "{\"outstanding_bytes\":%" PRId64 ",\"outstanding_allocs\":%" PRId64
-		",\"allocs\":%" PRIu64 ",\"frees\":%" PRIu64 ",\"untracked_frees\":%" PRIu64
-		",\"failed_allocs\":%" PRIu64 ",\"exited_processes\":%" PRIu64
-		",\"exited_blocks\":%" PRIu64 ",\"exited_bytes\":%" PRIu64
-		",\"kernel_memory_bytes\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"drops\":{",
-		t->outstanding_bytes, t->outstanding_allocs, t->allocs, t->frees,
-		t->untracked_frees, t->failed_allocs, t->exited_procs, t->exited_blocks,
-		t->exited_bytes, t->kernel_mem_bytes, t->dropped);
-	for (int c = CNT_DROP_ALLOC_MAP_FULL; c < CNT_DROP__END; c++) {
-		fprintf(f, "%s\"%s\":%" PRIu64, sep, report__drop_name(c), t->drops[c]);
-		sep = ",";
-	}
-	fprintf(f, "},\"stacks_cut\":%" PRIu64 ",\"cuts\":{", t->cut_total);
-	sep = "";
-	for (int c = UW_STOP_NO_TABLE; c < UW_STOP__COUNT; c++) {
-		fprintf(f, "%s\"%s\":%" PRIu64, sep, report__cut_name(c), t->cut[c]);
-		sep = ",";
-	}
-	fprintf(f, "},\"fp_fallback\":%" PRIu64 "}", t->fp_fallback);
-}
 
 /* comm is a fixed array: at most its size, terminated or not */
 static void put_comm(FILE *f, const char *comm, size_t size)
@@ -173,7 +150,7 @@ static void put_data(FILE *f, const struct report *r)
 		r->final ? "true" : "false", r->filtered ? "true" : "false",
 		r->multi ? "true" : "false", r->sample_period,
 		r->ages_exact ? "true" : "false", r->nstacks_total);
-	put_totals(f, &r->totals);
+	report_json__totals(f, &r->totals);
 	put_procs(f, r);
 	fputs(",\"total_series\":", f);
 	put_series(f, &r->total_series);

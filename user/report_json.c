@@ -6,7 +6,7 @@
 #include "json.h"
 #include "report_json.h"
 
-static void print_totals(FILE *out, const struct report_totals *t)
+void report_json__totals(FILE *out, const struct report_totals *t)
 {
 	const char *sep = "";
 
@@ -137,7 +137,7 @@ int report_json__print(FILE *out, const struct report *r)
 	fprintf(out, ",\"timestamp\":%.3f,\"final\":%s,\"filtered\":%s,\"sample_bytes\":%llu,\"totals\":",
 		r->timestamp, r->final ? "true" : "false",
 		r->filtered ? "true" : "false", (unsigned long long)r->sample_period);
-	print_totals(out, &r->totals);
+	report_json__totals(out, &r->totals);
 	print_python(out, r);
 	print_procs(out, r);
 	fprintf(out, ",\"ages_exact\":%s,\"stacks_total\":%zu,\"stacks\":[",

@@ -9,4 +9,7 @@
 /* 0, or -EIO when out reports a write error (after flushing). */
 int report_json__print(FILE *out, const struct report *r);
 
+/* The "totals" object of the schema (also embedded in the HTML report). */
+void report_json__totals(FILE *out, const struct report_totals *t);
+
 #endif

@@ -56,7 +56,7 @@ def test_record_options_need_record():
     assert p.returncode == 2 and "leakscope record" in p.stderr
     p = subprocess.run([str(LEAKSCOPE), "record", "--format", "xml", "-p", "1"],
                        capture_output=True, text=True, timeout=30)
-    assert p.returncode == 2 and "folded or json" in p.stderr
+    assert p.returncode == 2 and "json or html" in p.stderr
 
 
 def test_unwritable_output_fails_before_tracing():
