@@ -246,6 +246,12 @@ static void classify_stacks(struct collector *c)
 		struct verdict v = timeline__classify(c->tl, &s->key, c->f.interval_s,
 						      newest_age, c->f.min_age_s);
 
+		/* no series: it held nothing at any sample (of the last minute),
+		 * it allocates and frees between them */
+		if (v.cls == CLASS_UNKNOWN && !s->bytes && s->alloc_count &&
+		    timeline__samples(c->tl) >= MIN_SAMPLES &&
+		    !timeline__series(c->tl, &s->key, NULL))
+			v.cls = CLASS_CHURN;
 		s->cls = v.cls;
 		s->growth_bytes_per_s = v.growth_bytes_per_s;
 	}

@@ -149,9 +149,25 @@
 		return "hsl(" + h[0] + "," + h[1] + "%," + (38 + (rank * 9) % 32) + "%)";
 	}
 
+	/* Libraries that allocate for the program: their frames are not
+	 * where it allocated (as in `leakscope top`). */
+	var ALLOCATOR_LIBS = /^(libc\.so|libc-|libstdc\+\+\.so|libjemalloc\.so|libtcmalloc|libmimalloc\.so|ld-musl)/;
+
+	/* The frame that says where the program allocated: its first Python
+	 * frame, else its first named frame outside the allocator's
+	 * libraries, else the innermost. */
 	function topFrame(s) {
+		var i, f;
 		if (!s.frames.length)
 			return s.stack_lost ? "[stack lost]" : "??";
+		for (i = 0; i < s.frames.length; i++)
+			if (s.frames[i].python)
+				return frameLabel(s.frames[i]);
+		for (i = 0; i < s.frames.length; i++) {
+			f = s.frames[i];
+			if (f.function && !(f.module && ALLOCATOR_LIBS.test(basename(f.module))))
+				return frameLabel(f);
+		}
 		return frameLabel(s.frames[0]);
 	}
 

@@ -22,8 +22,8 @@ struct sink *sink__new(const struct options *o)
 
 void sink__attach(struct sink *s, struct trace *t)
 {
-	if (s && s->ops->report && s->fd >= 0 && !s->ops->final)
-		sink_serve__attach(s, t);	/* the only sink that serves */
+	if (s && s->ops->attach)
+		s->ops->attach(s, t);
 }
 
 void sink__free(struct sink *s)

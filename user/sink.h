@@ -43,6 +43,8 @@ struct sink_ops {
 	/* The trace ended (before the final report): let go of the screen,
 	 * stop answering. */
 	void (*stop)(struct sink *s);
+	/* Tracing began (serve: its BPF run-time statistics).  Optional. */
+	void (*attach)(struct sink *s, struct trace *t);
 	void (*free)(struct sink *s);
 };
 
@@ -58,7 +60,7 @@ struct sink {
  * fails before anything is attached).  NULL after saying why. */
 struct sink *sink__new(const struct options *o);
 
-/* `serve`: the trace to report BPF run times of; others ignore it. */
+/* Tracing began: the sink may look at the trace (serve: BPF run times). */
 void sink__attach(struct sink *s, struct trace *t);
 
 void sink__free(struct sink *s);
@@ -68,6 +70,5 @@ struct sink *sink_stdout__new(const struct options *o);
 struct sink *sink_top__new(const struct options *o);
 struct sink *sink_record__new(const struct options *o);
 struct sink *sink_serve__new(const struct options *o);
-void sink_serve__attach(struct sink *s, struct trace *t);
 
 #endif

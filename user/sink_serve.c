@@ -43,10 +43,19 @@ static void sink_free(struct sink *base)
 	free(s);
 }
 
+/* The kernel times BPF programs while serve holds its stats fd. */
+static void attach(struct sink *base, struct trace *t)
+{
+	struct sink_serve *s = (struct sink_serve *)base;
+
+	serve__attach(s->serve, t);
+}
+
 static const struct sink_ops ops = {
 	.report = update,
 	.ready = requests,
 	.stop = stop,
+	.attach = attach,
 	.free = sink_free,
 };
 
@@ -69,11 +78,4 @@ struct sink *sink_serve__new(const struct options *o)
 	}
 	s->base.fd = serve__fd(s->serve);
 	return &s->base;
-}
-
-void sink_serve__attach(struct sink *base, struct trace *t)
-{
-	struct sink_serve *s = (struct sink_serve *)base;
-
-	serve__attach(s->serve, t);
 }

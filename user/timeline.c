@@ -166,8 +166,8 @@ size_t timeline__series(const struct timeline *tl, const struct stack_key *k,
 	int upto = TIMELINE_TIERS - 1;
 	size_t n = 0;
 
-	if (!s)
-		return 0;
+	if (!s || !out)
+		return s ? 1 : 0;
 	/* up to the finest tier that still holds the series' first sample
 	 * (its ring never wrapped) */
 	for (int i = 0; i < TIMELINE_TIERS; i++)

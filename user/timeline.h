@@ -55,7 +55,8 @@ struct verdict timeline__classify(const struct timeline *tl, const struct stack_
 				  double min_age_s);
 
 /* The series of k over the whole run, oldest first: into out (up to
- * TIMELINE_SERIES_MAX points); the number written. */
+ * TIMELINE_SERIES_MAX points); the number written.  out NULL: 1 if k has
+ * a series, else 0. */
 size_t timeline__series(const struct timeline *tl, const struct stack_key *k,
 			struct series_point *out);
 

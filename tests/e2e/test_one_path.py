@@ -79,6 +79,12 @@ def test_serve_all_exposes_each_process(fixture_proc, tmp_path):
             assert "leak_big_malloc" in top and "leak_mmap" in top, top
             assert re.search(r"^\s*%dB .* leak_big_malloc$" % expected.LEAKS["leak_big_malloc"][0],
                              top, re.M), top
+        # `/`: the HTML report of the live data, both processes in it
+        from test_html_report import embedded_data
+        page = get(url + "/").decode()
+        data = embedded_data(page)
+        assert {a.pid, b.pid} <= {s["pid"] for s in data["stacks"]}
+        assert data["total_series"]
         raw = go_pprof(tmp_path, "-raw", str(prof))
         assert f"pid:[{a.pid}]" in raw.replace(" ", "") or f"pid:[{a.pid}" in raw
     finally:
