@@ -41,7 +41,6 @@ struct collector {
 	bool filtered;
 	bool scan_sums;		/* filtered or sampled: sums come from the scan */
 	struct sample_tables tables;
-	int ncpus;
 	struct stacktab index;	/* stack -> position in work */
 	struct stacktab prev;	/* stack -> bytes at the previous report */
 	const struct timeline *tl;	/* this report's: classes, series */
@@ -77,8 +76,7 @@ struct collector *collector__new(struct trace *t, const struct collect_filter *f
 	c->filtered = f->min_age_ns || f->min_size || f->max_size != UINT64_MAX;
 	c->scan_sums = c->filtered || f->sample_period;
 	sampling__init_tables(&c->tables);
-	c->ncpus = libbpf_num_possible_cpus();
-	if (c->ncpus <= 0 || stacktab__init(&c->index, 1024) ||
+	if (stacktab__init(&c->index, 1024) ||
 	    stacktab__init(&c->prev, 1024) ||
 	    stacktab__init(&c->proc_index, 256) || stacktab__init(&c->proc_prev, 256)) {
 		collector__free(c);

@@ -209,3 +209,63 @@ def test_record_html_of_a_live_service_draws(service, tmp_path):
     dom, errors = render(out, screenshot=ROOT / "build" / "record_html.png")
     assert not errors, errors
     assert "leak_unbounded" in dom
+
+
+PYMALLOC_SCRIPT = """\
+import sys
+keep = []
+print("ready", flush=True)
+sys.stdin.readline()
+for i in range(20000):
+    keep.append((i, i + 1, str(i)))   # LINE
+print("done", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_pymalloc_with_several_pids(tmp_path):
+    """--pymalloc with -p given twice: each interpreter's object allocator
+    is probed for its own process; each one's tuples on its own line."""
+    python = "/usr/bin/python3.11"
+    if not os.path.exists(python):
+        pytest.skip("Debian's python3.11 is not installed")
+    procs = []
+    for name in ("one", "two"):
+        script = tmp_path / f"{name}.py"
+        script.write_text(PYMALLOC_SCRIPT)
+        p = subprocess.Popen([python, str(script)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+        assert p.stdout.readline().strip() == "ready"
+        procs.append((p, script))
+    out_path, err_path = tmp_path / "out.json", tmp_path / "err.txt"
+    with open(out_path, "w") as out_f, open(err_path, "w") as err_f:
+        t = subprocess.Popen([str(LEAKSCOPE), "--json", "-n", "1000", "--pymalloc",
+                              "-p", str(procs[0][0].pid), "-p", str(procs[1][0].pid), "1"],
+                             stdout=out_f, stderr=err_f, preexec_fn=default_sigint)
+    try:
+        deadline = time.time() + 60
+        while "tracing 2 processes" not in err_path.read_text() and time.time() < deadline:
+            assert t.poll() is None, err_path.read_text()
+            time.sleep(0.1)
+        for p, _ in procs:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+            assert p.stdout.readline().strip() == "done"
+        time.sleep(1.5)
+    finally:
+        t.send_signal(signal.SIGINT)
+        t.wait(timeout=TIMEOUT)
+        for p, _ in procs:
+            p.kill()
+            p.wait()
+    err = err_path.read_text()
+    assert t.returncode == 0, err
+    last = [json.loads(l) for l in out_path.read_text().splitlines()][-1]
+    for p, script in procs:
+        mine = [s for s in last["stacks"] if s["pid"] == p.pid and
+                any(f["python"] and f["file"] == str(script) and f["line"] == 6
+                    for f in s["frames"])]
+        blocks = sum(s["outstanding_allocs"] for s in mine)
+        nbytes = sum(s["outstanding_bytes"] for s in mine)
+        assert blocks >= 15000, (p.pid, blocks, err)     # tuples and strs (some from free lists)
+        assert nbytes / blocks <= 512                    # objects, not arenas
