@@ -112,7 +112,9 @@ def test_two_pythons_under_comm_each_get_their_lines(tmp_path):
     python = "/usr/bin/python3.11"
     if not os.path.exists(python):
         pytest.skip("Debian's python3.11 is not installed")
-    interp = tmp_path / "python3-leaker"  # a name of their own: --comm picks them alone
+    # a name of their own (--comm picks them alone) that does not say
+    # "python": the interpreter is found as the process's executable
+    interp = tmp_path / "leaky-svc"
     shutil.copy(python, interp)
     procs = []
     for name in ("alpha", "beta"):
@@ -124,14 +126,14 @@ def test_two_pythons_under_comm_each_get_their_lines(tmp_path):
         procs.append((name, p, script))
     out_path, err_path = tmp_path / "out.json", tmp_path / "err.txt"
     with open(out_path, "w") as out_f, open(err_path, "w") as err_f:   # never a full pipe
-        t = subprocess.Popen([str(LEAKSCOPE), "--json", "-n", "100", "--comm", "python3-leaker",
+        t = subprocess.Popen([str(LEAKSCOPE), "--json", "-n", "100", "--comm", "leaky-svc",
                               "1"], stdout=out_f, stderr=err_f, preexec_fn=default_sigint)
     try:
         deadline = time.time() + 60
         while "tracing" not in err_path.read_text() and time.time() < deadline:
             assert t.poll() is None, err_path.read_text()
             time.sleep(0.1)
-        assert "every process named python3-leaker" in err_path.read_text(), err_path.read_text()
+        assert "every process named leaky-svc" in err_path.read_text(), err_path.read_text()
         time.sleep(1)
         for _, p, _ in procs:
             p.stdin.write("go\n")
