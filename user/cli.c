@@ -34,6 +34,7 @@ enum {
 	OPT_VERSION,
 	OPT_SCAN_LIMIT,
 	OPT_DURATION,
+	OPT_HISTORY_INTERVAL,
 	OPT_FORMAT,
 	OPT_LISTEN,
 	OPT_PYTHON_ONLY,
@@ -64,6 +65,7 @@ static const struct option long_opts[] = {
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "scan-limit", required_argument, NULL, OPT_SCAN_LIMIT },
 	{ "duration", required_argument, NULL, OPT_DURATION },
+	{ "history-interval", required_argument, NULL, OPT_HISTORY_INTERVAL },
 	{ "format", required_argument, NULL, OPT_FORMAT },
 	{ "output", required_argument, NULL, 'o' },
 	{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -125,13 +127,16 @@ void cli__usage(FILE *out)
 "      --scan-limit N   up to N outstanding blocks, ages are exact (a scan of\n"
 "                       every block); above, a stack's age is how long it has\n"
 "                       held memory without a break (default %u)\n"
+"      --history-interval TIME  how often every stack's outstanding bytes\n"
+"                       are sampled for the classes and charts (default 1s;\n"
+"                       classes need 5 samples); raise it for very many stacks\n"
 "      --sample-bytes N sample allocations by bytes, one sample per N bytes\n"
 "                       on average (Poisson, as tcmalloc); reports scale the\n"
 "                       samples to unbiased estimates.  0 = every allocation\n"
 "      --python-only    Python targets: Python frames alone (default: native\n"
 "                       frames of C extensions, then the Python frames)\n"
 "      --no-python      Python targets: native stacks only\n"
-"      --pymalloc       Python targets (-p): also probe PyObject_Malloc/Calloc/\n"
+"      --pymalloc       Python targets: also probe PyObject_Malloc/Calloc/\n"
 "                       Realloc/Free, for small objects (default: pymalloc's\n"
 "                       arena mmaps show small-object growth, cheaper)\n"
 "  -v, --verbose        print the probe plan and libbpf messages\n"
@@ -248,6 +253,7 @@ static void defaults(struct options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->interval_s = 5;
+	o->history_s = 1;
 	o->top_n = 10;
 	o->max_size = UINT64_MAX;
 	o->max_allocs = DEFAULT_MAX_ALLOCS;
@@ -352,6 +358,11 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 		case OPT_SAMPLE_BYTES:
 			if (parse_u64(optarg, 1ULL << 40, &o->sample_bytes))
 				return bad(err, "--sample-bytes (bytes, 0-2^40)", optarg);
+			break;
+		case OPT_HISTORY_INTERVAL:
+			if (cli__parse_duration(optarg, &o->history_s) || o->history_s < 0.1 ||
+			    o->history_s > 3600)
+				return bad(err, "--history-interval (a duration from 100ms to 1h)", optarg);
 			break;
 		case OPT_DURATION:
 			if (cli__parse_duration(optarg, &o->duration_s) || o->duration_s <= 0)

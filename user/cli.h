@@ -45,6 +45,7 @@ struct options {
 	uint64_t scan_limit;	/* --scan-limit: blocks up to which ages are exact */
 	enum command command;
 	double duration_s;	/* record --duration; 0 = until stopped or exit */
+	double history_s;	/* --history-interval: the timeline's clock */
 	const char *output;	/* record -o; "-" = stdout */
 	int format;		/* record --format: enum record_format */
 	const char *listen;	/* serve --listen ADDR:PORT */

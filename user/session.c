@@ -33,7 +33,6 @@
 #include "trace.h"
 
 #define POLL_MS 500		/* upper bound on a wait; events wake us at once */
-#define SAMPLE_MS 1000		/* the timeline's clock */
 #define FORGET_MS 1000		/* exited processes forgotten this often */
 
 struct loop {
@@ -53,6 +52,7 @@ struct loop {
 	double start_wall_s;
 	uint64_t sampled_ms, forgot_ms;
 	double sample_cost_ms;		/* the last timeline sample took (-v) */
+	uint64_t sample_ms;		/* the timeline's clock (--history-interval) */
 	int interval_s;
 };
 
@@ -267,7 +267,8 @@ static int setup(struct loop *l, struct session *s)
 	if (!s->child && s->report_pid && s->npids <= 1)
 		l->pidfd = syscall(SYS_pidfd_open, s->report_pid, 0);
 	l->col = collector__new(s->trace, &f);
-	l->tl = timeline__new();
+	l->tl = timeline__new(o->history_s);
+	l->sample_ms = o->history_s > 0 ? (uint64_t)(o->history_s * 1000) : 1000;
 	l->rb = ring_buffer__new(trace__map_fd(s->trace, TRACE_MAP_EVENTS), on_event, l, NULL);
 	if (!l->col || !l->tl || !l->rb) {
 		fprintf(stderr, "leakscope: out of memory setting up the session\n");
@@ -316,7 +317,7 @@ static int tick(struct loop *l)
 		err = procs__forget_gone(l->s->procs, l->col);
 		l->forgot_ms = now_ms();
 	}
-	if (!err && now_ms() >= l->sampled_ms + SAMPLE_MS)
+	if (!err && now_ms() >= l->sampled_ms + l->sample_ms)
 		err = sample(l);
 	return err;
 }
@@ -337,7 +338,7 @@ int session__run(struct session *s)
 	next = now_ms() + (n->first_at_once ? 0 : l.interval_s * 1000ULL);
 	end = o->duration_s ? l.start_ms + (uint64_t)(o->duration_s * 1000) : 0;
 	while (!*s->stop && !l.exited && !quit && !over) {
-		uint64_t t = now_ms(), due = n->periodic ? next : l.sampled_ms + SAMPLE_MS;
+		uint64_t t = now_ms(), due = n->periodic ? next : l.sampled_ms + l.sample_ms;
 		int wait = due > t ? (int)(due - t) : 0;
 
 		switch (wait_events(&l, wait < POLL_MS ? wait : POLL_MS)) {

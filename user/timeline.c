@@ -13,7 +13,7 @@
 #include "timeline.h"
 
 #define TIER_FACTOR	4	/* each tier samples every 4th sample of the one below */
-#define FORGET_AFTER	60	/* samples without the series: dropped */
+#define FORGET_AFTER	60	/* samples without the series: dropped (a minute at 1 s) */
 #define COMPACT_EVERY	64
 
 struct series {
@@ -27,6 +27,7 @@ struct timeline {
 	struct series *v;
 	size_t n, cap;
 	uint64_t sample;		/* the current sample's number (from 1) */
+	double period_s;		/* seconds between samples */
 	double t_s;			/* ... and time */
 };
 
@@ -40,7 +41,7 @@ struct stack_key timeline__total_key(void)
 	return (struct stack_key){ .tgid = 0, .pad = 2, .id = ~0ULL, .lead_pc = ~0ULL };
 }
 
-struct timeline *timeline__new(void)
+struct timeline *timeline__new(double period_s)
 {
 	struct timeline *tl = calloc(1, sizeof(*tl));
 
@@ -48,6 +49,8 @@ struct timeline *timeline__new(void)
 		free(tl);
 		return NULL;
 	}
+	if (tl)
+		tl->period_s = period_s > 0 ? period_s : 1;
 	return tl;
 }
 
@@ -153,7 +156,7 @@ struct verdict timeline__classify(const struct timeline *tl, const struct stack_
 		return none;
 	for (int i = 1; i < TIMELINE_TIERS; i++) {
 		every *= TIER_FACTOR;
-		if (every <= interval_s && s->tier[i].n >= RECENT_LEN)
+		if (every * tl->period_s <= interval_s && s->tier[i].n >= RECENT_LEN)
 			tier = i;
 	}
 	return classify__stack(&s->tier[tier], newest_block_age_s, min_age_s);

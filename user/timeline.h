@@ -24,7 +24,9 @@
 
 struct timeline;
 
-struct timeline *timeline__new(void);
+/* period_s: seconds between samples (--history-interval, 1 s default;
+ * the tiers are 1, 4, 16 ... of them). */
+struct timeline *timeline__new(double period_s);
 void timeline__free(struct timeline *tl);
 
 /* Starts the sample taken t_s seconds after the trace began. */

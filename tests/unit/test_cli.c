@@ -128,6 +128,12 @@ static void test_durations(void **state)
 	assert_int_equal(parse(&o, "-p", "1", "500ms", NULL), -EINVAL);	/* intervals: whole s */
 	assert_int_equal(parse(&o, "-p", "1", "25h", NULL), -EINVAL);
 	assert_int_equal(parse(&o, "record", "--duration", "2x", "-p", "1", NULL), -EINVAL);
+	assert_int_equal(parse(&o, "-p", "1", NULL), 0);
+	assert_true(o.history_s == 1);			/* the timeline's default */
+	assert_int_equal(parse(&o, "--history-interval", "5s", "-p", "1", NULL), 0);
+	assert_true(o.history_s == 5);
+	assert_int_equal(parse(&o, "--history-interval", "50ms", "-p", "1", NULL), -EINVAL);
+	assert_int_equal(parse(&o, "--history-interval", "2h", "-p", "1", NULL), -EINVAL);
 }
 
 static void test_rejects(void **state)

@@ -29,7 +29,7 @@ static void run(struct timeline *tl, int from, int to)
 
 static void test_classes_at_ten_seconds(void **state)
 {
-	struct timeline *tl = timeline__new();
+	struct timeline *tl = timeline__new(1);
 
 	run(tl, 0, 10);
 	/* whatever the interval: 1 s samples while coarser tiers fill */
@@ -48,7 +48,7 @@ static void test_classes_at_ten_seconds(void **state)
 
 static void test_too_early(void **state)
 {
-	struct timeline *tl = timeline__new();
+	struct timeline *tl = timeline__new(1);
 
 	run(tl, 0, 3);
 	assert_int_equal(timeline__classify(tl, &GROW, 5, 0.5, 0).cls, CLASS_UNKNOWN);
@@ -59,7 +59,7 @@ static void test_too_early(void **state)
  * points; the newest point is the latest sample. */
 static void test_series_whole_run(void **state)
 {
-	struct timeline *tl = timeline__new();
+	struct timeline *tl = timeline__new(1);
 	struct series_point p[TIMELINE_SERIES_MAX];
 	size_t n;
 
@@ -79,7 +79,7 @@ static void test_series_whole_run(void **state)
 /* A stack no longer sampled is dropped after a minute; others stay. */
 static void test_forgetting(void **state)
 {
-	struct timeline *tl = timeline__new();
+	struct timeline *tl = timeline__new(1);
 	struct series_point p[TIMELINE_SERIES_MAX];
 
 	run(tl, 0, 5);
@@ -96,7 +96,7 @@ static void test_forgetting(void **state)
 /* A snapshot's stacks, per-process sums and total, in one sample. */
 static void test_sample_snapshot(void **state)
 {
-	struct timeline *tl = timeline__new();
+	struct timeline *tl = timeline__new(1);
 	struct snap_stack v[3] = {
 		{ .key = { .tgid = 1, .id = 1 }, .agg = { .outstanding_bytes = 100 } },
 		{ .key = { .tgid = 1, .id = 2 }, .agg = { .outstanding_bytes = 50 } },
@@ -117,6 +117,25 @@ static void test_sample_snapshot(void **state)
 	timeline__free(tl);
 }
 
+/* Samples 5 s apart (--history-interval 5s): a 20 s report interval
+ * judges on 4-sample tiers (20 s apart) once they hold a window; the
+ * growth rate stays per second. */
+static void test_period(void **state)
+{
+	struct timeline *tl = timeline__new(5);
+	struct verdict v;
+
+	for (int i = 0; i < 48; i++) {
+		timeline__begin(tl, 5.0 * i);
+		timeline__add(tl, &GROW, 1000.0 * 5 * i);	/* 1000 B/s */
+		timeline__end(tl);
+	}
+	v = timeline__classify(tl, &GROW, 20, 0.5, 0);
+	assert_int_equal(v.cls, CLASS_GROWING);
+	assert_true(v.growth_bytes_per_s > 999 && v.growth_bytes_per_s < 1001);
+	timeline__free(tl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -125,6 +144,7 @@ int main(void)
 		cmocka_unit_test(test_series_whole_run),
 		cmocka_unit_test(test_forgetting),
 		cmocka_unit_test(test_sample_snapshot),
+		cmocka_unit_test(test_period),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
