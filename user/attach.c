@@ -454,6 +454,17 @@ static int attach_multi(struct trace *t, struct attachment *a,
 	return err;
 }
 
+struct attachment *attach__tracepoints(struct trace *t)
+{
+	struct attachment *a = calloc(1, sizeof(*a));
+
+	if (a && attach_tracepoints(t, a)) {
+		attach__free(a);
+		return NULL;
+	}
+	return a;
+}
+
 struct attachment *attach__probes(struct trace *t,
 				  const struct probe_plan *plan, pid_t pid,
 				  bool empty)
@@ -537,6 +548,17 @@ static void run_concurrently(void *(*fn)(void *), void *const *arg, int n)
  * one process (~0.4 s from Ctrl-C to exit).  Per-site perf-event uprobes (kernels without
  * uprobe-multi) serialize in the kernel: ~100 ms each, about 3 s.  The
  * session prints its final report before calling this. */
+void attach__release(struct attachment *a)
+{
+	if (!a)
+		return;
+	for (int i = 0; i < a->nfds; i++)
+		keeper__release(a->fds[i]);
+	for (int i = 0; i < a->nlinks; i++)
+		keeper__release(bpf_link__fd(a->links[i]));
+	attach__free(a);
+}
+
 void attach__free(struct attachment *a)
 {
 	void *fds[MAX_LINKS];

@@ -95,10 +95,19 @@ struct attachment *attach__probes_opt(struct trace *t,
 				      const struct probe_plan *plan, pid_t pid,
 				      bool empty, bool tracepoints);
 
+/* The tracepoints every traced process shares (mmap, munmap, mremap,
+ * exec, exit): once per trace, whatever the processes.  NULL after
+ * saying why. */
+struct attachment *attach__tracepoints(struct trace *t);
+
 /* Number of uprobe sites attached (for the start-up message). */
 int attach__count(const struct attachment *a);
 
 /* Detaches everything (reverse order). NULL is fine. */
 void attach__free(struct attachment *a);
+
+/* The same mid-trace (a process that exited): the keeper lets go of its
+ * references too, instead of holding them to the end. */
+void attach__release(struct attachment *a);
 
 #endif

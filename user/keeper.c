@@ -22,7 +22,9 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/kcmp.h>
 #include <unistd.h>
 
 #include "keeper.h"
@@ -69,8 +71,23 @@ static void close_all(const struct fdset *held)
 	}
 }
 
-/* One message: fds (SCM_RIGHTS) added to held; returns its first data
- * byte, or 0 when leakscope is gone. */
+/* 'R': leakscope let go of a link mid-trace (a process that exited): the
+ * held copy of the same open file (kcmp) is closed too. */
+static void release(struct fdset *held, int fd)
+{
+	pid_t self = getpid();
+
+	for (int j = 0; j < held->n; j++)
+		if (syscall(SYS_kcmp, self, self, KCMP_FILE, held->fd[j], fd) == 0) {
+			close(held->fd[j]);
+			held->fd[j] = held->fd[--held->n];
+			break;
+		}
+	close(fd);
+}
+
+/* One message: fds (SCM_RIGHTS) added to held ('H') or released ('R');
+ * returns its first data byte, or 0 when leakscope is gone. */
 static char receive(int s, struct fdset *held)
 {
 	char data = 0, ctl[CMSG_SPACE(sizeof(int) * 250)];
@@ -94,7 +111,9 @@ static char receive(int s, struct fdset *held)
 			nfd = 250;
 		memcpy(fds, CMSG_DATA(c), nfd * sizeof(int));
 		for (int i = 0; i < nfd; i++) {
-			if (held->n < KEEPER_MAX_FDS)
+			if (data == 'R')
+				release(held, fds[i]);
+			else if (held->n < KEEPER_MAX_FDS)
 				held->fd[held->n++] = fds[i];
 			else
 				close(fds[i]);	/* beyond what we keep: as before */
@@ -185,6 +204,12 @@ void keeper__hold(int fd)
 {
 	if (sock >= 0 && fd >= 0)
 		send_msg('H', &fd);
+}
+
+void keeper__release(int fd)
+{
+	if (sock >= 0 && fd >= 0)
+		send_msg('R', &fd);
 }
 
 void keeper__finish(void)

@@ -12,6 +12,11 @@ int keeper__start(void);
  * caller keeps and closes its own as before.  A no-op without a keeper. */
 void keeper__hold(int fd);
 
+/* Mid-trace (a process that exited): the keeper closes its reference to
+ * the same link (the caller then closes its own), so that links of gone
+ * processes do not pile up there.  A no-op without a keeper. */
+void keeper__release(int fd);
+
 /* The end of a normal run, after leakscope closed its references: the
  * keeper closes its own (the probes go now) and exits; returns when it
  * has.  Anything else (leakscope killed): the keeper does the same by

@@ -198,7 +198,7 @@ static int add_targets(struct trace *t, struct procs *p, struct unwinder *u,
 			unwinder__sync(u, pid);	/* one that is gone: its exit ends the trace */
 		procs__look_python(p, pr);
 		if (check_pymalloc(o, pr, pid) || stop_requested ||
-		    procs__probe(p, pr, &tg->libs[i], i == 0))
+		    procs__probe(p, pr, &tg->libs[i]))
 			return -EINVAL;
 		if (o->cmd && tg->child.traced) {	/* hold it where it would outrun us */
 			trace__hold(t, pid, &tg->child.holds_sent);
@@ -257,6 +257,7 @@ static int trace_and_report(struct options *o, struct sink *sink)
 	struct trace *t = NULL;
 	struct unwinder *u = NULL;
 	struct procs *p = NULL;
+	struct attachment *shared = NULL;	/* the tracepoints of every process */
 	struct session s = { 0 };
 	bool system_wide = o->all || o->comm, started = false;
 	int nklinks = 0, rc = 1;
@@ -272,6 +273,10 @@ static int trace_and_report(struct options *o, struct sink *sink)
 	if (system_wide)
 		procs__scan_host(p, o->comm);
 	if (o->kernel && (nklinks = trace__attach_kernel(t)) < 0)
+		goto cleanup;
+	/* mmap/munmap/mremap, exec, exit: once, for every process traced
+	 * (not with --kernel alone; not for the benchmark's floor) */
+	if ((tg.n || system_wide) && !o->empty_probes && !(shared = attach__tracepoints(t)))
 		goto cleanup;
 	if (stop_requested || add_targets(t, p, u, o, &tg) ||
 	    (system_wide && syswide__attach(&sw, t, o)))
@@ -324,6 +329,7 @@ interrupted:	/* Ctrl-C before tracing began: undo, report nothing */
 cleanup:
 	procs__free(p);		/* every process's probes */
 	syswide__detach(&sw);
+	attach__free(shared);
 	unwinder__free(u);
 	trace__free(t);
 	if (!started && tg.child.pid > 0 && tg.child.go_fd >= 0)

@@ -49,6 +49,7 @@ struct proc {
 	struct cgroup_labels labels;
 	bool named;		/* its maps are its own (a child: after exec) */
 	bool labels_read;	/* labels: read when first needed */
+	bool sym_named;		/* its symbolizer reads its own maps (not leakscope's) */
 	bool target;		/* named on the command line: symbols read eagerly */
 	bool held;		/* `-- CMD`: BPF holds it (procs__set_held) */
 	bool gone;
@@ -91,6 +92,14 @@ struct procs {
 	struct py_trace *pt;		/* read buffer */
 	struct symcache symbols;	/* every process's resolved addresses, by build-id */
 	bool quiet;			/* scanning the host: said in one line after */
+	/* what the last report's frames may point into (a process that
+	 * exited, an interpreter gone at exec): freed when the next report
+	 * is symbolized, not before (the sink keeps the last report) */
+	struct proc **retired;
+	size_t nretired, capretired;
+	bool drop_due;			/* exited entries to free at the next report */
+	uint32_t unw_pool_full;		/* unwind tables that did not fit, as last said */
+	uint32_t unw_procs_full;
 };
 
 struct procs *procs__new(const struct procs_config *c)
@@ -112,27 +121,42 @@ struct procs *procs__new(const struct procs_config *c)
 
 /* ---- one process ------------------------------------------------------ */
 
-static void python_drop(struct procs *p, struct proc *pr)
+/* release: mid-trace, the keeper lets go of the links too (at the end
+ * it closes everything at once). */
+static void python_drop_links(struct proc *pr, bool release)
+{
+	if (pr->py_hold && release)
+		keeper__release(bpf_link__fd(pr->py_hold));
+	bpf_link__destroy(pr->py_hold);
+	pr->py_hold = NULL;
+	if (release)
+		attach__release(pr->pymalloc);
+	else
+		attach__free(pr->pymalloc);
+	pr->pymalloc = NULL;
+}
+
+static void python_drop(struct procs *p, struct proc *pr, bool release)
 {
 	if (pr->gc) {
 		pygc__detach(pr->gc);
 		free(pr->gc);
 		pr->gc = NULL;
 	}
-	bpf_link__destroy(pr->py_hold);
-	pr->py_hold = NULL;
-	attach__free(pr->pymalloc);
-	pr->pymalloc = NULL;
+	python_drop_links(pr, release);
 	pysym__free(pr->pysym);
 	pr->pysym = NULL;
 	free(pr->py);
 	pr->py = NULL;
 }
 
-static void proc_free(struct procs *p, struct proc *pr)
+static void proc_free(struct procs *p, struct proc *pr, bool release)
 {
-	python_drop(p, pr);
-	attach__free(pr->probes);
+	python_drop(p, pr, release);
+	if (release)
+		attach__release(pr->probes);
+	else
+		attach__free(pr->probes);
 	symbolizer__free(pr->sym);
 	free(pr);
 }
@@ -224,6 +248,7 @@ static struct symbolizer *sym_of(struct procs *p, struct proc *pr)
 {
 	if (!pr->sym) {
 		pr->sym = symbolizer__new_shared(pr->named ? pr->pid : getpid(), &p->symbols);
+		pr->sym_named = pr->named;
 		if (pr->sym && pr->named)
 			symbolizer__refresh(pr->sym);
 		pr->sym_dirty = false;
@@ -495,11 +520,50 @@ void procs__on_event(struct procs *p, const void *data, size_t len)
 	}
 }
 
-/* A new program: whatever was known of the old one goes. */
+/* An entry holding what a report may still point at, freed at the next
+ * report (procs__symbolize); out of memory: freed now, as before. */
+static void retire(struct procs *p, struct proc *old)
+{
+	if (p->nretired == p->capretired) {
+		size_t cap = p->capretired ? 2 * p->capretired : 16;
+		struct proc **v = realloc(p->retired, cap * sizeof(*v));
+
+		if (!v) {
+			proc_free(p, old, true);
+			return;
+		}
+		p->retired = v;
+		p->capretired = cap;
+	}
+	p->retired[p->nretired++] = old;
+}
+
+/* A new program: whatever was known of the old one goes (its Python
+ * frames' strings and its symbolizer's frames at the next report). */
 static void start_afresh(struct procs *p, struct proc *pr)
 {
+	struct proc *old = calloc(1, sizeof(*old));
+
 	pr->exec_pending = false;
-	python_drop(p, pr);	/* BPF dropped its layout itself */
+	if (pr->gc)		/* its probes go now; its numbers stay a while */
+		pygc__detach(pr->gc);
+	if (old) {		/* the interpreter's reader and statistics */
+		old->pid = pr->pid;
+		old->py = pr->py;
+		old->pysym = pr->pysym;
+		old->gc = pr->gc;
+		/* made before the exec, of leakscope's own maps (-- CMD):
+		 * the process's own from now on */
+		if (pr->sym && !pr->sym_named) {
+			old->sym = pr->sym;
+			pr->sym = NULL;
+		}
+		pr->py = NULL;
+		pr->pysym = NULL;
+		pr->gc = NULL;
+		retire(p, old);
+	}
+	python_drop(p, pr, true);	/* probes; BPF dropped its layout itself */
 	pr->python_looked = false;
 	if (pr->sym)
 		symbolizer__reset(pr->sym);
@@ -525,10 +589,26 @@ static void flush_one(struct procs *p, struct proc *pr)
 	pr->look_python = false;
 }
 
+/* Syncs the tables the events asked for; says so once when tables stop
+ * fitting (the walk falls back to frame pointers there). */
+static void unwind_flush(struct procs *p)
+{
+	struct unwinder_stats st;
+
+	unwinder__flush(p->c.unw);
+	unwinder__stats(p->c.unw, &st);
+	if (st.pool_full > p->unw_pool_full || st.procs_full > p->unw_procs_full)
+		fprintf(stderr, "leakscope: unwind tables full: %u binaries left out (raise "
+			"--unwind-rows), %u processes without a mapping table; their stacks "
+			"are walked by frame pointer\n", st.pool_full, st.procs_full);
+	p->unw_pool_full = st.pool_full;
+	p->unw_procs_full = st.procs_full;
+}
+
 void procs__flush(struct procs *p)
 {
 	if (p->c.unw)
-		unwinder__flush(p->c.unw);
+		unwind_flush(p);
 	if (!p->dirty)
 		return;
 	p->dirty = false;
@@ -562,16 +642,19 @@ bool procs__prefetch_due(const struct procs *p)
 	return p->py_nnew || p->py_new_lost;
 }
 
+bool procs__prefetch_all_due(const struct procs *p)
+{
+	return p->py_new_lost;
+}
+
 void procs__prefetch(struct procs *p, const struct snapshot *snap, bool all)
 {
-	if ((all || p->py_new_lost) && snap) {
+	for (size_t i = 0; i < p->py_nnew; i++)
+		prefetch_stack(p, p->py_new[i].pid, p->py_new[i].id);
+	if ((all || p->py_new_lost) && snap)
 		for (size_t i = 0; i < snap->n; i++)
 			if (snap->v[i].key.id != STACK_ID_LOST)
 				prefetch_stack(p, snap->v[i].key.tgid, snap->v[i].key.id);
-	} else {
-		for (size_t i = 0; i < p->py_nnew; i++)
-			prefetch_stack(p, p->py_new[i].pid, p->py_new[i].id);
-	}
 	p->py_nnew = 0;
 	p->py_new_lost = false;
 }
@@ -594,7 +677,7 @@ static void drop_gone(struct procs *p)
 		int64_t *idx;
 
 		if (p->v[i]->gone) {
-			proc_free(p, p->v[i]);
+			proc_free(p, p->v[i], true);
 			continue;
 		}
 		p->v[kept] = p->v[i];
@@ -602,7 +685,7 @@ static void drop_gone(struct procs *p)
 		if (idx)
 			kept++;
 		else	/* ENOMEM: not findable any more; freed now */
-			proc_free(p, p->v[i]);
+			proc_free(p, p->v[i], true);
 	}
 	p->n = kept;
 }
@@ -615,8 +698,19 @@ int procs__forget_gone(struct procs *p, struct collector *c)
 		return 0;
 	err = collector__forget(c, p->gone, p->ngone);
 	p->ngone = 0;
-	drop_gone(p);
+	p->drop_due = true;	/* their entries: at the next report */
 	return err;
+}
+
+/* Frees what the previous report could point into: retired entries,
+ * those of processes that exited. */
+static void drop_retired(struct procs *p)
+{
+	while (p->nretired)
+		proc_free(p, p->retired[--p->nretired], true);
+	if (p->drop_due)
+		drop_gone(p);
+	p->drop_due = false;
 }
 
 /* ---- the symbolize stage ------------------------------------------------ */
@@ -837,6 +931,7 @@ int procs__symbolize(struct procs *p, struct report *r)
 	}
 	if (stacktab__init(&seen, 64))
 		return -ENOMEM;
+	drop_retired(p);	/* the last report is being replaced */
 	p->nmaps = 0;
 	if (r->pid)
 		describe_one(p, r);
@@ -852,8 +947,7 @@ int procs__symbolize(struct procs *p, struct report *r)
 
 /* ---- probes --------------------------------------------------------------- */
 
-int procs__probe(struct procs *p, struct proc *pr, const struct target_libs *libs,
-		 bool tracepoints)
+int procs__probe(struct procs *p, struct proc *pr, const struct target_libs *libs)
 {
 	struct attach_opts ao;
 	struct probe_plan plan;
@@ -865,8 +959,7 @@ int procs__probe(struct procs *p, struct proc *pr, const struct target_libs *lib
 	plan.multi_links = p->c.uprobe_multi;
 	if (p->c.verbose)
 		attach__print_plan(stderr, &plan);
-	pr->probes = attach__probes_opt(p->c.trace, &plan, pr->pid, p->c.empty_probes,
-					tracepoints && !p->c.empty_probes);
+	pr->probes = attach__probes_opt(p->c.trace, &plan, pr->pid, p->c.empty_probes, false);
 	return pr->probes ? 0 : -EINVAL;
 }
 
@@ -884,8 +977,11 @@ void procs__free(struct procs *p)
 {
 	if (!p)
 		return;
+	while (p->nretired)
+		proc_free(p, p->retired[--p->nretired], false);
+	free(p->retired);
 	for (size_t i = p->n; i > 0; i--)	/* probes: in reverse */
-		proc_free(p, p->v[i - 1]);
+		proc_free(p, p->v[i - 1], false);
 	free(p->v);
 	stacktab__free(&p->index);
 	free(p->gone);

@@ -53,10 +53,9 @@ void procs__free(struct procs *p);
  * leakscope's until then).  NULL on ENOMEM. */
 struct proc *procs__add(struct procs *p, pid_t pid, bool named);
 
-/* Probes the allocator libs names for pid alone (and --pymalloc, when
- * its interpreter is known).  0, or -errno after saying why. */
-int procs__probe(struct procs *p, struct proc *pr, const struct target_libs *libs,
-		 bool tracepoints);
+/* Probes the allocator libs names for pid alone.  0, or -errno after
+ * saying why. */
+int procs__probe(struct procs *p, struct proc *pr, const struct target_libs *libs);
 
 /* --all / --comm (comm: NULL for every process): the processes running
  * now, with their interpreters (before the probes: their first
@@ -87,6 +86,9 @@ void procs__flush(struct procs *p);
  * stack, from snap's keys) while their processes live. */
 void procs__prefetch(struct procs *p, const struct snapshot *snap, bool all);
 bool procs__prefetch_due(const struct procs *p);
+/* More new stacks came than were listed: every stack must be read (from
+ * a snapshot taken now). */
+bool procs__prefetch_all_due(const struct procs *p);
 
 /* Processes that exited (events, or found gone): their BPF records are
  * deleted through c and their entries freed.  0 or -errno. */

@@ -53,8 +53,17 @@ struct loop {
 	uint64_t sampled_ms, forgot_ms;
 	double sample_cost_ms;		/* the last timeline sample took (-v) */
 	uint64_t sample_ms;		/* the timeline's clock (--history-interval) */
+	bool tick_failed;		/* said once */
 	int interval_s;
 };
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
 
 static uint64_t now_ms(void)
 {
@@ -82,6 +91,12 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+static int take_snapshot(struct loop *l)
+{
+	return snapshot__take(&l->snap, trace__map_fd(l->s->trace, TRACE_MAP_STACK_AGGS),
+			      trace__map_fd(l->s->trace, TRACE_MAP_COUNTERS));
+}
+
 /* The events at hand, and what they ask for (tables, symbols,
  * interpreters, libraries to probe). */
 static void drain_events(struct loop *l)
@@ -92,30 +107,27 @@ static void drain_events(struct loop *l)
 		syswide__flush(l->s->sw);
 	/* new Python stacks: their code objects now, before the interpreter
 	 * can free them */
-	if (procs__prefetch_due(l->s->procs))
+	if (procs__prefetch_due(l->s->procs)) {
+		if (procs__prefetch_all_due(l->s->procs))
+			take_snapshot(l);	/* the stacks of now (a failure: the last) */
 		procs__prefetch(l->s->procs, &l->snap, false);
+	}
 }
 
-/* One tick of the timeline's clock: a snapshot, a sample, and the code
- * objects of every captured Python stack (cached ones cost nothing)
- * before their process can take them away. */
-static int sample(struct loop *l)
+
+/* One tick of the timeline's clock (l->snap is fresh): a sample, and the
+ * code objects of every captured Python stack (cached ones cost nothing)
+ * before their process can take them away.  Reports in between use the
+ * samples taken: the timeline's spacing stays its own. */
+static int push_sample(struct loop *l, uint64_t t0_ns)
 {
-	struct timespec t0, t1;
 	int err;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	err = snapshot__take(&l->snap, trace__map_fd(l->s->trace, TRACE_MAP_STACK_AGGS),
-			     trace__map_fd(l->s->trace, TRACE_MAP_COUNTERS));
 	l->sampled_ms = now_ms();
-	if (!err)
-		err = timeline__sample(l->tl, &l->snap, (l->snap.now_ns - l->start_ns) / 1e9);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	l->sample_cost_ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	err = timeline__sample(l->tl, &l->snap, (l->snap.now_ns - l->start_ns) / 1e9);
+	l->sample_cost_ms = (mono_ns() - t0_ns) / 1e6;
 	if (!err && l->python_procs)
 		procs__prefetch(l->s->procs, &l->snap, true);
-	if (err)
-		fprintf(stderr, "leakscope: cannot read the trace: %s\n", strerror(-err));
 	return err;
 }
 
@@ -123,7 +135,8 @@ static void check_exit(struct loop *l)
 {
 	struct child *c = l->s->child;
 
-	if (!c && l->s->npids > 1) {	/* -p A -p B: over when all are gone */
+	/* -p A -p B (or -p A --kernel): over when all are gone */
+	if (!c && !l->s->report_pid && l->s->npids > 0) {
 		int alive = 0;
 
 		for (int i = 0; i < l->s->npids; i++)
@@ -152,8 +165,7 @@ static void check_exit(struct loop *l)
 		/* held at exit: its mappings and objects are still there to read */
 		drain_events(l);
 		procs__refresh(l->s->procs, c->pid);
-		if (!snapshot__take(&l->snap, trace__map_fd(l->s->trace, TRACE_MAP_STACK_AGGS),
-				    trace__map_fd(l->s->trace, TRACE_MAP_COUNTERS)))
+		if (!take_snapshot(l))
 			procs__prefetch(l->s->procs, &l->snap, true);
 		launch__release(c);
 		break;
@@ -208,7 +220,9 @@ static int report(struct loop *l, bool final)
 	err = procs__forget_gone(l->s->procs, l->col);
 	l->forgot_ms = now_ms();
 	if (!err)
-		err = sample(l);
+		err = take_snapshot(l);
+	if (!err && now_ms() >= l->sampled_ms + l->sample_ms)
+		err = push_sample(l, mono_ns());
 	if (!err)
 		err = collector__collect(l->col, &l->snap, l->tl, l->s->report_pid, &r);
 	if (!err)
@@ -264,7 +278,7 @@ static int setup(struct loop *l, struct session *s)
 	l->start_wall_s = wall.tv_sec + wall.tv_nsec / 1e9;
 	l->interval_s = o->interval_s;
 	l->sigfd = l->pidfd = -1;
-	if (!s->child && s->report_pid && s->npids <= 1)
+	if (!s->child && s->report_pid)
 		l->pidfd = syscall(SYS_pidfd_open, s->report_pid, 0);
 	l->col = collector__new(s->trace, &f);
 	l->tl = timeline__new(o->history_s);
@@ -308,18 +322,28 @@ static void teardown(struct loop *l)
 }
 
 /* The periodic work between reports: the timeline's clock, forgetting
- * exited processes.  0 or -errno (the maps cannot be read). */
-static int tick(struct loop *l)
+ * exited processes.  A failure is said (once) and tried again at the next
+ * tick; a report that cannot read the maps ends the trace. */
+static void tick(struct loop *l)
 {
+	uint64_t t0 = mono_ns();
 	int err = 0;
 
 	if (procs__ngone(l->s->procs) && now_ms() >= l->forgot_ms + FORGET_MS) {
 		err = procs__forget_gone(l->s->procs, l->col);
 		l->forgot_ms = now_ms();
 	}
-	if (!err && now_ms() >= l->sampled_ms + l->sample_ms)
-		err = sample(l);
-	return err;
+	if (!err && now_ms() >= l->sampled_ms + l->sample_ms) {
+		err = take_snapshot(l);
+		if (!err)
+			err = push_sample(l, t0);
+		else
+			l->sampled_ms = now_ms();	/* not again at once */
+	}
+	if (err && !l->tick_failed)
+		fprintf(stderr, "leakscope: cannot read the trace: %s (tried again every "
+			"second)\n", strerror(-err));
+	l->tick_failed = err != 0;
 }
 
 int session__run(struct session *s)
@@ -351,16 +375,15 @@ int session__run(struct session *s)
 		default:
 			break;
 		}
-		if (tick(&l)) {
-			err = -EIO;	/* said why */
-			break;
-		}
+		tick(&l);
 		check_exit(&l);
 		over = end && now_ms() >= end;
 		if (!n->periodic || *s->stop || l.exited || quit || over || now_ms() < next)
 			continue;
 		reports++;
 		last_was_final = o->count && reports >= o->count;
+		if (last_was_final && n->final && s->sink->ops->stop)
+			s->sink->ops->stop(s->sink);	/* top: the last one as text */
 		err = report(&l, last_was_final && n->final);
 		if (err || last_was_final)
 			break;

@@ -1,6 +1,8 @@
-/* sink_top.c - `leakscope top` on a terminal: the live view (tui.c).  Keys
- * may pause it, change the interval or quit; when the trace ends the
- * terminal is given back and the final report is printed as text. */
+/* sink_top.c - `leakscope top` on a terminal: the live view (tui.c).  It
+ * takes the terminal once tracing began (messages before - an error, the
+ * "tracing" line - stay readable); keys may pause it, change the interval
+ * or quit; when the trace ends the terminal is given back and the final
+ * report is printed as text. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -12,9 +14,10 @@
 
 struct sink_top {
 	struct sink base;
-	struct tui *tui;
+	struct tui *tui;	/* NULL before tracing began, and after */
 	double start_s;
 	int interval_s;
+	double sample_bytes;
 };
 
 static double mono_s(void)
@@ -25,13 +28,29 @@ static double mono_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static int final(struct sink *s, const struct report *r);
+
 static int draw(struct sink *s, const struct report *r)
 {
 	struct sink_top *t = (struct sink_top *)s;
 
-	if (t->tui)
-		tui__update(t->tui, r, mono_s() - t->start_s, t->interval_s);
+	if (!t->tui)		/* no live view: reports as text */
+		return final(s, r);
+	tui__update(t->tui, r, mono_s() - t->start_s, t->interval_s);
 	return 0;
+}
+
+/* Tracing began: the terminal is the view's from now on. */
+static void attach(struct sink *s, struct trace *tr)
+{
+	struct sink_top *t = (struct sink_top *)s;
+
+	t->start_s = mono_s();
+	t->tui = tui__new(NULL, NULL, t->sample_bytes);
+	if (!t->tui) {
+		fprintf(stderr, "leakscope: cannot start the live view; printing reports\n");
+		s->fd = -1;
+	}
 }
 
 static enum sink_event keys(struct sink *s, int *interval_s)
@@ -77,6 +96,7 @@ static const struct sink_ops ops = {
 	.final = final,
 	.ready = keys,
 	.stop = stop,
+	.attach = attach,
 	.free = sink_free,
 };
 
@@ -92,11 +112,6 @@ struct sink *sink_top__new(const struct options *o)
 	s->base.needs = (struct sink_needs){ .top_n = o->top_n < 1000 ? 1000 : o->top_n,
 					     .periodic = true, .final = true };
 	s->interval_s = o->interval_s;
-	s->start_s = mono_s();
-	s->tui = tui__new(NULL, NULL, o->sample_bytes);
-	if (!s->tui) {
-		free(s);
-		return NULL;
-	}
+	s->sample_bytes = o->sample_bytes;
 	return &s->base;
 }

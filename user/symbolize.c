@@ -38,6 +38,8 @@ struct symbolizer {
 	struct symcache *cache;	/* resolved addresses: own, or shared by
 				 * every process (procs.c): keyed by build-id */
 	struct symcache own;
+	Dwfl_Module *id_mod;	/* the last module's identity (a stat without build-id) */
+	uint64_t id;
 	char *maps_text;	/* last maps file seen, to skip no-op refreshes */
 	struct frame *frames;	/* per-report frame storage */
 	size_t nframes, capframes;
@@ -182,6 +184,7 @@ int symbolizer__reset(struct symbolizer *s)
 	free_paths(s);
 	free(s->maps_text);
 	s->maps_text = NULL;
+	s->id_mod = NULL;	/* its modules are gone */
 	s->dwfl = dwfl_begin(&callbacks);
 	return s->dwfl ? 0 : -ENOMEM;
 }
@@ -302,15 +305,28 @@ void symbolizer__refresh(struct symbolizer *s)
 	procmaps__free(&maps);
 }
 
+/* A module's identity in the (shared) cache: its build-id; without one,
+ * its name and the file's device, inode, size and mtime (the same path
+ * in two containers, or rebuilt, is another file). */
 static uint64_t module_identity(Dwfl_Module *mod, const char *name)
 {
 	const unsigned char *bits;
+	const char *file = NULL;
 	GElf_Addr vaddr;
+	struct stat st;
 	int n = dwfl_module_build_id(mod, &bits, &vaddr);
+	uint64_t id;
 
 	if (n > 0)
 		return symcache__module_id(bits, n);
-	return symcache__module_id(name, strlen(name));
+	id = symcache__module_id(name, strlen(name));
+	dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, &file, NULL);
+	if (file && !stat(file, &st)) {
+		uint64_t f[5] = { id, st.st_dev, st.st_ino, st.st_size, st.st_mtime };
+
+		id = symcache__module_id(f, sizeof(f));
+	}
+	return id;
 }
 
 static const char *intern_demangled(struct symbolizer *s, const char *name)
@@ -452,7 +468,11 @@ int symbolizer__resolve(struct symbolizer *s, uint64_t addr,
 		return 1;
 	}
 	name = dwfl_module_info(mod, NULL, &low, NULL, NULL, NULL, NULL, NULL);
-	id = module_identity(mod, name ? name : "");
+	if (mod != s->id_mod) {
+		s->id = module_identity(mod, name ? name : "");
+		s->id_mod = mod;
+	}
+	id = s->id;
 	e = symcache__get(s->cache, id, addr - low);
 	if (!e) {
 		n = resolve_uncached(s, mod, addr, tmp, MAX_INLINE);

@@ -46,7 +46,7 @@ static int probe_libs(struct syswide *m, const struct target_libs *libs, pid_t p
 	if (attach__plan(&ao, &plan))
 		return -EINVAL;
 	plan.multi_links = m->uprobe_multi;
-	return add_attachment(m, attach__probes_opt(m->t, &plan, pid, false, !m->nattach));
+	return add_attachment(m, attach__probes_opt(m->t, &plan, pid, false, false));
 }
 
 static bool seen_inode(const struct syswide *m, uint64_t inode, const char *path)
