@@ -271,3 +271,39 @@ def test_pymalloc_with_several_pids(tmp_path):
         nbytes = sum(s["outstanding_bytes"] for s in mine)
         assert blocks >= 15000, (p.pid, blocks, err)     # tuples and strs (some from free lists)
         assert nbytes / blocks <= 512                    # objects, not arenas
+
+
+def test_several_pids_one_exits_the_other_stays_traced(fixture_proc, tmp_path):
+    """-p A -p B: A exits first; B's anonymous mmaps and everything else
+    are still traced (the tracepoints every process shares are the
+    trace's, not A's)."""
+    a, b = fixture_proc("leaks"), fixture_proc("leaks")
+    out_path, err_path = tmp_path / "out.json", tmp_path / "err.txt"
+    with open(out_path, "w") as out_f, open(err_path, "w") as err_f:
+        t = subprocess.Popen([str(LEAKSCOPE), "--json", "-n", "1000", "-p", str(a.pid),
+                              "-p", str(b.pid), "1"], stdout=out_f, stderr=err_f,
+                             preexec_fn=default_sigint)
+    try:
+        deadline = time.time() + 60
+        while "tracing 2 processes" not in err_path.read_text() and time.time() < deadline:
+            assert t.poll() is None, err_path.read_text()
+            time.sleep(0.1)
+        a.close()                               # A goes first
+        time.sleep(2.5)                         # forgotten (a report in between)
+        assert b.step() == "done"
+        time.sleep(1.5)
+    finally:
+        t.send_signal(signal.SIGINT)
+        t.wait(timeout=TIMEOUT)
+    err = err_path.read_text()
+    assert t.returncode == 0, err
+    last = [json.loads(l) for l in out_path.read_text().splitlines()][-1]
+    got = {}
+    for s in last["stacks"]:
+        if s["pid"] == b.pid and s["frames"]:
+            fn = s["frames"][0]["function"]
+            n, blocks = got.get(fn, (0, 0))
+            got[fn] = (n + s["outstanding_bytes"], blocks + s["outstanding_allocs"])
+    for fn in ("leak_mmap", "leak_malloc", "leak_big_malloc"):
+        assert got.get(fn) == expected.LEAKS[fn], (fn, got)
+    assert last["totals"]["exited_processes"] >= 1
