@@ -348,12 +348,26 @@ static void init_labels(struct builder *b, struct labels *l, const struct report
 	}
 }
 
-/* Several processes: each sample names its own (pid, comm, class). */
-static Label **own_labels(struct builder *b, const struct report_stack *s,
-			  struct labels *l)
+/* The service of process pid in r ("" if none or unknown). */
+static void service_of(const struct report *r, pid_t pid, char *buf, size_t len)
 {
-	Label **set = calloc(1, 3 * sizeof(Label) + 4 * sizeof(Label *));
-	Label *lab = (Label *)(set + 4);
+	buf[0] = 0;
+	for (size_t i = 0; i < r->nprocs; i++)
+		if (r->procs[i].pid == pid) {
+			report__service(&r->procs[i].labels, buf, len);
+			return;
+		}
+}
+
+/* Several processes: each sample names its own (pid, comm, class, and
+ * service when its process is in a unit, container or pod); *n: how
+ * many. */
+static Label **own_labels(struct builder *b, const struct report_stack *s,
+			  struct labels *l, size_t *n)
+{
+	Label **set = calloc(1, 3 * sizeof(Label) + 5 * sizeof(Label *));
+	Label *lab = (Label *)(set + 5);
+	char svc[200];
 
 	if (!set || !vec_push(&b->sample_labels)) {
 		free(set);
@@ -361,7 +375,7 @@ static Label **own_labels(struct builder *b, const struct report_stack *s,
 		return NULL;
 	}
 	((Label ***)b->sample_labels.v)[b->sample_labels.n - 1] = set;
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		perftools__profiles__label__init(&lab[i]);
 	lab[0].key = str(b, "pid");
 	lab[0].num = s->key.tgid;
@@ -371,6 +385,13 @@ static Label **own_labels(struct builder *b, const struct report_stack *s,
 	set[1] = &lab[1];
 	set[2] = &l->host;
 	set[3] = &l->cls[s->cls <= CLASS_CHURN ? s->cls : 0];
+	*n = 4;
+	service_of(b->r, s->key.tgid, svc, sizeof(svc));
+	if (svc[0]) {
+		lab[2].key = str(b, "service");
+		lab[2].str = str(b, svc);
+		set[(*n)++] = &lab[2];
+	}
 	return set;
 }
 
@@ -412,8 +433,15 @@ static void add_sample(struct builder *b, const struct report_stack *s,
 	smp->n_location_id = n;
 	smp->value = vals;
 	smp->n_value = NVALUES;
-	smp->label = multi ? own_labels(b, s, l) : l->set[s->cls <= CLASS_CHURN ? s->cls : 0];
-	smp->n_label = smp->label ? (multi ? 4 : l->n) : 0;
+	if (multi) {
+		size_t nl = 0;
+
+		smp->label = own_labels(b, s, l, &nl);
+		smp->n_label = smp->label ? nl : 0;
+	} else {
+		smp->label = l->set[s->cls <= CLASS_CHURN ? s->cls : 0];
+		smp->n_label = l->n;
+	}
 }
 
 static void builder_free(struct builder *b)

@@ -205,10 +205,68 @@ static void test_empty_report(void **state)
 	free(gz);
 }
 
+/* The label of key in a sample ("" string / -1 number when absent). */
+static const char *label_str(const Profile *p, const Perftools__Profiles__Sample *s,
+			     const char *key, int64_t *num)
+{
+	for (size_t i = 0; i < s->n_label; i++)
+		if (!strcmp(p->string_table[s->label[i]->key], key)) {
+			if (num)
+				*num = s->label[i]->num;
+			return p->string_table[s->label[i]->str];
+		}
+	if (num)
+		*num = -1;
+	return NULL;
+}
+
+/* Several processes: each sample its own pid, comm, and service when its
+ * process is in a unit, container or pod. */
+static void test_several_processes_labels(void **state)
+{
+	struct frame f = { .addr = 0x1100, .function = "leak" };
+	struct report_stack st[] = {
+		{ .key = { .tgid = 10, .id = 1 }, .bytes = 100, .allocs = 1, .frames = &f,
+		  .nframes = 1, .comm = "web" },
+		{ .key = { .tgid = 20, .id = 2 }, .bytes = 50, .allocs = 1, .frames = &f,
+		  .nframes = 1, .comm = "job" },
+	};
+	struct report_proc procs[2] = { { .pid = 10, .comm = "web" }, { .pid = 20, .comm = "job" } };
+	struct report r = { .multi = true, .stacks = st, .nstacks = 2, .procs = procs, .nprocs = 2 };
+	struct pprof_meta m = { .hostname = "h" };
+	uint8_t *gz;
+	size_t n;
+	int64_t pid;
+	Profile *p;
+
+	strcpy(procs[0].labels.unit, "web.service");
+	assert_int_equal(report_pprof__encode(&r, &m, &gz, &n), 0);
+	p = decode(gz, n);
+	assert_int_equal(p->n_sample, 2);
+	for (size_t i = 0; i < 2; i++) {
+		const char *comm = label_str(p, p->sample[i], "comm", NULL);
+		const char *svc = label_str(p, p->sample[i], "service", NULL);
+
+		label_str(p, p->sample[i], "pid", &pid);
+		if (pid == 10) {
+			assert_string_equal(comm, "web");
+			assert_non_null(svc);
+			assert_string_equal(svc, "web.service");
+		} else {
+			assert_int_equal(pid, 20);
+			assert_string_equal(comm, "job");
+			assert_null(svc);
+		}
+	}
+	perftools__profiles__profile__free_unpacked(p, NULL);
+	free(gz);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_profile),
+		cmocka_unit_test(test_several_processes_labels),
 		cmocka_unit_test(test_empty_report),
 	};
 
