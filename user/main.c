@@ -279,7 +279,8 @@ static int trace_and_report(struct options *o, struct sink *sink)
 	if ((tg.n || system_wide) && !o->empty_probes && !(shared = attach__tracepoints(t)))
 		goto cleanup;
 	if (stop_requested || add_targets(t, p, u, o, &tg) ||
-	    (system_wide && syswide__attach(&sw, t, o)))
+	    (system_wide && syswide__attach(&sw, t, o, o->no_python ? NULL : procs__python_mapped,
+					    p)))
 		goto failed;
 	if (stop_requested)
 		goto interrupted;

@@ -396,19 +396,28 @@ void procs__scan_host(struct procs *p, const char *comm)
 		if (comm && strcmp(name, comm))
 			continue;
 		pr = get(p, pid, true);
-		p->quiet = true;	/* procs__say_pythons() */
+		p->quiet = true;	/* until procs__say_pythons() */
 		if (pr && p->c.python && (!p->c.python_hint_only || looks_like_python(pr)))
 			procs__look_python(p, pr);
-		p->quiet = false;
 	}
 	if (d)
 		closedir(d);
 }
 
-void procs__say_pythons(const struct procs *p)
+void procs__python_mapped(void *procs, pid_t pid)
+{
+	struct procs *p = procs;
+	struct proc *pr = get(p, pid, true);
+
+	if (pr && !pr->gone && pr->named && (!pr->py || pr->py->status == PY_NONE))
+		procs__look_python(p, pr);
+}
+
+void procs__say_pythons(struct procs *p)
 {
 	int shown = 0, n = 0;
 
+	p->quiet = false;	/* processes found from now on: a line each */
 	for (size_t i = 0; i < p->n; i++)
 		n += p->v[i]->py && p->v[i]->py->status == PY_SUPPORTED;
 	if (n)

@@ -59,11 +59,16 @@ int procs__probe(struct procs *p, struct proc *pr, const struct target_libs *lib
 
 /* --all / --comm (comm: NULL for every process): the processes running
  * now, with their interpreters (before the probes: their first
- * allocations get Python frames). */
+ * allocations get Python frames).  Said by procs__say_pythons(), in one
+ * line, with those found until then. */
 void procs__scan_host(struct procs *p, const char *comm);
 
+/* pid maps a libpython (an interpreter embedded in a program of another
+ * name): its interpreter is looked for now (once per program). */
+void procs__python_mapped(void *procs, pid_t pid);
+
 /* After the "tracing" line: the interpreters procs__scan_host() found. */
-void procs__say_pythons(const struct procs *p);
+void procs__say_pythons(struct procs *p);
 
 /* Looks for pid's interpreter now (at start: before the probes). */
 void procs__look_python(struct procs *p, struct proc *pr);

@@ -81,10 +81,21 @@ static void libs_of(pid_t pid, const struct vma *v, bool cxx, struct target_libs
 }
 
 /* The C library and libstdc++ one process maps: new ones are probed. */
+static bool is_libpython(const char *path)
+{
+	const char *b = strrchr(path, '/');
+
+	return !strncmp(b ? b + 1 : path, "libpython", 9);
+}
+
+/* The C library and libstdc++ one process maps: new ones are probed.  A
+ * process that maps a libpython (an interpreter embedded in a program of
+ * another name: uwsgi, a plugin host) is said to on_python. */
 static void scan_process(struct syswide *m, pid_t pid)
 {
 	struct vma_list maps;
 	struct target_libs libs;
+	bool python = false;
 
 	if (pid == getpid() || procmaps__read(pid, &maps))
 		return;
@@ -92,6 +103,7 @@ static void scan_process(struct syswide *m, pid_t pid)
 		const struct vma *v = &maps.v[i];
 		bool cxx = is_libstdcxx(v->path);
 
+		python |= v->inode && is_libpython(v->path);
 		if (v->offset || !v->inode || (!cxx && !procmaps__is_libc(v->path)) ||
 		    seen_inode(m, v->inode, v->path) || m->nlibs == SYSWIDE_MAX_LIBS)
 			continue;
@@ -105,6 +117,8 @@ static void scan_process(struct syswide *m, pid_t pid)
 				v->path, pid);
 	}
 	procmaps__free(&maps);
+	if (python && m->on_python)
+		m->on_python(m->ctx, pid);
 }
 
 static bool is_pid_dir(const char *name)
@@ -128,10 +142,13 @@ void syswide__rescan(struct syswide *m)
 	closedir(d);
 }
 
-int syswide__attach(struct syswide *m, struct trace *t, const struct options *o)
+int syswide__attach(struct syswide *m, struct trace *t, const struct options *o,
+		    void (*on_python)(void *ctx, pid_t pid), void *ctx)
 {
 	memset(m, 0, sizeof(*m));
 	m->t = t;
+	m->on_python = on_python;
+	m->ctx = ctx;
 	m->no_placement = o->no_placement;
 	m->unwind_fp = o->unwind_fp;
 	m->uprobe_multi = o->uprobe_multi;

@@ -31,11 +31,17 @@ struct syswide {
 	pid_t pending[SYSWIDE_MAX_PENDING];	/* mapped code since the last flush */
 	int npending;
 	bool rescan;			/* more than pending holds: every process */
+	/* a process maps a libpython (set by the caller; NULL: none) */
+	void (*on_python)(void *ctx, pid_t pid);
+	void *ctx;
 };
 
-/* Probes the libraries every process maps now.  0, or -errno after
+/* Probes the libraries every process maps now (and from then on, as
+ * processes map new code: syswide__mark/flush); says each process that
+ * maps a libpython to on_python (NULL: no one).  0, or -errno after
  * saying why (nothing stays attached then). */
-int syswide__attach(struct syswide *m, struct trace *t, const struct options *o);
+int syswide__attach(struct syswide *m, struct trace *t, const struct options *o,
+		    void (*on_python)(void *ctx, pid_t pid), void *ctx);
 
 /* pid exec'd or mapped code: its libraries are looked at by the next
  * syswide__flush() (new ones are probed). */

@@ -307,3 +307,54 @@ def test_several_pids_one_exits_the_other_stays_traced(fixture_proc, tmp_path):
     for fn in ("leak_mmap", "leak_malloc", "leak_big_malloc"):
         assert got.get(fn) == expected.LEAKS[fn], (fn, got)
     assert last["totals"]["exited_processes"] >= 1
+
+
+def test_all_finds_an_interpreter_embedded_under_another_name(tmp_path):
+    """--all: a program whose name and executable do not say python but
+    that maps a libpython (uwsgi-like) gets Python frames from its first
+    allocation on, whether it ran before leakscope started or after."""
+    import glob
+    found = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12*/bin/python3.12")))
+    if not found:
+        pytest.skip("no pyenv CPython 3.12 (a shared libpython) here")
+    exe = tmp_path / "svc-embed"
+    shutil.copy(found[0], exe)
+    out_path, err_path = tmp_path / "out.json", tmp_path / "err.txt"
+
+    def start(name):
+        script = tmp_path / f"{name}.py"
+        script.write_text(PY_SCRIPT.format(name=name))
+        p = subprocess.Popen([str(exe), str(script)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+        assert p.stdout.readline().strip() == "ready"
+        return p, script
+
+    procs = [start("before")]
+    with open(out_path, "w") as out_f, open(err_path, "w") as err_f:
+        t = subprocess.Popen([str(LEAKSCOPE), "--json", "-n", "1000", "--all", "1"],
+                             stdout=out_f, stderr=err_f, preexec_fn=default_sigint)
+    try:
+        deadline = time.time() + 60
+        while "tracing" not in err_path.read_text() and time.time() < deadline:
+            assert t.poll() is None, err_path.read_text()
+            time.sleep(0.1)
+        procs.append(start("after"))
+        time.sleep(1)
+        for p, _ in procs:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+            assert p.stdout.readline().strip() == "done"
+        time.sleep(2.5)
+    finally:
+        t.send_signal(signal.SIGINT)
+        t.wait(timeout=TIMEOUT)
+        for p, _ in procs:
+            p.kill()
+            p.wait()
+    err = err_path.read_text()
+    assert t.returncode == 0, err
+    last = [json.loads(l) for l in out_path.read_text().splitlines()][-1]
+    for (p, script), name in zip(procs, ("before", "after")):
+        mine = [s for s in last["stacks"] if s["pid"] == p.pid]
+        assert any(f["python"] and f["function"] == f"leak_{name}" and f["file"] == str(script)
+                   and f["line"] == 4 for s in mine for f in s["frames"]), (name, mine[:2], err)
