@@ -274,13 +274,15 @@ static int trace_and_report(struct options *o, struct sink *sink)
 		procs__scan_host(p, o->comm);
 	if (o->kernel && (nklinks = trace__attach_kernel(t)) < 0)
 		goto cleanup;
-	/* mmap/munmap/mremap, exec, exit: once, for every process traced
-	 * (not with --kernel alone; not for the benchmark's floor) */
-	if ((tg.n || system_wide) && !o->empty_probes && !(shared = attach__tracepoints(t)))
-		goto cleanup;
 	if (stop_requested || add_targets(t, p, u, o, &tg) ||
 	    (system_wide && syswide__attach(&sw, t, o, o->no_python ? NULL : procs__python_mapped,
 					    p)))
+		goto failed;
+	/* mmap/munmap/mremap, exec, exit: once, for every process traced (not
+	 * with --kernel alone; not for the benchmark's floor), after the
+	 * targets' interpreters are known (an arena mapped before would have
+	 * no Python frames) */
+	if ((tg.n || system_wide) && !o->empty_probes && !(shared = attach__tracepoints(t)))
 		goto failed;
 	if (stop_requested)
 		goto interrupted;

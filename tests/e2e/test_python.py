@@ -173,7 +173,7 @@ def test_python_only_and_folded(tmp_path, name):
     assert any(l.startswith("<module>;run;tick;cache_put ") for l in lines), lines
     handler = "Handler.__init__" if minor(name) >= 11 else "__init__"
     assert any(l.startswith(f"<module>;run;tick;subscribe;{handler} ") for l in lines)
-    assert not any("??" in l or "python3." in l for l in lines)
+    assert not any("??" in l or "python3." in l for l in lines), [l for l in lines if "??" in l or "python3." in l]
 
 
 def test_unsupported_python_says_so_and_traces_natively(tmp_path):
