@@ -4,6 +4,7 @@
  * be a container's; procmaps__open_path() turns them into paths that
  * work from our namespace (map_files even reaches deleted files).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -136,4 +137,30 @@ char *procmaps__open_path(pid_t pid, const struct vma *v, char *buf,
 		return buf;
 	snprintf(buf, len, "/proc/%d/root%s", pid, v->path);
 	return buf;
+}
+
+void procmaps__each_pid(void (*fn)(pid_t pid, void *ctx), void *ctx)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+
+		if (!*end && pid > 0 && pid != getpid())
+			fn(pid, ctx);
+	}
+	if (d)
+		closedir(d);
+}
+
+void procmaps__exe(pid_t pid, char *buf, size_t len)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	n = readlink(link, buf, len - 1);
+	buf[n > 0 ? n : 0] = 0;
 }

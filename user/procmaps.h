@@ -40,6 +40,13 @@ bool procmaps__same_file(const struct vma *a, const struct vma *b);
 const struct vma *procmaps__file_base(const struct vma_list *l,
 				      const char *path);
 
+/* Calls fn(pid, ctx) for every process on the host but leakscope (the
+ * numeric entries of /proc, as they are now). */
+void procmaps__each_pid(void (*fn)(pid_t pid, void *ctx), void *ctx);
+
+/* The process's executable as /proc/PID/exe names it ("" if unreadable). */
+void procmaps__exe(pid_t pid, char *buf, size_t len);
+
 /* A path by which root can open the file behind `v` from outside the
  * target's mount namespace, even if it was deleted: map_files, falling
  * back to /proc/PID/root/PATH.  Writes into buf; returns buf. */

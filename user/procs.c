@@ -8,7 +8,6 @@
  * for any other process (an embedded interpreter) once it has stacks in a
  * report.  Cost per report: O(stacks) plus symbolization of the top N.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -26,6 +25,7 @@
 #include "elfsym.h"
 #include "keeper.h"
 #include "ksym.h"
+#include "procmaps.h"
 #include "procs.h"
 #include "pygc.h"
 #include "pysym.h"
@@ -359,49 +359,40 @@ void procs__look_python(struct procs *p, struct proc *pr)
  * so (others are looked at once they have stacks in a report). */
 static bool looks_like_python(const struct proc *pr)
 {
-	char link[64], exe[PATH_MAX];
-	ssize_t n;
+	char exe[PATH_MAX];
 
 	if (strstr(pr->comm, "python"))
 		return true;
-	snprintf(link, sizeof(link), "/proc/%d/exe", pr->pid);
-	n = readlink(link, exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return false;
-	exe[n] = 0;
+	procmaps__exe(pr->pid, exe, sizeof(exe));
 	return strstr(exe, "python") != NULL;
 }
 
-static bool is_pid_dir(const char *name)
+struct host_scan {
+	struct procs *p;
+	const char *comm;
+};
+
+static void scan_one(pid_t pid, void *ctx)
 {
-	for (const char *c = name; *c; c++)
-		if (*c < '0' || *c > '9')
-			return false;
-	return *name;
+	struct host_scan *h = ctx;
+	struct procs *p = h->p;
+	char name[32];
+	struct proc *pr;
+
+	target__comm(pid, name, sizeof(name));
+	if (h->comm && strcmp(name, h->comm))
+		return;
+	pr = get(p, pid, true);
+	p->quiet = true;	/* until procs__say_pythons() */
+	if (pr && p->c.python && (!p->c.python_hint_only || looks_like_python(pr)))
+		procs__look_python(p, pr);
 }
 
 void procs__scan_host(struct procs *p, const char *comm)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *e;
+	struct host_scan h = { p, comm };
 
-	while (d && (e = readdir(d))) {
-		pid_t pid = is_pid_dir(e->d_name) ? atoi(e->d_name) : 0;
-		char name[32];
-		struct proc *pr;
-
-		if (pid <= 0 || pid == getpid())
-			continue;
-		target__comm(pid, name, sizeof(name));
-		if (comm && strcmp(name, comm))
-			continue;
-		pr = get(p, pid, true);
-		p->quiet = true;	/* until procs__say_pythons() */
-		if (pr && p->c.python && (!p->c.python_hint_only || looks_like_python(pr)))
-			procs__look_python(p, pr);
-	}
-	if (d)
-		closedir(d);
+	procmaps__each_pid(scan_one, &h);
 }
 
 void procs__python_mapped(void *procs, pid_t pid)

@@ -391,19 +391,6 @@ static bool maybe_python(const char *path)
 	return !strncmp(base, "python", 6) || !strncmp(base, "libpython", 9);
 }
 
-/* The process's executable, as its maps name it ("" if unreadable): an
- * interpreter renamed or copied (a service's own "python") is looked at
- * whatever its name. */
-static void exe_of(pid_t pid, char *buf, size_t len)
-{
-	char link[64];
-	ssize_t n;
-
-	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
-	n = readlink(link, buf, len - 1);
-	buf[n > 0 ? n : 0] = 0;
-}
-
 void python__detect(pid_t pid, struct py_target *t)
 {
 	struct vma_list maps;
@@ -411,7 +398,9 @@ void python__detect(pid_t pid, struct py_target *t)
 	int memfd;
 
 	memset(t, 0, sizeof(*t));
-	exe_of(pid, exe, sizeof(exe));
+	/* the executable is looked at whatever its name: an interpreter
+	 * renamed or copied (a service's own "python") */
+	procmaps__exe(pid, exe, sizeof(exe));
 	if (procmaps__read(pid, &maps))
 		return;
 	snprintf(path, sizeof(path), "/proc/%d/mem", pid);

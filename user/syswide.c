@@ -5,8 +5,6 @@
  * libraries (a new container) are found from the events of the process
  * that maps them (syswide__mark, syswide__flush), not by walking /proc.
  */
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,7 +95,7 @@ static void scan_process(struct syswide *m, pid_t pid)
 	struct target_libs libs;
 	bool python = false;
 
-	if (pid == getpid() || procmaps__read(pid, &maps))
+	if (procmaps__read(pid, &maps))
 		return;
 	for (size_t i = 0; i < maps.n; i++) {
 		const struct vma *v = &maps.v[i];
@@ -121,25 +119,14 @@ static void scan_process(struct syswide *m, pid_t pid)
 		m->on_python(m->ctx, pid);
 }
 
-static bool is_pid_dir(const char *name)
+static void scan_one(pid_t pid, void *ctx)
 {
-	for (const char *c = name; *c; c++)
-		if (!isdigit((unsigned char)*c))
-			return false;
-	return *name;
+	scan_process(ctx, pid);
 }
 
 void syswide__rescan(struct syswide *m)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-
-	if (!d)
-		return;
-	while ((e = readdir(d)))
-		if (is_pid_dir(e->d_name))
-			scan_process(m, atoi(e->d_name));
-	closedir(d);
+	procmaps__each_pid(scan_one, m);
 }
 
 int syswide__attach(struct syswide *m, struct trace *t, const struct options *o,

@@ -9,7 +9,6 @@
  * unwind_files by inode: BPF falls back to it for code mapped after the
  * process's table was written (dlopen, a new process under --all).
  */
-#include <dirent.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -612,22 +611,25 @@ static bool comm_is(pid_t pid, const char *comm)
 	return !strcmp(buf, comm);
 }
 
+struct sync_all {
+	struct unwinder *u;
+	const char *comm;
+};
+
+static void sync_one(pid_t pid, void *ctx)
+{
+	struct sync_all *a = ctx;
+
+	if (!a->comm || comm_is(pid, a->comm))
+		unwinder__sync(a->u, pid);
+}
+
 void unwinder__sync_all(struct unwinder *u, const char *comm)
 {
-	struct dirent *e;
-	DIR *d;
+	struct sync_all a = { u, comm };
 
-	if (!u || !(d = opendir("/proc")))
-		return;
-	while ((e = readdir(d))) {
-		char *end;
-		long pid = strtol(e->d_name, &end, 10);
-
-		if (*end || pid <= 0 || pid == getpid() || (comm && !comm_is(pid, comm)))
-			continue;
-		unwinder__sync(u, pid);
-	}
-	closedir(d);
+	if (u)
+		procmaps__each_pid(sync_one, &a);
 }
 
 void unwinder__mark(struct unwinder *u, pid_t pid)
