@@ -48,22 +48,6 @@ static void put_series(FILE *f, const struct report_series *s)
 	putc(']', f);
 }
 
-static void put_frame(FILE *f, const struct frame *fr)
-{
-	fprintf(f, "{\"address\":\"0x%" PRIx64 "\",\"module\":", fr->addr);
-	json__string(f, fr->module);
-	fputs(",\"function\":", f);
-	json__string(f, fr->function);
-	fputs(",\"file\":", f);
-	json__string(f, fr->file);
-	if (fr->line)
-		fprintf(f, ",\"line\":%d", fr->line);
-	else
-		fputs(",\"line\":null", f);
-	fprintf(f, ",\"inlined\":%s,\"python\":%s}", fr->inlined ? "true" : "false",
-		fr->python ? "true" : "false");
-}
-
 static void put_stack(FILE *f, const struct report *r, const struct report_stack *s)
 {
 	fprintf(f, "{\"pid\":%u,\"comm\":", s->key.tgid);
@@ -85,7 +69,7 @@ static void put_stack(FILE *f, const struct report *r, const struct report_stack
 	for (int i = 0; i < s->nframes; i++) {
 		if (i)
 			putc(',', f);
-		put_frame(f, &s->frames[i]);
+		report_json__frame(f, &s->frames[i]);
 	}
 	fputs("],\"series\":", f);
 	put_series(f, &s->series);

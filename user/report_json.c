@@ -31,7 +31,7 @@ void report_json__totals(FILE *out, const struct report_totals *t)
 	fprintf(out, "},\"fp_fallback\":%" PRIu64 "}", t->fp_fallback);
 }
 
-static void print_frame(FILE *out, const struct frame *f)
+void report_json__frame(FILE *out, const struct frame *f)
 {
 	fprintf(out, "{\"address\":\"0x%" PRIx64 "\",\"module\":", f->addr);
 	json__string(out, f->module);
@@ -65,7 +65,7 @@ static void print_stack(FILE *out, const struct report *r,
 	for (int i = 0; i < s->nframes; i++) {
 		if (i)
 			putc(',', out);
-		print_frame(out, &s->frames[i]);
+		report_json__frame(out, &s->frames[i]);
 	}
 	fputs("]}", out);
 }
