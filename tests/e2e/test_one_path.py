@@ -94,6 +94,51 @@ def test_serve_all_exposes_each_process(fixture_proc, tmp_path):
     assert not leakscope_programs_loaded()
 
 
+class Traced:
+    """leakscope ARGS in the background, stdout and stderr in files (read
+    at leisure: never a full pipe), until its stderr says `until`."""
+
+    def __init__(self, tmp_path, *args, until="tracing"):
+        self.out, self.err = tmp_path / "out.json", tmp_path / "err.txt"
+        with open(self.out, "w") as out_f, open(self.err, "w") as err_f:
+            self.proc = subprocess.Popen([str(LEAKSCOPE), *args], stdout=out_f, stderr=err_f,
+                                         preexec_fn=default_sigint)
+        deadline = time.time() + 60
+        while until not in self.err.read_text() and time.time() < deadline:
+            assert self.proc.poll() is None, self.err.read_text()
+            time.sleep(0.1)
+
+    def stop(self):
+        """Ctrl-C; (exit status, the last report, stderr)."""
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(timeout=TIMEOUT)
+        reports = [json.loads(l) for l in self.out.read_text().splitlines()]
+        return self.proc.returncode, reports[-1] if reports else None, self.err.read_text()
+
+
+def start_script(interp, script, text):
+    """interp running script (text), once it printed "ready"."""
+    script.write_text(text)
+    p = subprocess.Popen([str(interp), str(script)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    return p
+
+
+def go(procs):
+    """Each script leaks now (the "go" line), and says when it has."""
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        assert p.stdout.readline().strip() == "done"
+
+
+def kill_all(procs):
+    for p in procs:
+        p.kill()
+        p.wait()
+
+
 PY_SCRIPT = """\
 import sys, time
 keep = []
@@ -116,39 +161,18 @@ def test_two_pythons_under_comm_each_get_their_lines(tmp_path):
     # "python": the interpreter is found as the process's executable
     interp = tmp_path / "leaky-svc"
     shutil.copy(python, interp)
-    procs = []
-    for name in ("alpha", "beta"):
-        script = tmp_path / f"{name}.py"
-        script.write_text(PY_SCRIPT.format(name=name))
-        p = subprocess.Popen([str(interp), str(script)], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
-        assert p.stdout.readline().strip() == "ready"
-        procs.append((name, p, script))
-    out_path, err_path = tmp_path / "out.json", tmp_path / "err.txt"
-    with open(out_path, "w") as out_f, open(err_path, "w") as err_f:   # never a full pipe
-        t = subprocess.Popen([str(LEAKSCOPE), "--json", "-n", "100", "--comm", "leaky-svc",
-                              "1"], stdout=out_f, stderr=err_f, preexec_fn=default_sigint)
+    procs = [(name, start_script(interp, tmp_path / f"{name}.py", PY_SCRIPT.format(name=name)),
+              tmp_path / f"{name}.py") for name in ("alpha", "beta")]
+    t = Traced(tmp_path, "--json", "-n", "100", "--comm", "leaky-svc", "1")
     try:
-        deadline = time.time() + 60
-        while "tracing" not in err_path.read_text() and time.time() < deadline:
-            assert t.poll() is None, err_path.read_text()
-            time.sleep(0.1)
-        assert "every process named leaky-svc" in err_path.read_text(), err_path.read_text()
+        assert "every process named leaky-svc" in t.err.read_text(), t.err.read_text()
         time.sleep(1)
-        for _, p, _ in procs:
-            p.stdin.write("go\n")
-            p.stdin.flush()
-            assert p.stdout.readline().strip() == "done"
+        go([p for _, p, _ in procs])
         time.sleep(2.5)
     finally:
-        t.send_signal(signal.SIGINT)
-        t.wait(timeout=TIMEOUT)
-        for _, p, _ in procs:
-            p.kill()
-            p.wait()
-    out, err = out_path.read_text(), err_path.read_text()
-    assert t.returncode == 0, err
-    last = [json.loads(l) for l in out.splitlines()][-1]
+        rc, last, err = t.stop()
+        kill_all([p for _, p, _ in procs])
+    assert rc == 0, err
     for name, p, script in procs:
         mine = [s for s in last["stacks"] if s["pid"] == p.pid]
         py = [f for s in mine for f in s["frames"] if f["python"]]
@@ -231,38 +255,17 @@ def test_pymalloc_with_several_pids(tmp_path):
     python = "/usr/bin/python3.11"
     if not os.path.exists(python):
         pytest.skip("Debian's python3.11 is not installed")
-    procs = []
-    for name in ("one", "two"):
-        script = tmp_path / f"{name}.py"
-        script.write_text(PYMALLOC_SCRIPT)
-        p = subprocess.Popen([python, str(script)], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
-        assert p.stdout.readline().strip() == "ready"
-        procs.append((p, script))
-    out_path, err_path = tmp_path / "out.json", tmp_path / "err.txt"
-    with open(out_path, "w") as out_f, open(err_path, "w") as err_f:
-        t = subprocess.Popen([str(LEAKSCOPE), "--json", "-n", "1000", "--pymalloc",
-                              "-p", str(procs[0][0].pid), "-p", str(procs[1][0].pid), "1"],
-                             stdout=out_f, stderr=err_f, preexec_fn=default_sigint)
+    procs = [(start_script(python, tmp_path / f"{name}.py", PYMALLOC_SCRIPT),
+              tmp_path / f"{name}.py") for name in ("one", "two")]
+    t = Traced(tmp_path, "--json", "-n", "1000", "--pymalloc", "-p", str(procs[0][0].pid),
+               "-p", str(procs[1][0].pid), "1", until="tracing 2 processes")
     try:
-        deadline = time.time() + 60
-        while "tracing 2 processes" not in err_path.read_text() and time.time() < deadline:
-            assert t.poll() is None, err_path.read_text()
-            time.sleep(0.1)
-        for p, _ in procs:
-            p.stdin.write("go\n")
-            p.stdin.flush()
-            assert p.stdout.readline().strip() == "done"
+        go([p for p, _ in procs])
         time.sleep(1.5)
     finally:
-        t.send_signal(signal.SIGINT)
-        t.wait(timeout=TIMEOUT)
-        for p, _ in procs:
-            p.kill()
-            p.wait()
-    err = err_path.read_text()
-    assert t.returncode == 0, err
-    last = [json.loads(l) for l in out_path.read_text().splitlines()][-1]
+        rc, last, err = t.stop()
+        kill_all([p for p, _ in procs])
+    assert rc == 0, err
     for p, script in procs:
         mine = [s for s in last["stacks"] if s["pid"] == p.pid and
                 any(f["python"] and f["file"] == str(script) and f["line"] == 6
@@ -278,26 +281,16 @@ def test_several_pids_one_exits_the_other_stays_traced(fixture_proc, tmp_path):
     are still traced (the tracepoints every process shares are the
     trace's, not A's)."""
     a, b = fixture_proc("leaks"), fixture_proc("leaks")
-    out_path, err_path = tmp_path / "out.json", tmp_path / "err.txt"
-    with open(out_path, "w") as out_f, open(err_path, "w") as err_f:
-        t = subprocess.Popen([str(LEAKSCOPE), "--json", "-n", "1000", "-p", str(a.pid),
-                              "-p", str(b.pid), "1"], stdout=out_f, stderr=err_f,
-                             preexec_fn=default_sigint)
+    t = Traced(tmp_path, "--json", "-n", "1000", "-p", str(a.pid), "-p", str(b.pid), "1",
+               until="tracing 2 processes")
     try:
-        deadline = time.time() + 60
-        while "tracing 2 processes" not in err_path.read_text() and time.time() < deadline:
-            assert t.poll() is None, err_path.read_text()
-            time.sleep(0.1)
         a.close()                               # A goes first
         time.sleep(2.5)                         # forgotten (a report in between)
         assert b.step() == "done"
         time.sleep(1.5)
     finally:
-        t.send_signal(signal.SIGINT)
-        t.wait(timeout=TIMEOUT)
-    err = err_path.read_text()
-    assert t.returncode == 0, err
-    last = [json.loads(l) for l in out_path.read_text().splitlines()][-1]
+        rc, last, err = t.stop()
+    assert rc == 0, err
     got = {}
     for s in last["stacks"]:
         if s["pid"] == b.pid and s["frames"]:
@@ -319,41 +312,22 @@ def test_all_finds_an_interpreter_embedded_under_another_name(tmp_path):
         pytest.skip("no pyenv CPython 3.12 (a shared libpython) here")
     exe = tmp_path / "svc-embed"
     shutil.copy(found[0], exe)
-    out_path, err_path = tmp_path / "out.json", tmp_path / "err.txt"
 
     def start(name):
         script = tmp_path / f"{name}.py"
-        script.write_text(PY_SCRIPT.format(name=name))
-        p = subprocess.Popen([str(exe), str(script)], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
-        assert p.stdout.readline().strip() == "ready"
-        return p, script
+        return start_script(exe, script, PY_SCRIPT.format(name=name)), script
 
     procs = [start("before")]
-    with open(out_path, "w") as out_f, open(err_path, "w") as err_f:
-        t = subprocess.Popen([str(LEAKSCOPE), "--json", "-n", "1000", "--all", "1"],
-                             stdout=out_f, stderr=err_f, preexec_fn=default_sigint)
+    t = Traced(tmp_path, "--json", "-n", "1000", "--all", "1")
     try:
-        deadline = time.time() + 60
-        while "tracing" not in err_path.read_text() and time.time() < deadline:
-            assert t.poll() is None, err_path.read_text()
-            time.sleep(0.1)
         procs.append(start("after"))
         time.sleep(1)
-        for p, _ in procs:
-            p.stdin.write("go\n")
-            p.stdin.flush()
-            assert p.stdout.readline().strip() == "done"
+        go([p for p, _ in procs])
         time.sleep(2.5)
     finally:
-        t.send_signal(signal.SIGINT)
-        t.wait(timeout=TIMEOUT)
-        for p, _ in procs:
-            p.kill()
-            p.wait()
-    err = err_path.read_text()
-    assert t.returncode == 0, err
-    last = [json.loads(l) for l in out_path.read_text().splitlines()][-1]
+        rc, last, err = t.stop()
+        kill_all([p for p, _ in procs])
+    assert rc == 0, err
     for (p, script), name in zip(procs, ("before", "after")):
         mine = [s for s in last["stacks"] if s["pid"] == p.pid]
         assert any(f["python"] and f["function"] == f"leak_{name}" and f["file"] == str(script)
