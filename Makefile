@@ -143,6 +143,10 @@ fixtures: $(FIXTURES) $(ALLOC_FIXTURES)
 -include tests/fixtures/unwind/unwind.mk
 -include tests/fuzz/fuzz.mk
 -include tests/fixtures/python/python.mk
+# The BPF stack budget check (tools/stack_budget) and the kernel matrix
+# (tools/kernels: `make test-kernels`).
+-include tools/stack_budget/budget.mk
+-include tools/kernels/kernels.mk
 
 $(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/unit
 	$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ -lcmocka $(LDLIBS)

@@ -4,8 +4,10 @@
 
 /* ---- heap blocks -------------------------------------------------------- */
 
-static __always_inline void heap_insert(__u32 tgid, __u64 addr, __u64 size,
-					struct stack_key *sk, struct stack_agg *agg)
+/* Not inlined: its records (~90 bytes) would otherwise sit in the frame
+ * of the return probe, under the whole stack capture's call chain. */
+static __noinline void heap_insert(__u32 tgid, __u64 addr, __u64 size,
+				   struct stack_key *sk, struct stack_agg *agg)
 {
 	struct alloc_key key = { .tgid = tgid, .addr = addr };
 	struct alloc_rec rec = { .size_bytes = size, .stack = *sk };

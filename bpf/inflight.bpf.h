@@ -57,6 +57,18 @@ static __always_inline __u8 sample_call(__u32 fn, __u64 size)
 	return fn == FN_MUNMAP || fn == FN_MREMAP ? 1 : sample(size);
 }
 
+/* The thread's in-flight state made new for a call of fn at sp, not yet
+ * active.  Written in place: a copy on the stack would cost its ~100
+ * bytes in every call chain of the program (the verifier's budget). */
+static __always_inline void inflight_reset(struct inflight *cur, __u32 fn,
+					   __u64 sp, __u64 size)
+{
+	__builtin_memset(cur, 0, sizeof(*cur));
+	cur->fn = fn;
+	cur->entry_sp = sp;
+	cur->size_bytes = size;
+}
+
 /* Starts a call; a call made inside another allocator call is ignored,
  * except the first one inside an entry-only call, which it adopts. */
 static __always_inline void call_enter(struct pt_regs *ctx, __u32 fn,
@@ -64,7 +76,7 @@ static __always_inline void call_enter(struct pt_regs *ctx, __u32 fn,
 				       __u64 out_ptr, __u64 aux)
 {
 	__u64 sp = PT_REGS_SP(ctx);
-	struct inflight *cur, st = {};
+	struct inflight *cur;
 
 	if (!is_target(current_tgid()))
 		return;
@@ -78,15 +90,12 @@ static __always_inline void call_enter(struct pt_regs *ctx, __u32 fn,
 			count(CNT_NESTED_CALLS);
 		return;
 	}
-	st.fn = fn;
-	st.entry_sp = sp;
-	st.size_bytes = size;
-	st.old_addr = old_addr;
-	st.out_ptr = out_ptr;
-	st.aux = aux;
-	st.sampled = sample_call(fn, size);
-	st.active = 1;
-	*cur = st;
+	inflight_reset(cur, fn, sp, size);
+	cur->old_addr = old_addr;
+	cur->out_ptr = out_ptr;
+	cur->aux = aux;
+	cur->sampled = sample_call(fn, size);
+	cur->active = 1;
 }
 
 /* operator new: C++ exceptions cannot unwind through a uretprobe's
@@ -99,7 +108,7 @@ static __always_inline void call_enter_entry_only(struct pt_regs *ctx,
 {
 	__u32 tgid = current_tgid();
 	__u64 sp = PT_REGS_SP(ctx), lead_pc;
-	struct inflight *cur, st = {};
+	struct inflight *cur;
 
 	if (!is_target(tgid))
 		return;
@@ -110,21 +119,16 @@ static __always_inline void call_enter_entry_only(struct pt_regs *ctx,
 		count(CNT_NESTED_CALLS);	/* new(nothrow) -> new */
 		return;
 	}
-	st.sampled = sample(size);
-	if (st.sampled) {	/* an unsampled new costs no stack capture */
+	inflight_reset(cur, fn, sp, size);	/* inactive until captured */
+	cur->entry_only = 1;
+	cur->sampled = sample(size);
+	if (cur->sampled) {	/* an unsampled new costs no stack capture */
 		if (bpf_probe_read_user(&lead_pc, sizeof(lead_pc), (void *)sp))
 			lead_pc = 0;
-		if (!capture_stack(ctx, tgid, &st.stack, true, lead_pc)) {
-			cur->active = 0;	/* counted; the nested malloc records alone */
-			return;
-		}
+		if (!capture_stack(ctx, tgid, &cur->stack, true, lead_pc))
+			return;	/* counted; the nested malloc records alone */
 	}
-	st.fn = fn;
-	st.entry_only = 1;
-	st.entry_sp = sp;
-	st.size_bytes = size;
-	st.active = 1;
-	*cur = st;
+	cur->active = 1;
 }
 
 #define MMAP_VIA_SYSCALL	(1ULL << 63)	/* in aux: the tracepoint owns it */
@@ -152,8 +156,11 @@ static __always_inline void finish_mmap(struct pt_regs *regs, __u32 tgid,
 			   bpf_ktime_get_ns(), true);
 }
 
-static __always_inline void finish_munmap(__u32 tgid, struct inflight *st,
-					  __u64 ret)
+/* munmap and mremap walk the region table with a context of ~120 bytes:
+ * a function of their own (not inlined), so that the return probe's
+ * frame, which the stack capture's call chain adds to, stays small. */
+static __noinline void finish_munmap(__u32 tgid, struct inflight *st,
+				     __u64 ret)
 {
 	struct region_unmap_ctx c = { .tgid = tgid };
 
@@ -167,8 +174,8 @@ static __always_inline void finish_munmap(__u32 tgid, struct inflight *st,
 		count(CNT_FREES);
 }
 
-static __always_inline void finish_mremap(__u32 tgid, struct inflight *st,
-					  __u64 ret)
+static __noinline void finish_mremap(__u32 tgid, struct inflight *st,
+				     __u64 ret)
 {
 	struct region_unmap_ctx c = { .tgid = tgid };
 

@@ -13,6 +13,7 @@
  *
  * This file holds the SEC programs only; the logic is in units along the
  * data path, each a header included once, in this order:
+ *   bounds.bpf.h     buffer indexes every verifier accepts
  *   state.bpf.h      settings, maps, counters, target filter, events
  *   aggregate.bpf.h  per-stack aggregates
  *   python.bpf.h     CPython frame walk
@@ -41,6 +42,7 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+#include "bounds.bpf.h"
 #include "state.bpf.h"
 #include "aggregate.bpf.h"
 #include "python.bpf.h"
@@ -146,7 +148,6 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 	struct inflight *cur = inflight_live();
 	__u64 sp = PT_REGS_SP(ctx);
 	enum nest_return r;
-	struct inflight st;
 
 	if (!cur)	/* the call began before we attached */
 		return 0;
@@ -165,13 +166,14 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 	r = nest_return_of(cur->entry_sp, sp);
 	if (r == NEST_RET_NESTED)
 		return 0;
-	st = *cur;
+	/* retired first; its fields stay as they are for finish_call()
+	 * (the thread's own storage: nothing else writes it meanwhile) */
 	cur->active = 0;
 	if (r == NEST_RET_UNWOUND) {
 		count(CNT_DROP_MISSED_RETURN);
 		return 0;
 	}
-	finish_call(ctx, current_tgid(), &st, ret);
+	finish_call(ctx, current_tgid(), cur, ret);
 	return 0;
 }
 
@@ -219,7 +221,7 @@ static __always_inline __u64 user_sp(void)
 static __always_inline void sys_enter_common(__u32 fn, __u64 size,
 					     __u64 old_addr, __u64 aux)
 {
-	struct inflight *cur, st = {};
+	struct inflight *cur;
 	__u64 sp;
 
 	if (!is_target(current_tgid()))
@@ -231,30 +233,26 @@ static __always_inline void sys_enter_common(__u32 fn, __u64 size,
 	/* Inside a libc wrapper or an allocator: that call accounts. */
 	if (classify(cur, sp, true) == NEST_INSIDE)
 		return;
-	st.fn = fn;
-	st.entry_sp = sp;
-	st.size_bytes = size;
-	st.old_addr = old_addr;
-	st.aux = aux | MMAP_VIA_SYSCALL;
-	st.sampled = sample_call(fn, size);
-	st.active = 1;
-	*cur = st;
+	inflight_reset(cur, fn, sp, size);
+	cur->old_addr = old_addr;
+	cur->aux = aux | MMAP_VIA_SYSCALL;
+	cur->sampled = sample_call(fn, size);
+	cur->active = 1;
 }
 
 static __always_inline void sys_exit_common(void *ctx, __u32 fn, long ret)
 {
-	struct inflight *cur, st;
+	struct inflight *cur;
 
 	if (!is_target(current_tgid()))
 		return;
 	cur = inflight_live();
 	if (!cur || cur->fn != fn || !(cur->aux & MMAP_VIA_SYSCALL))
 		return;
-	st = *cur;
-	cur->active = 0;
+	cur->active = 0;	/* retired; finish_call() reads its fields */
 	/* the user registers: the tracepoint's ctx is its own record */
 	finish_call((struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf()),
-		    current_tgid(), &st, ret);
+		    current_tgid(), cur, ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_mmap")

@@ -74,15 +74,33 @@ static __always_inline __u64 py_thread_state(const struct py_offsets *py)
 struct py_walk {
 	const struct py_offsets *py;
 	struct py_trace *pt;
+	struct py_read_buf *rb;
 	__u64 frame;
 };
+
+/* The bytes of a frame and of a code object's token window, read at
+ * once: per CPU, not on the stack (the frame walk runs four calls deep
+ * and the verifier's stack budget is 512 bytes for the whole chain).
+ * Only the capture that owns the CPU's scratch (stack_capture_once())
+ * uses them, and it checks it still owns it after the walk. */
+struct py_read_buf {
+	__u8 frame[PY_FRAME_READ];
+	__u8 token[PY_TOKEN_READ];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct py_read_buf);
+} py_read SEC(".maps");
 
 /* A field of the frame buffer at an offset from py_config (bounded here
  * for the verifier, and against a bad config). */
 static __always_inline __u64 frame_u64(const __u8 *buf, __u32 off)
 {
 	off &= ~7U;	/* pointer fields are aligned (user space checks) */
-	if (off > PY_FRAME_READ - 8)
+	if (!idx_below(off, PY_FRAME_READ - 7))
 		return 0;
 	return *(const __u64 *)(buf + off);
 }
@@ -91,62 +109,76 @@ static __always_inline __u64 frame_u64(const __u8 *buf, __u32 off)
 static __always_inline __s32 frame_s32(const __u8 *buf, __u32 off)
 {
 	off &= ~3U;
-	if (off > PY_FRAME_READ - 4)
+	if (!idx_below(off, PY_FRAME_READ - 3))
 		return -1;
 	return *(const __s32 *)(buf + off);
+}
+
+/* A byte of the frame buffer (the frame's owner), 0 past its end. */
+static __always_inline __u8 frame_u8(const __u8 *buf, __u32 off)
+{
+	if (!idx_below(off, PY_FRAME_READ))
+		return 0;
+	return buf[off];
 }
 
 /* A field of the token window (bounded like the frame's). */
 static __always_inline __u64 window_u64(const __u8 *buf, __u32 off, __u32 base)
 {
 	off = (off - base) & ~7U;	/* base is 8-aligned, pointers too */
-	if (off > PY_TOKEN_READ - 8)
+	if (!idx_below(off, PY_TOKEN_READ - 7))
 		return 0;
 	return *(const __u64 *)(buf + off);
 }
 
-/* The identity token of the code object at code (py_code_token). */
-static __noinline __u64 py_token(const struct py_offsets *py, __u64 code)
+/* An int field of the token window. */
+static __always_inline __s32 window_s32(const __u8 *buf, __u32 off, __u32 base)
 {
-	__u8 buf[PY_TOKEN_READ];
-	__u32 base = py->co_token_base, off;
-
-	if (bpf_probe_read_user(buf, sizeof(buf), (void *)(code + base)))
+	off = (off - base) & ~3U;
+	if (!idx_below(off, PY_TOKEN_READ - 3))
 		return 0;
-	off = (py->co_token_line - base) & ~3U;
-	if (off > PY_TOKEN_READ - 4)
+	return *(const __s32 *)(buf + off);
+}
+
+/* The identity token of the code object at code (py_code_token), 0 when
+ * it cannot be read. */
+static __always_inline __u64 py_token(const struct py_offsets *py, __u8 *buf, __u64 code)
+{
+	__u32 base = py->co_token_base;
+
+	if (bpf_probe_read_user(buf, PY_TOKEN_READ, (void *)(code + base)))
 		return 0;
 	return py_code_token(window_u64(buf, py->co_token, base),
 			     window_u64(buf, py->co_token_file, base),
-			     *(const __s32 *)(buf + off));
+			     window_s32(buf, py->co_token_line, base));
 }
 
 static long py_step(__u32 i, struct py_walk *w)
 {
 	const struct py_offsets *py = w->py;
-	__u8 buf[PY_FRAME_READ];
+	struct py_read_buf *rb = w->rb;
 	struct py_frame *f;
 	__u64 code, instr;
 	__u32 n = w->pt->nr, owner = py->fr_owner;
 
-	if (!w->frame || bpf_probe_read_user(buf, sizeof(buf), (void *)w->frame))
+	if (!w->frame || bpf_probe_read_user(rb->frame, PY_FRAME_READ, (void *)w->frame))
 		return 1;
-	code = frame_u64(buf, py->fr_code);
-	instr = frame_u64(buf, py->fr_instr);
-	w->frame = frame_u64(buf, py->fr_previous);
-	if (owner && owner < PY_FRAME_READ && buf[owner] == PY_OWNED_BY_CSTACK)
+	code = frame_u64(rb->frame, py->fr_code);
+	instr = frame_u64(rb->frame, py->fr_instr);
+	w->frame = frame_u64(rb->frame, py->fr_previous);
+	if (owner && frame_u8(rb->frame, owner) == PY_OWNED_BY_CSTACK)
 		return 0;	/* a shim frame: no Python code of its own */
 	if (!code)
 		return 0;
-	if (n >= MAX_PY_DEPTH) {
+	if (!idx_below(n, MAX_PY_DEPTH)) {
 		w->pt->truncated = 1;
 		return 1;
 	}
 	f = &w->pt->f[n];
 	f->code = code;
-	f->token = py_token(py, code);
+	f->token = py_token(py, rb->token, code);
 	if (py->frame_kind == PY_FRAME_OBJECT)
-		f->instr = frame_s32(buf, py->fr_instr);	/* f_lasti, as it is */
+		f->instr = frame_s32(rb->frame, py->fr_instr);	/* f_lasti, as it is */
 	else
 		f->instr = instr >= code + py->co_code_adaptive
 			   ? (__s32)((instr - code - py->co_code_adaptive) / 2) : -1;
@@ -173,7 +205,8 @@ static __always_inline struct py_trace *walk_python_stack(void)
 		return NULL;
 	ts = py_thread_state(py);
 	pt = bpf_map_lookup_elem(&py_scratch, &zero);
-	if (!ts || !pt)
+	w.rb = bpf_map_lookup_elem(&py_read, &zero);
+	if (!ts || !pt || !w.rb)
 		return NULL;
 	w.frame = py->ts_cframe ? read_u64(read_u64(ts + py->ts_cframe) + py->ts_current_frame)
 				: read_u64(ts + py->ts_current_frame);
@@ -195,7 +228,7 @@ static long py_unseen_step(__u32 i, struct py_unseen *u)
 	const struct py_frame *f;
 	__u64 *token;
 
-	if (i >= MAX_PY_DEPTH || i >= u->pt->nr)
+	if (i >= u->pt->nr || !idx_below(i, MAX_PY_DEPTH))
 		return 1;
 	f = &u->pt->f[i];
 	token = bpf_map_lookup_elem(&py_code_seen, &f->code);
