@@ -24,7 +24,9 @@ static long fp_step(__u32 i, struct fp_walk *w)
 	if (n >= MAX_STACK_DEPTH || !w->fp || (w->fp & 7) ||
 	    bpf_probe_read_user(&f, sizeof(f), (void *)w->fp) || !f.ret)
 		return 1;
-	w->st->ips[n] = f.ret;	/* n < MAX_STACK_DEPTH: checked above */
+	if (!idx_below(n, MAX_STACK_DEPTH))
+		return 1;
+	w->st->ips[n] = f.ret;
 	w->st->nr = n + 1;
 	if (f.next <= w->fp)	/* frames go up the stack, or it is over */
 		return 1;

@@ -173,8 +173,7 @@ static long uw_map_step(__u32 i, struct uw_map_search *ms)
 	if (mid < 0)
 		return 1;
 	k = (__u32)mid;
-	asm volatile("" : "+r"(k));	/* bound the register the load uses */
-	if (k >= UW_MAX_MAPPINGS)
+	if (!idx_below(k, UW_MAX_MAPPINGS))
 		return 1;
 	uw_search_step(&ms->s, k, ms->p->m[k].start);
 	return 0;
@@ -195,8 +194,7 @@ static __always_inline const struct unwind_mapping *uw_mapping_below(const struc
 	if (f < 0)
 		return NULL;
 	k = (__u32)f;
-	asm volatile("" : "+r"(k));
-	if (k >= UW_MAX_MAPPINGS)
+	if (!idx_below(k, UW_MAX_MAPPINGS))
 		return NULL;
 	return &p->m[k];
 }
@@ -481,7 +479,12 @@ found:
 		w->stop = UW_STOP_END;
 		return 1;
 	}
-	c->st->ips[n] = ra;	/* n < MAX_STACK_DEPTH: checked above */
+	if (!idx_below(n, MAX_STACK_DEPTH)) {	/* checked above; again on
+						 * the register used here */
+		w->stop = UW_STOP_DEPTH;
+		return 1;
+	}
+	c->st->ips[n] = ra;
 	c->st->nr = n + 1;
 	w->r.ip = ra;
 	w->first = 0;
