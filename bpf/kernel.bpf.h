@@ -52,6 +52,7 @@ static __always_inline void kernel_alloc(void *ctx, __u64 key, __u64 size)
 	struct stack_key sk;
 	struct stack_agg *agg;
 
+	refused_for_test(REFUSE_KERNEL);
 	if (!key || !kernel_wanted())
 		return;
 	agg = kernel_capture(ctx, &sk);

@@ -199,6 +199,7 @@ static __always_inline struct py_trace *walk_python_stack(void)
 
 	if (!python_enabled)
 		return NULL;
+	refused_for_test(REFUSE_PYTHON);
 	tgid = bpf_get_current_pid_tgid() >> 32;
 	py = bpf_map_lookup_elem(&py_config, &tgid);
 	if (!py || !py->runtime_addr)

@@ -21,6 +21,21 @@ const volatile struct sample_tables sample_tab = {};
  * once its interpreter is found, maybe only after exec). */
 const volatile bool python_enabled = false;
 
+/* The test suite's way to see a feature's code refused by the verifier,
+ * as an older kernel may refuse it (LEAKSCOPE_TEST_REFUSE; enum
+ * refusal_loss bits, user/refusal.h): an out-of-frame stack read, which
+ * every verifier refuses, on that feature's path.  0: the branch is
+ * pruned at load (read-only data are constants to the verifier). */
+const volatile __u32 refuse_for_test = 0;
+#define REFUSE_PYTHON	1
+#define REFUSE_DWARF	2
+#define REFUSE_KERNEL	4
+static __always_inline void refused_for_test(__u32 feature)
+{
+	if (refuse_for_test & feature)
+		asm volatile("r0 = *(u64 *)(r10 + 8)" ::: "r0");
+}
+
 /* tgid -> 1 for every traced process. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

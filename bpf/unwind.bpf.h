@@ -504,6 +504,7 @@ static __always_inline void uw_walk_stack(struct stack_trace *st, __u32 tgid,
 	st->nr = 0;
 	st->fp_first = 0;
 	st->stop = UW_STOP_END;
+	refused_for_test(REFUSE_DWARF);
 	if (!w)
 		return;
 	__builtin_memset(w, 0, offsetof(struct uw_walk, owner));

@@ -161,7 +161,7 @@ void cli__usage(FILE *out)
 "key_file; basic_auth_users: name: bcrypt hash).  Once attached, serve\n"
 "keeps only the capabilities tracing needs, with no_new_privs.\n"
 "  -h, --help           this help\n"
-"      --version        leakscope's version\n"
+"      --version        leakscope's version (with -v: what this kernel offers)\n"
 "\n"
 "Examples:\n"
 "  sudo leakscope -p 1234            report every 5 s until Ctrl-C\n"
@@ -410,8 +410,8 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 			o->no_uprobe_multi = true;
 			break;
 		case OPT_VERSION:
-			printf("leakscope %s\n", LEAKSCOPE_VERSION);
-			return 1;	/* done: exit 0, as for --help */
+			o->version = true;
+			break;
 		case OPT_WEB_CONFIG:
 			if (!*optarg)
 				return bad(err, "--web-config file", optarg);
@@ -440,6 +440,10 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 				argv[optind - 1]);
 			return -EINVAL;
 		}
+	}
+	if (o->version) {
+		printf("leakscope %s\n", LEAKSCOPE_VERSION);
+		return o->verbose ? 0 : 1;	/* -v: the kernel's features follow */
 	}
 	if (parse_positional(argc - optind, &argv[optind], o, err))
 		return -EINVAL;

@@ -35,6 +35,7 @@ struct options {
 	int top_n;		/* -n: stacks per report */
 	bool json;		/* --json: JSON Lines instead of text */
 	bool verbose;
+	bool version;		/* --version: print it (with -v, the kernel's features) */
 	double min_age_s;	/* --min-age: only blocks at least this old */
 	uint64_t min_size;	/* --min-size / --max-size: block size filter */
 	uint64_t max_size;

@@ -17,6 +17,7 @@
 
 #include "attach.h"
 #include "cli.h"
+#include "kernel_features.h"
 #include "keeper.h"
 #include "launch.h"
 #include "leakscope.h"
@@ -24,12 +25,12 @@
 #include "privs.h"
 #include "procs.h"
 #include "python.h"
+#include "refusal.h"
 #include "session.h"
 #include "sink.h"
 #include "syswide.h"
 #include "target.h"
 #include "trace.h"
-#include "umulti.h"
 #include "unwinder.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -109,7 +110,43 @@ static int find_child(const struct options *o, struct targets *tg)
 	return 0;
 }
 
-static struct trace *load(const struct options *o, const struct targets *tg)
+/* LEAKSCOPE_TEST_REFUSE=python,dwarf,kernel: the test suite has these
+ * features' BPF code refused, as an older kernel's verifier may. */
+static unsigned refuse_for_test(void)
+{
+	const char *e = getenv("LEAKSCOPE_TEST_REFUSE");
+
+	if (!e)
+		return 0;
+	return (strstr(e, "python") ? LOSS_PYTHON : 0) | (strstr(e, "dwarf") ? LOSS_DWARF : 0) |
+	       (strstr(e, "kernel") ? LOSS_KERNEL : 0);
+}
+
+/* What the kernel refused is what the rest of the trace goes without. */
+static int adopt_losses(struct options *o, struct targets *tg, unsigned lost)
+{
+	if (lost & LOSS_DWARF)
+		o->unwind_fp = true;
+	if (lost & LOSS_PYTHON) {
+		o->no_python = true;
+		tg->python = false;
+		if (o->python_only) {
+			fprintf(stderr, "leakscope: --python-only needs the Python frame walk "
+				"this kernel refused\n");
+			return -ENOTSUP;
+		}
+	}
+	if ((lost & LOSS_KERNEL) && o->kernel) {
+		o->kernel = false;
+		if (!tg->n && !o->all && !o->comm) {
+			fprintf(stderr, "leakscope: nothing left to trace without --kernel\n");
+			return -ENOTSUP;
+		}
+	}
+	return 0;
+}
+
+static struct trace *load(struct options *o, struct targets *tg)
 {
 	struct trace_config c = {
 		.sample_bytes = o->sample_bytes,
@@ -125,9 +162,15 @@ static struct trace *load(const struct options *o, const struct targets *tg)
 		.max_stacks = o->max_stacks,
 		.unwind_rows = o->unwind_rows,
 		.verbose = o->verbose,
+		.refuse_for_test = refuse_for_test(),
 	};
+	struct trace *t = trace__open(&c);
 
-	return trace__open(&c);
+	if (t && adopt_losses(o, tg, trace__lost(t))) {
+		trace__free(t);
+		return NULL;
+	}
+	return t;
 }
 
 /* The DWARF unwind tables (not with --unwind fp). */
@@ -415,6 +458,29 @@ static int list_probes(const struct options *o)
 	return 0;
 }
 
+/* What this kernel offers: listed with -v (and by --version -v, which
+ * stops there); a missing requirement stops leakscope, named. */
+static int check_kernel(struct options *o)
+{
+	struct features f;
+	const char *missing;
+
+	features__probe(&f);
+	if (o->verbose)
+		features__print(&f, o->version ? stdout : stderr);
+	if (o->version)
+		return 1;
+	missing = features__missing(&f);
+	if (missing) {
+		fprintf(stderr, "leakscope: this kernel (%s) lacks %s, which leakscope needs; "
+			"it runs on Linux 6.1 and newer (README: Supported kernels)\n",
+			f.kernel, missing);
+		return -ENOTSUP;
+	}
+	o->uprobe_multi = !o->no_uprobe_multi && f.has[FEAT_UPROBE_MULTI];
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -431,7 +497,8 @@ int main(int argc, char **argv)
 	libbpf_set_print(libbpf_print);
 	if (preflight__check())
 		return 1;
-	o.uprobe_multi = !o.no_uprobe_multi && umulti__supported();
+	if (check_kernel(&o))
+		return o.version ? 0 : 1;
 	if (o.command == CMD_PROBES)
 		return list_probes(&o);
 	/* the output first: a wrong -o or a port in use fails now, not after

@@ -296,17 +296,18 @@ static void python_gc(struct procs *p, struct proc *pr)
  * read the code objects finalization frees. */
 static void python_hold(struct procs *p, struct proc *pr)
 {
+	struct bpf_program *prog = trace__prog(p->c.trace, "python_finalize");
 	uint64_t off = 0, size;
 	struct elfsym *e;
 
-	if (!pr->held)
+	if (!pr->held || !prog)	/* refused by this kernel: said at load */
 		return;
 	/* the function's entry: its symbol's own address, read by elfsym
 	 * (pread; libbpf's lookup by name would map the file) */
 	e = elfsym__open(pr->py->open_path);
 	if (e && !elfsym__func(e, "Py_FinalizeEx", &off, &size))
-		pr->py_hold = bpf_program__attach_uprobe(trace__prog(p->c.trace, "python_finalize"),
-							 false, pr->pid, pr->py->open_path, off);
+		pr->py_hold = bpf_program__attach_uprobe(prog, false, pr->pid,
+							 pr->py->open_path, off);
 	elfsym__close(e);
 	if (pr->py_hold)
 		keeper__hold(bpf_link__fd(pr->py_hold));

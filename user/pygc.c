@@ -28,11 +28,14 @@ struct usdt_attach {
 static int attach_usdt(void *arg)
 {
 	struct usdt_attach *a = arg;
+	struct bpf_program *start = trace__prog(a->t, "python_gc_start");
+	struct bpf_program *done = trace__prog(a->t, "python_gc_done");
 
-	a->g->start = bpf_program__attach_usdt(trace__prog(a->t, "python_gc_start"), a->pid,
-					       a->path, "python", "gc__start", NULL);
-	a->g->done = a->g->start ? bpf_program__attach_usdt(trace__prog(a->t, "python_gc_done"),
-							    a->pid, a->path, "python",
+	if (!start || !done)	/* refused by this kernel (said at load) */
+		return 0;
+	a->g->start = bpf_program__attach_usdt(start, a->pid, a->path, "python", "gc__start",
+					       NULL);
+	a->g->done = a->g->start ? bpf_program__attach_usdt(done, a->pid, a->path, "python",
 							    "gc__done", NULL)
 				 : NULL;
 	return 0;

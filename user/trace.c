@@ -3,6 +3,7 @@
  * kernel's tracepoints, and named access to maps and programs.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include "leakscope.h"
 #include "leakscope.skel.h"
+#include "refusal.h"
 #include "sampler.h"
 #include "trace.h"
 #include "umulti.h"
@@ -24,6 +26,8 @@ struct trace {
 	struct bpf_map *maps[TRACE_MAP__COUNT];
 	struct bpf_link *klinks[MAX_KERNEL_LINKS];
 	int nklinks;
+	unsigned lost;		/* enum refusal_loss bits given up to load */
+	struct refusal why[5];	/* the refusal behind each loss bit */
 };
 
 /* --kernel's programs: loaded only when asked, and only for tracepoints
@@ -85,6 +89,17 @@ static void name_maps(struct trace *t)
 	t->maps[TRACE_MAP_UNWIND_FILES] = s->maps.unwind_files;
 }
 
+/* The programs of a feature given up (refusal.h). */
+static void drop_programs(struct leakscope_bpf *skel, unsigned lost)
+{
+	if (lost & LOSS_PY_GC) {
+		bpf_program__set_autoload(skel->progs.python_gc_start, false);
+		bpf_program__set_autoload(skel->progs.python_gc_done, false);
+	}
+	if (lost & LOSS_PY_FINALIZE)
+		bpf_program__set_autoload(skel->progs.python_finalize, false);
+}
+
 /* Settings (read-only data) and map sizes, before loading. */
 static void configure(struct leakscope_bpf *skel, const struct trace_config *c)
 {
@@ -98,6 +113,7 @@ static void configure(struct leakscope_bpf *skel, const struct trace_config *c)
 	if (c->comm)
 		strncpy((char *)skel->rodata->comm_filter, c->comm,
 			sizeof(skel->rodata->comm_filter) - 1);
+	skel->rodata->refuse_for_test = c->refuse_for_test;
 	sampling__init_tables((struct sample_tables *)&skel->rodata->sample_tab);
 	kernel_autoload(skel, c->kernel);
 	if (c->uprobe_multi)
@@ -116,6 +132,113 @@ static void configure(struct leakscope_bpf *skel, const struct trace_config *c)
 		bpf_map__set_max_entries(skel->maps.unwind_procs, 1);
 }
 
+/* While the object loads: libbpf's messages go to the printer set before
+ * (the full verifier log with -v) and are read for the refused program
+ * and the verifier's reason.  libbpf's printer takes no argument: the
+ * refusal being read is the one file-scope pointer here. */
+static libbpf_print_fn_t outer_print;
+static struct refusal *reading;
+
+static int read_refusal(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	char *msg = NULL;
+	va_list copy;
+	int ret = 0;
+
+	va_copy(copy, args);
+	if (outer_print)
+		ret = outer_print(level, fmt, args);
+	if (reading && level == LIBBPF_WARN && vasprintf(&msg, fmt, copy) >= 0)
+		refusal__feed(reading, msg);
+	va_end(copy);
+	free(msg);
+	return ret;
+}
+
+/* The features asked for, as loss bits (what could be given up). */
+static unsigned enabled_features(const struct trace_config *c)
+{
+	return (c->python ? LOSS_PYTHON : 0) | (c->unwind_fp ? 0 : LOSS_DWARF) |
+	       (c->kernel ? LOSS_KERNEL : 0) | LOSS_PY_GC | LOSS_PY_FINALIZE;
+}
+
+/* One attempt with the features in lost given up: the skeleton, loaded,
+ * or NULL with *r saying what the verifier refused. */
+static struct leakscope_bpf *load_without(const struct trace_config *asked, unsigned lost,
+					  struct refusal *r, int *err)
+{
+	struct trace_config c = *asked;
+	struct leakscope_bpf *skel = leakscope_bpf__open();
+
+	if (!skel) {
+		*err = -errno;
+		return NULL;
+	}
+	c.python = c.python && !(lost & LOSS_PYTHON);
+	c.unwind_fp = c.unwind_fp || (lost & LOSS_DWARF);
+	c.kernel = c.kernel && !(lost & LOSS_KERNEL);
+	configure(skel, &c);
+	drop_programs(skel, lost);
+	memset(r, 0, sizeof(*r));
+	reading = r;
+	outer_print = libbpf_set_print(read_refusal);
+	*err = leakscope_bpf__load(skel);
+	libbpf_set_print(outer_print);
+	reading = NULL;
+	if (!*err)
+		return skel;
+	leakscope_bpf__destroy(skel);
+	return NULL;
+}
+
+static int loss_index(unsigned bit)
+{
+	return __builtin_ctz(bit);
+}
+
+/* Loads the object, giving up what the kernel refuses (refusal.h). */
+static int load(struct trace *t, const struct trace_config *c)
+{
+	struct refusal r, first;
+	int err, next;
+
+	memset(&first, 0, sizeof(first));
+	for (;;) {
+		t->skel = load_without(c, t->lost, &r, &err);
+		if (t->skel)
+			return 0;
+		if (!r.prog[0])		/* not a program: maps, BTF, memory */
+			return err;
+		if (!first.prog[0])
+			first = r;
+		next = refusal__next(r.prog, t->lost, enabled_features(c));
+		if (next < 0) {
+			fprintf(stderr, "leakscope: the kernel refused %s: %s\n", r.prog,
+				r.reason[0] ? r.reason : strerror(-err));
+			return err;
+		}
+		/* a new loss is blamed on the first refusal of the capture
+		 * (the walks are given up in turn), else on this one */
+		for (unsigned b = (unsigned)next & ~t->lost; b; b &= b - 1)
+			t->why[loss_index(b & -b)] = (b & -b) & (LOSS_PYTHON | LOSS_DWARF) ? first : r;
+		t->lost = (unsigned)next;
+	}
+}
+
+/* One line per feature given up, for what was asked. */
+static void say_losses(const struct trace *t, const struct trace_config *c)
+{
+	unsigned said = t->lost & (enabled_features(c) & ~(c->python ? 0 : LOSS_PY_GC | LOSS_PY_FINALIZE));
+
+	for (unsigned b = said; b; b &= b - 1) {
+		const struct refusal *r = &t->why[loss_index(b & -b)];
+
+		fprintf(stderr, "leakscope: this kernel refused %s (%s); going on without %s%s\n",
+			r->prog, r->reason, refusal__loss_text(b & -b),
+			c->verbose ? "" : " (-v shows the verifier's log)");
+	}
+}
+
 struct trace *trace__open(const struct trace_config *c)
 {
 	struct trace *t = calloc(1, sizeof(*t));
@@ -123,22 +246,21 @@ struct trace *trace__open(const struct trace_config *c)
 
 	if (!t)
 		return NULL;
-	t->skel = leakscope_bpf__open();
-	if (!t->skel) {
-		fprintf(stderr, "leakscope: cannot open the BPF object: %s\n", strerror(errno));
-		free(t);
-		return NULL;
-	}
-	configure(t->skel, c);
-	err = leakscope_bpf__load(t->skel);
+	err = load(t, c);
 	if (err) {
 		fprintf(stderr, "leakscope: the kernel refused the BPF programs: %s%s\n",
 			strerror(-err), c->verbose ? "" : " (run with -v for the verifier log)");
-		trace__free(t);
+		free(t);
 		return NULL;
 	}
+	say_losses(t, c);
 	name_maps(t);
 	return t;
+}
+
+unsigned trace__lost(const struct trace *t)
+{
+	return t->lost;
 }
 
 void trace__free(struct trace *t)
@@ -158,7 +280,9 @@ int trace__map_fd(const struct trace *t, enum trace_map m)
 
 struct bpf_program *trace__prog(const struct trace *t, const char *name)
 {
-	return bpf_object__find_program_by_name(t->skel->obj, name);
+	struct bpf_program *p = bpf_object__find_program_by_name(t->skel->obj, name);
+
+	return p && bpf_program__fd(p) >= 0 ? p : NULL;
 }
 
 int trace__add_target(struct trace *t, pid_t pid)

@@ -32,6 +32,8 @@ struct trace_config {
 	uint32_t max_stacks;
 	uint32_t unwind_rows;
 	bool verbose;		/* the verifier's log on failure */
+	unsigned refuse_for_test; /* LEAKSCOPE_TEST_REFUSE: have these features'
+				   * code refused (enum refusal_loss bits) */
 };
 
 /* The maps other modules read or write. */
@@ -52,8 +54,13 @@ enum trace_map {
 	TRACE_MAP__COUNT
 };
 
-/* Opens and loads; NULL after saying why. */
+/* Opens and loads; NULL after saying why.  A program the kernel refuses
+ * costs its feature where leakscope can go on without it (one line says
+ * which, and the verifier's reason): see trace__lost(). */
 struct trace *trace__open(const struct trace_config *c);
+
+/* The features given up to load (enum refusal_loss bits, refusal.h). */
+unsigned trace__lost(const struct trace *t);
 
 /* Detaches the kernel tracepoints and unloads everything.  NULL is fine. */
 void trace__free(struct trace *t);
@@ -61,7 +68,8 @@ void trace__free(struct trace *t);
 /* A map's fd (always valid after trace__open). */
 int trace__map_fd(const struct trace *t, enum trace_map m);
 
-/* A program by its C name ("malloc_enter"), or NULL. */
+/* A loaded program by its C name ("malloc_enter"), or NULL (no such
+ * program, or not loaded: its feature was not asked for or refused). */
 struct bpf_program *trace__prog(const struct trace *t, const char *name);
 
 /* Selects a process (-p, -- CMD): BPF records its allocations. */
