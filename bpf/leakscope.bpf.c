@@ -482,6 +482,7 @@ int kmem_percpu_free(struct trace_event_raw_percpu_free_percpu *ctx)
 SEC("tracepoint/vmalloc/alloc_vmap_area")
 int kmem_vmap_alloc(struct trace_event_raw_alloc_vmap_area *ctx)
 {
+	refused_for_test(REFUSE_VMALLOC);
 	if (!BPF_CORE_READ(ctx, failed))
 		kernel_alloc(ctx, BPF_CORE_READ(ctx, addr), BPF_CORE_READ(ctx, size));
 	return 0;

@@ -30,6 +30,7 @@ const volatile __u32 refuse_for_test = 0;
 #define REFUSE_PYTHON	1
 #define REFUSE_DWARF	2
 #define REFUSE_KERNEL	4
+#define REFUSE_VMALLOC	32	/* the vmalloc pair alone (past enum refusal_loss) */
 static __always_inline void refused_for_test(__u32 feature)
 {
 	if (refuse_for_test & feature)

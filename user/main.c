@@ -110,7 +110,7 @@ static int find_child(const struct options *o, struct targets *tg)
 	return 0;
 }
 
-/* LEAKSCOPE_TEST_REFUSE=python,dwarf,kernel: the test suite has these
+/* LEAKSCOPE_TEST_REFUSE=python,dwarf,kernel,vmalloc: the test suite has these
  * features' BPF code refused, as an older kernel's verifier may. */
 static unsigned refuse_for_test(void)
 {
@@ -119,7 +119,7 @@ static unsigned refuse_for_test(void)
 	if (!e)
 		return 0;
 	return (strstr(e, "python") ? LOSS_PYTHON : 0) | (strstr(e, "dwarf") ? LOSS_DWARF : 0) |
-	       (strstr(e, "kernel") ? LOSS_KERNEL : 0);
+	       (strstr(e, "kernel") ? LOSS_KERNEL : 0) | (strstr(e, "vmalloc") ? 32 : 0);
 }
 
 /* What the kernel refused is what the rest of the trace goes without. */

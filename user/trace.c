@@ -27,30 +27,52 @@ struct trace {
 	struct bpf_link *klinks[MAX_KERNEL_LINKS];
 	int nklinks;
 	unsigned lost;		/* enum refusal_loss bits given up to load */
+	unsigned kernel_off;	/* --kernel's pairs refused (bits: kernel_progs / 2) */
 	struct refusal why[5];	/* the refusal behind each loss bit */
 };
 
-/* --kernel's programs: loaded only when asked, and only for tracepoints
- * this kernel has (vmalloc's are recent). */
-static void kernel_autoload(struct leakscope_bpf *skel, bool on)
+/* --kernel's programs, an allocation and its free side by side (a pair
+ * goes together: frees without their allocations are harmless, the other
+ * way round every block would look leaked); loaded only when asked, and
+ * only for tracepoints this kernel has (vmalloc's are recent). */
+static const struct {
+	const char *prog, *event, *what;
+} kernel_progs[] = {
+	{ "kmem_kmalloc", "kmem/kmalloc", "kmalloc" },
+	{ "kmem_kfree", "kmem/kfree", "kmalloc" },
+	{ "kmem_cache_alloc", "kmem/kmem_cache_alloc", "slab caches" },
+	{ "kmem_cache_free", "kmem/kmem_cache_free", "slab caches" },
+	{ "kmem_page_alloc", "kmem/mm_page_alloc", "pages" },
+	{ "kmem_page_free", "kmem/mm_page_free", "pages" },
+	{ "kmem_percpu_alloc", "percpu/percpu_alloc_percpu", "per-CPU memory" },
+	{ "kmem_percpu_free", "percpu/percpu_free_percpu", "per-CPU memory" },
+	{ "kmem_vmap_alloc", "vmalloc/alloc_vmap_area", "vmalloc areas" },
+	{ "kmem_vmap_free", "vmalloc/free_vmap_area_noflush", "vmalloc areas" },
+};
+#define KERNEL_PAIRS (sizeof(kernel_progs) / sizeof(kernel_progs[0]) / 2)
+#define ALL_KERNEL_PAIRS ((1u << KERNEL_PAIRS) - 1)
+
+/* The pair of a kmem_* program, or -1. */
+static int kernel_pair(const char *prog)
 {
-	struct { struct bpf_program *p; const char *event; } kp[] = {
-		{ skel->progs.kmem_kmalloc, "kmem/kmalloc" },
-		{ skel->progs.kmem_kfree, "kmem/kfree" },
-		{ skel->progs.kmem_cache_alloc, "kmem/kmem_cache_alloc" },
-		{ skel->progs.kmem_cache_free, "kmem/kmem_cache_free" },
-		{ skel->progs.kmem_page_alloc, "kmem/mm_page_alloc" },
-		{ skel->progs.kmem_page_free, "kmem/mm_page_free" },
-		{ skel->progs.kmem_percpu_alloc, "percpu/percpu_alloc_percpu" },
-		{ skel->progs.kmem_percpu_free, "percpu/percpu_free_percpu" },
-		{ skel->progs.kmem_vmap_alloc, "vmalloc/alloc_vmap_area" },
-		{ skel->progs.kmem_vmap_free, "vmalloc/free_vmap_area_noflush" },
-	};
+	for (size_t i = 0; i < sizeof(kernel_progs) / sizeof(kernel_progs[0]); i++)
+		if (!strcmp(kernel_progs[i].prog, prog))
+			return (int)(i / 2);
+	return -1;
+}
+
+/* pairs_off: bits of the pairs the kernel refused. */
+static void kernel_autoload(struct leakscope_bpf *skel, bool on, unsigned pairs_off)
+{
 	char path[128];
 
-	for (size_t i = 0; i < sizeof(kp) / sizeof(kp[0]); i++) {
-		snprintf(path, sizeof(path), "/sys/kernel/tracing/events/%s", kp[i].event);
-		bpf_program__set_autoload(kp[i].p, on && !access(path, F_OK));
+	for (size_t i = 0; i < sizeof(kernel_progs) / sizeof(kernel_progs[0]); i++) {
+		struct bpf_program *p = bpf_object__find_program_by_name(skel->obj,
+									 kernel_progs[i].prog);
+
+		snprintf(path, sizeof(path), "/sys/kernel/tracing/events/%s", kernel_progs[i].event);
+		bpf_program__set_autoload(p, on && !(pairs_off & (1u << (i / 2))) &&
+					  !access(path, F_OK));
 	}
 }
 
@@ -101,7 +123,8 @@ static void drop_programs(struct leakscope_bpf *skel, unsigned lost)
 }
 
 /* Settings (read-only data) and map sizes, before loading. */
-static void configure(struct leakscope_bpf *skel, const struct trace_config *c)
+static void configure(struct leakscope_bpf *skel, const struct trace_config *c,
+		      unsigned kernel_off)
 {
 	skel->rodata->sample_period = c->sample_bytes;
 	skel->rodata->target_tgid = c->only_tgid;	/* 0: the targets map selects */
@@ -115,7 +138,7 @@ static void configure(struct leakscope_bpf *skel, const struct trace_config *c)
 			sizeof(skel->rodata->comm_filter) - 1);
 	skel->rodata->refuse_for_test = c->refuse_for_test;
 	sampling__init_tables((struct sample_tables *)&skel->rodata->sample_tab);
-	kernel_autoload(skel, c->kernel);
+	kernel_autoload(skel, c->kernel, kernel_off);
 	if (c->uprobe_multi)
 		for_uprobe_multi(skel);
 	bpf_map__set_max_entries(skel->maps.allocs, c->max_allocs);
@@ -165,7 +188,7 @@ static unsigned enabled_features(const struct trace_config *c)
 /* One attempt with the features in lost given up: the skeleton, loaded,
  * or NULL with *r saying what the verifier refused. */
 static struct leakscope_bpf *load_without(const struct trace_config *asked, unsigned lost,
-					  struct refusal *r, int *err)
+					  unsigned kernel_off, struct refusal *r, int *err)
 {
 	struct trace_config c = *asked;
 	struct leakscope_bpf *skel = leakscope_bpf__open();
@@ -177,7 +200,7 @@ static struct leakscope_bpf *load_without(const struct trace_config *asked, unsi
 	c.python = c.python && !(lost & LOSS_PYTHON);
 	c.unwind_fp = c.unwind_fp || (lost & LOSS_DWARF);
 	c.kernel = c.kernel && !(lost & LOSS_KERNEL);
-	configure(skel, &c);
+	configure(skel, &c, kernel_off);
 	drop_programs(skel, lost);
 	memset(r, 0, sizeof(*r));
 	reading = r;
@@ -196,6 +219,24 @@ static int loss_index(unsigned bit)
 	return __builtin_ctz(bit);
 }
 
+/* A refused kmem_* program costs its pair (vmalloc areas, say), said
+ * here; the last pair costs --kernel (refusal__next).  False: not one. */
+static bool drop_kernel_pair(struct trace *t, const struct refusal *r)
+{
+	int pair = kernel_pair(r->prog);
+	unsigned off;
+
+	if (pair < 0 || (t->kernel_off & (1u << pair)))
+		return false;
+	off = t->kernel_off | (1u << pair);
+	if (off == ALL_KERNEL_PAIRS)
+		return false;
+	t->kernel_off = off;
+	fprintf(stderr, "leakscope: this kernel refused %s (%s); --kernel goes on without %s\n",
+		r->prog, r->reason, kernel_progs[2 * pair].what);
+	return true;
+}
+
 /* Loads the object, giving up what the kernel refuses (refusal.h). */
 static int load(struct trace *t, const struct trace_config *c)
 {
@@ -204,11 +245,13 @@ static int load(struct trace *t, const struct trace_config *c)
 
 	memset(&first, 0, sizeof(first));
 	for (;;) {
-		t->skel = load_without(c, t->lost, &r, &err);
+		t->skel = load_without(c, t->lost, t->kernel_off, &r, &err);
 		if (t->skel)
 			return 0;
 		if (!r.prog[0])		/* not a program: maps, BTF, memory */
 			return err;
+		if (drop_kernel_pair(t, &r))
+			continue;	/* --kernel goes on without that kind */
 		if (!first.prog[0])
 			first = r;
 		next = refusal__next(r.prog, t->lost, enabled_features(c));

@@ -42,7 +42,7 @@ def test_version_v_lists_the_kernels_features():
 
 
 def test_refused_dwarf_unwinder_falls_back_to_frame_pointers():
-    p = refused("dwarf", "--json", "--", str(FIXTURES / "leaks"), "run")
+    p = refused("dwarf", "--json", "-n", "1000", "--", str(FIXTURES / "leaks"), "run")
     assert p.returncode == 0, p.stderr
     line = next(l for l in p.stderr.splitlines() if "this kernel refused" in l)
     assert "invalid read from stack" in line, line          # the verifier's own words
@@ -75,12 +75,16 @@ def test_refused_python_and_dwarf_together():
     p = refused("python,dwarf", "--json", "--", str(FIXTURES / "leaks"), "run")
     assert p.returncode == 0, p.stderr
     lost = [l for l in p.stderr.splitlines() if "this kernel refused" in l]
-    # a C target asks for no Python walk: only the unwinder is lost
-    assert len(lost) == 1 and "DWARF" in lost[0], lost
+    # `-- CMD` walks Python frames (the command may exec an interpreter):
+    # both walks are given up, each said once
+    assert len(lost) == 2, lost
+    assert "without Python frames" in lost[0] and "without the DWARF unwinder" in lost[1]
+    report = json.loads(p.stdout.splitlines()[-1])
+    assert report["totals"]["outstanding_bytes"] >= sum(b for b, _ in expected.LEAKS.values())
 
 
 def test_refused_kernel_programs_cost_kernel_only():
-    p = refused("kernel", "--kernel", "-n", "1", "1")
+    p = refused("kernel", "--kernel", "1", "1")
     assert p.returncode != 0
     assert "going on without --kernel" in p.stderr, p.stderr
     assert "nothing left to trace without --kernel" in p.stderr
@@ -88,7 +92,7 @@ def test_refused_kernel_programs_cost_kernel_only():
                           stdout=subprocess.PIPE, text=True)
     try:
         assert fx.stdout.readline().strip() == "ready"
-        p = refused("kernel", "--kernel", "--json", "-p", str(fx.pid), "-n", "1", "1")
+        p = refused("kernel", "--kernel", "--json", "-p", str(fx.pid), "1", "1")
         assert p.returncode == 0, p.stderr
         assert "going on without --kernel" in p.stderr
         report = json.loads(p.stdout.splitlines()[-1])
@@ -96,6 +100,18 @@ def test_refused_kernel_programs_cost_kernel_only():
     finally:
         fx.kill()
         fx.wait()
+    assert leakscope_programs_loaded() == []
+
+
+def test_refused_vmalloc_pair_costs_vmalloc_only():
+    p = refused("vmalloc", "--kernel", "--json", "1", "2")
+    assert p.returncode == 0, p.stderr
+    line = next(l for l in p.stderr.splitlines() if "this kernel refused" in l)
+    assert line.startswith("leakscope: this kernel refused kmem_vmap_alloc (invalid read"), line
+    assert line.endswith("--kernel goes on without vmalloc areas"), line
+    assert "tracing the kernel's allocations" in p.stderr
+    report = json.loads(p.stdout.splitlines()[-1])
+    assert report["stacks"] and all(s["pid"] == 0 for s in report["stacks"])
     assert leakscope_programs_loaded() == []
 
 
