@@ -238,7 +238,7 @@ static bool drop_kernel_pair(struct trace *t, const struct refusal *r)
 }
 
 /* Loads the object, giving up what the kernel refuses (refusal.h). */
-static int load(struct trace *t, const struct trace_config *c)
+static int load(struct trace *t, const struct trace_config *c, bool *said)
 {
 	struct refusal r, first;
 	int err, next;
@@ -252,14 +252,16 @@ static int load(struct trace *t, const struct trace_config *c)
 			return err;
 		if (drop_kernel_pair(t, &r))
 			continue;	/* --kernel goes on without that kind */
-		if (!first.prog[0])
-			first = r;
 		next = refusal__next(r.prog, t->lost, enabled_features(c));
 		if (next < 0) {
-			fprintf(stderr, "leakscope: the kernel refused %s: %s\n", r.prog,
-				r.reason[0] ? r.reason : strerror(-err));
+			fprintf(stderr, "leakscope: the kernel refused %s, which leakscope cannot "
+				"go without: %s%s\n", r.prog, r.reason[0] ? r.reason : strerror(-err),
+				c->verbose ? "" : " (run with -v for the verifier log)");
+			*said = true;
 			return err;
 		}
+		if ((next & ~t->lost & (LOSS_PYTHON | LOSS_DWARF)) && !first.prog[0])
+			first = r;	/* the capture's first refusal */
 		/* a new loss is blamed on the first refusal of the capture
 		 * (the walks are given up in turn), else on this one */
 		for (unsigned b = (unsigned)next & ~t->lost; b; b &= b - 1)
@@ -285,14 +287,16 @@ static void say_losses(const struct trace *t, const struct trace_config *c)
 struct trace *trace__open(const struct trace_config *c)
 {
 	struct trace *t = calloc(1, sizeof(*t));
+	bool said = false;
 	int err;
 
 	if (!t)
 		return NULL;
-	err = load(t, c);
+	err = load(t, c, &said);
 	if (err) {
-		fprintf(stderr, "leakscope: the kernel refused the BPF programs: %s%s\n",
-			strerror(-err), c->verbose ? "" : " (run with -v for the verifier log)");
+		if (!said)
+			fprintf(stderr, "leakscope: cannot load the BPF programs: %s%s\n",
+				strerror(-err), c->verbose ? "" : " (run with -v for libbpf's messages)");
 		free(t);
 		return NULL;
 	}
