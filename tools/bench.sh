@@ -126,7 +126,7 @@ bench_scale() {	# the slowest report with all 1M blocks outstanding
 	SCALE=$(awk '/leakscope: report: / && $5 >= 1000000 {print $3, $5, $9}' \
 		"$B/bench.scale.err" | sort -k3 -n | tail -1)
 	# the timeline's once-a-second sample of every stack (the slowest)
-	SAMPLE=$(awk '/leakscope: report: / && $5 >= 1000000 {print $16}' \
+	TL_SAMPLE_MS=$(awk '/leakscope: report: / && $5 >= 1000000 {print $16}' \
 		"$B/bench.scale.err" | sort -n | tail -1)
 	RSS=$(sed -n 's/.*peak RSS \([0-9.]*\) MiB.*/\1/p' "$B/bench.scale.err" | tail -1)
 }
@@ -248,7 +248,7 @@ done
 	if [ -n "${SCALE:-}" ]; then
 		set -- $SCALE
 		echo "scale: one report of $2 outstanding blocks on $1 stacks: $3 ms (slowest);" \
-			"the timeline's sample of every stack ${SAMPLE:-?} ms (slowest);" \
+			"the timeline's sample of every stack ${TL_SAMPLE_MS:-?} ms (slowest);" \
 			"leakscope peak RSS $RSS MiB"
 	fi
 } | tee "$OUT"

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from reports import by_function, marker_lines, parse_reports  # noqa: F401 (re-exported)
+
 ROOT = Path(__file__).resolve().parents[2]
 LEAKSCOPE = ROOT / "build" / "leakscope"
 FIXTURES = ROOT / "build" / "fixtures"
@@ -27,31 +29,6 @@ def pytest_collection_modifyitems(config, items):
         skip = pytest.mark.skip(reason="end-to-end tests need root (BPF)")
         for item in items:
             item.add_marker(skip)
-
-
-def marker_lines(source):
-    """{name: line} for every 'LINE:name' marker in a fixture source."""
-    lines = {}
-    for n, text in enumerate((SOURCES / source).read_text().splitlines(), 1):
-        m = re.search(r"LINE:(\w+)", text)
-        if m:
-            lines[m.group(1)] = n
-    return lines
-
-
-def parse_reports(stdout):
-    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
-
-
-def by_function(report):
-    """Sums outstanding bytes/blocks per innermost frame's function: the
-    caller of the allocator, since stacks are captured at its return."""
-    out = {}
-    for s in report["stacks"]:
-        fn = s["frames"][0]["function"] if s["frames"] else None
-        b, n = out.get(fn, (0, 0))
-        out[fn] = (b + s["outstanding_bytes"], n + s["outstanding_allocs"])
-    return out
 
 
 def first_frames(report, function):

@@ -5,19 +5,7 @@ import subprocess
 import time
 
 from conftest import LEAKSCOPE, SOURCES, default_sigint, leakscope_programs_loaded
-
-PIPE_FUNCS = {"do_pipe2", "create_pipe_files", "alloc_pipe_info", "anon_pipe_write",
-              "pipe_write"}
-
-
-def pipe_bytes(report):
-    """Bytes and classes of the kernel stacks that go through pipe code."""
-    total, classes = 0, set()
-    for s in report["stacks"]:
-        if s["pid"] == 0 and any(f["function"] in PIPE_FUNCS for f in s["frames"]):
-            total += s["outstanding_bytes"]
-            classes.add(s["class"])
-    return total, classes
+from reports import pipe_bytes
 
 
 def test_kernel_pipes_grow_then_shrink():

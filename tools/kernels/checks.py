@@ -32,6 +32,7 @@ SOURCES = f"{ROOT}/tests/fixtures"
 PYTHON = "/usr/bin/python3.11"
 sys.path.insert(0, f"{ROOT}/tests/e2e")
 import expected  # noqa: E402  (tests/e2e/expected.py, copied as it is)
+from reports import by_function, marker_lines, parse_reports, pipe_bytes  # noqa: E402
 
 CMDLINE = open("/proc/cmdline").read().split() if os.path.exists("/proc/cmdline") else []
 KNOBS = dict(a.split("=", 1) for a in CMDLINE if a.startswith("ls.") and "=" in a)
@@ -56,29 +57,6 @@ def check(cond, msg):
 
 
 # ---------------------------------------------------------------- helpers
-
-def marker_lines(source):
-    lines = {}
-    with open(f"{SOURCES}/{source}") as f:
-        for n, text in enumerate(f, 1):
-            m = re.search(r"LINE:(\w+)", text)
-            if m:
-                lines[m.group(1)] = n
-    return lines
-
-
-def parse_reports(stdout):
-    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
-
-
-def by_function(report):
-    out = {}
-    for s in report["stacks"]:
-        fn = s["frames"][0]["function"] if s["frames"] else None
-        b, n = out.get(fn, (0, 0))
-        out[fn] = (b + s["outstanding_bytes"], n + s["outstanding_allocs"])
-    return out
-
 
 def verifier_complaints(err):
     """The verifier's one-line reasons in leakscope -v's stderr: for each
@@ -467,19 +445,6 @@ def python_lines(report):
                                       (f["line"], f["function"], f["file"]))
                 break
     return out
-
-
-PIPE_FUNCS = {"do_pipe2", "create_pipe_files", "alloc_pipe_info", "anon_pipe_write",
-              "pipe_write"}
-
-
-def pipe_bytes(report):
-    total, classes = 0, set()
-    for s in report["stacks"]:
-        if s["pid"] == 0 and any(f["function"] in PIPE_FUNCS for f in s["frames"]):
-            total += s["outstanding_bytes"]
-            classes.add(s["class"])
-    return total, classes
 
 
 def check_kernel():

@@ -80,7 +80,7 @@ for fx in leaks unwind_leaks_nofp; do
 	add_repo "$BUILD/fixtures/$fx" "build/fixtures/$fx"
 done
 for f in tests/fixtures/leaks.c tests/fixtures/py_leaks.py tests/fixtures/kernel_pipes.py \
-	tests/e2e/expected.py tools/kernels/checks.py; do
+	tests/e2e/expected.py tests/e2e/reports.py tools/kernels/checks.py; do
 	add_repo "$REPO/$f" "$f"
 done
 add /usr/sbin/bpftool
