@@ -14,6 +14,7 @@ import subprocess
 
 from conftest import LEAKSCOPE, FIXTURES, SOURCES, leakscope_programs_loaded, run_command
 import expected
+from reports import pipe_bytes
 
 
 def refused(features, *args, timeout=60):
@@ -104,14 +105,33 @@ def test_refused_kernel_programs_cost_kernel_only():
 
 
 def test_refused_vmalloc_pair_costs_vmalloc_only():
-    p = refused("vmalloc", "--kernel", "--json", "1", "2")
-    assert p.returncode == 0, p.stderr
-    line = next(l for l in p.stderr.splitlines() if "this kernel refused" in l)
+    env = dict(os.environ, LEAKSCOPE_TEST_REFUSE="vmalloc")
+    t = subprocess.Popen([str(LEAKSCOPE), "--kernel", "--json", "-n", "1000", "1", "2"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    pipes = []
+    try:
+        err = ""
+        while "tracing the kernel's allocations" not in err:
+            line = t.stderr.readline()
+            assert line, err
+            err += line
+        pipes = [os.pipe() for _ in range(200)]     # kernel memory held meanwhile
+        out, rest = t.communicate(timeout=60)
+    finally:
+        for a, b in pipes:
+            os.close(a)
+            os.close(b)
+        if t.poll() is None:
+            t.kill()
+    err += rest
+    assert t.returncode == 0, err
+    line = next(l for l in err.splitlines() if "this kernel refused" in l)
     assert line.startswith("leakscope: this kernel refused kmem_vmap_alloc (invalid read"), line
     assert line.endswith("--kernel goes on without vmalloc areas"), line
-    assert "tracing the kernel's allocations" in p.stderr
-    report = json.loads(p.stdout.splitlines()[-1])
-    assert report["stacks"] and all(s["pid"] == 0 for s in report["stacks"])
+    report = json.loads(out.splitlines()[-1])
+    assert all(s["pid"] == 0 for s in report["stacks"])
+    # each pipe holds its pipe_inode_info and buffer array (~3 KiB measured)
+    assert pipe_bytes(report)[0] >= 200 * 1024, pipe_bytes(report)
     assert leakscope_programs_loaded() == []
 
 
