@@ -114,9 +114,9 @@ static bool jit_on(void)
 	return v > 0;
 }
 
-void features__probe(struct features *f)
+void features__probe(struct features *f, bool all)
 {
-	struct btf *btf = btf__load_vmlinux_btf();
+	struct btf *btf;
 	struct utsname u;
 
 	memset(f, 0, sizeof(*f));
@@ -133,6 +133,9 @@ void features__probe(struct features *f)
 				tracefs_has("sched/sched_process_exit");
 	f->has[FEAT_TP_KMEM] = tracefs_has("kmem/kmalloc") && tracefs_has("kmem/kfree");
 	f->has[FEAT_UPROBE_MULTI] = umulti__supported();
+	if (!all)	/* what only informs: not at every start (BTF is ~5 MB) */
+		return;
+	btf = btf__load_vmlinux_btf();
 	f->has[FEAT_PRIV_STACK] = private_stack_ok();
 	f->has[FEAT_CORE_FSBASE] = btf_member(btf, "thread_struct", "fsbase");
 	f->has[FEAT_CORE_URETPROBE] = btf_member(btf, "uprobe_task", "return_instances") &&

@@ -33,13 +33,14 @@ struct features {
 	char kernel[128];	/* uname -r */
 };
 
-/* Probes every feature (a few tiny programs and maps, ~10 ms). */
-void features__probe(struct features *f);
+/* Probes the required features and uprobe-multi (a few tiny programs and
+ * maps); with all, every feature (the kernel's BTF read too). */
+void features__probe(struct features *f, bool all);
 
 /* The name of the first required feature missing, or NULL. */
 const char *features__missing(const struct features *f);
 
-/* One line per feature: yes/no and what it serves. */
+/* One line per feature: yes/no and what it serves (after a probe of all). */
 void features__print(const struct features *f, FILE *out);
 
 #endif

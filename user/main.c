@@ -119,7 +119,7 @@ static unsigned refuse_for_test(void)
 	if (!e)
 		return 0;
 	return (strstr(e, "python") ? LOSS_PYTHON : 0) | (strstr(e, "dwarf") ? LOSS_DWARF : 0) |
-	       (strstr(e, "kernel") ? LOSS_KERNEL : 0) | (strstr(e, "vmalloc") ? 32 : 0);
+	       (strstr(e, "kernel") ? LOSS_KERNEL : 0) | (strstr(e, "vmalloc") ? REFUSAL_TEST_VMALLOC : 0);
 }
 
 /* What the kernel refused is what the rest of the trace goes without. */
@@ -465,7 +465,7 @@ static int check_kernel(struct options *o)
 	struct features f;
 	const char *missing;
 
-	features__probe(&f);
+	features__probe(&f, o->verbose || o->version);
 	if (o->verbose)
 		features__print(&f, o->version ? stdout : stderr);
 	if (o->version)

@@ -24,6 +24,10 @@ enum refusal_loss {
 	LOSS_PY_FINALIZE = 1 << 4, /* `-- python`: the hold at Py_FinalizeEx */
 };
 
+/* LEAKSCOPE_TEST_REFUSE=vmalloc: the vmalloc pair's code alone refused
+ * (bpf/state.bpf.h REFUSE_VMALLOC; a test bit, no loss of its own). */
+#define REFUSAL_TEST_VMALLOC (1 << 5)
+
 /* What libbpf said while loading: the program it could not load and the
  * verifier's reason (the line before "processed N insns"). */
 struct refusal {
