@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_files.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,31 +207,6 @@ static void test_budget_verdict(void **state)
 
 /* ---- untrusted input ---------------------------------------------------- */
 
-static char *read_tiny(size_t *len)
-{
-	FILE *f = fopen(BUDGET_TINY_OBJ, "rb");
-	char *buf;
-
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	*len = (size_t)ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc(*len);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, *len, f), *len);
-	fclose(f);
-	return buf;
-}
-
-static void write_file(const char *path, const char *buf, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-
-	assert_non_null(f);
-	assert_int_equal(fwrite(buf, 1, len, f), len);
-	fclose(f);
-}
-
 /* Opens path: an error with a message, or an object every query works on. */
 static void exercise(const char *path)
 {
@@ -265,12 +242,12 @@ static void test_truncated(void **state)
 	char path[] = "/tmp/test_stack_budget.XXXXXX";
 	int fd = mkstemp(path);
 	size_t len;
-	char *buf = read_tiny(&len);
+	char *buf = test_read_file(BUDGET_TINY_OBJ, &len);
 
 	assert_true(fd >= 0);
 	close(fd);
 	for (size_t n = 0; n < len; n += 7) {
-		write_file(path, buf, n);
+		test_write_file(path, buf, n);
 		exercise(path);
 	}
 	unlink(path);
@@ -282,7 +259,7 @@ static void test_corrupted(void **state)
 	char path[] = "/tmp/test_stack_budget.XXXXXX";
 	int fd = mkstemp(path);
 	size_t len;
-	char *buf = read_tiny(&len), *copy = malloc(len);
+	char *buf = test_read_file(BUDGET_TINY_OBJ, &len), *copy = malloc(len);
 
 	assert_true(fd >= 0 && copy);
 	close(fd);
@@ -291,7 +268,7 @@ static void test_corrupted(void **state)
 		memcpy(copy, buf, len);
 		for (int k = 0; k < 1 + round % 8; k++)
 			copy[(size_t)rand() % len] = (char)rand();
-		write_file(path, copy, len);
+		test_write_file(path, copy, len);
 		exercise(path);
 	}
 	unlink(path);
@@ -307,7 +284,7 @@ static void test_call_into_nowhere(void **state)
 	char path[] = "/tmp/test_stack_budget.XXXXXX", err[512];
 	int fd = mkstemp(path), found = 0;
 	size_t len;
-	char *buf = read_tiny(&len);
+	char *buf = test_read_file(BUDGET_TINY_OBJ, &len);
 
 	assert_true(fd >= 0);
 	close(fd);
@@ -317,7 +294,7 @@ static void test_call_into_nowhere(void **state)
 			found++;
 		}
 	assert_int_equal(found, 1);
-	write_file(path, buf, len);
+	test_write_file(path, buf, len);
 	assert_null(budget__open(path, err, sizeof(err)));
 	assert_non_null(strstr(err, "not the start of a function"));
 	unlink(path);

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_files.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,31 +16,6 @@
 
 #include "elfsym.h"
 #include "placement.h"
-
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	*len = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc(*len);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, *len, f), *len);
-	fclose(f);
-	return buf;
-}
-
-static void write_file(const char *path, const char *buf, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-
-	assert_non_null(f);
-	assert_int_equal(fwrite(buf, 1, len, f), len);
-	fclose(f);
-}
 
 /* Whatever the file holds, the calls leakscope makes return cleanly. */
 static void exercise(const char *path)
@@ -68,7 +45,7 @@ static void test_truncated_and_corrupted(void **state)
 {
 	char path[] = "/tmp/leakscope-elf-XXXXXX";
 	size_t len;
-	char *orig = read_file("/proc/self/exe", &len);
+	char *orig = test_read_file("/proc/self/exe", &len);
 	char *buf = malloc(len);
 	int fd = mkstemp(path);
 
@@ -77,7 +54,7 @@ static void test_truncated_and_corrupted(void **state)
 	srand(12345);
 	/* cut anywhere: in the header, the program headers, sections, tables */
 	for (size_t cut = 0; cut < len; cut += len / 97 + 1) {
-		write_file(path, orig, cut);
+		test_write_file(path, orig, cut);
 		exercise(path);
 	}
 	/* flip bytes: headers and tables get random values */
@@ -88,11 +65,11 @@ static void test_truncated_and_corrupted(void **state)
 						: (size_t)rand() % len;
 			buf[at] = (char)rand();
 		}
-		write_file(path, buf, len);
+		test_write_file(path, buf, len);
 		exercise(path);
 	}
 	/* and the intact file still works */
-	write_file(path, orig, len);
+	test_write_file(path, orig, len);
 	struct elfsym *e = elfsym__open(path);
 	uint64_t off, size;
 
