@@ -14,12 +14,17 @@ CFLAGS    += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
 LDLIBS    := -lbpf -lelf -ldw -lz -lcapstone -lncursesw -lprotobuf-c -lmicrohttpd \
              -lyaml -lcrypt -lstdc++ -lm
 
-USER_SRCS := $(wildcard user/*.c)
+# user/ is one folder per layer (README "Module map"); each object also
+# writes its header dependencies (-MMD -MP) beside it.
+USER_SRCS := $(wildcard user/*/*.c)
 # pprof's profile.proto, compiled by protoc-c into build/profile.pb-c.[ch]
 PROTO_OBJ := $(BUILD)/user/profile.pb-c.o
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS)) $(PROTO_OBJ)
-# Everything but main.c is library code the unit tests link against.
-LIB_OBJS  := $(filter-out $(BUILD)/user/main.o,$(USER_OBJS))
+MAIN_OBJ  := $(BUILD)/user/cli/main.o
+# Everything but main.c is library code, one archive the unit tests,
+# fuzzers and test tools link against.
+LIB_OBJS  := $(filter-out $(MAIN_OBJ),$(USER_OBJS))
+LIB       := $(BUILD)/libleakscope.a
 
 FIXTURE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls \
                   -fno-inline-functions-called-once -Wall
@@ -79,16 +84,26 @@ $(BUILD)/profile.pb-c.c $(BUILD)/profile.pb-c.h: proto/profile.proto | $(BUILD)
 $(PROTO_OBJ): $(BUILD)/profile.pb-c.c | $(BUILD)/user
 	$(CC) $(CFLAGS) -c $< -o $@
 
-# The HTML report's script and style (user/report_html.{js,css}), compiled
-# into report_html.o as static byte arrays: the page needs no network.
-$(BUILD)/report_html_assets.h: user/report_html.css user/report_html.js | $(BUILD)
-	{ xxd -i user/report_html.css && xxd -i user/report_html.js; } > $@
+# The HTML report's script and style (user/report/report_html.{js,css}),
+# compiled into report_html.o as static byte arrays: the page needs no network.
+HTML_ASSETS := user/report/report_html.css user/report/report_html.js
+$(BUILD)/report_html_assets.h: $(HTML_ASSETS) | $(BUILD)
+	{ for f in $(HTML_ASSETS); do (cd $$(dirname $$f) && xxd -i $$(basename $$f)); done; } > $@
 	sed -i 's/^unsigned/static const unsigned/' $@
-$(BUILD)/user/report_html.o: $(BUILD)/report_html_assets.h
 
-$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) include/leakscope.h $(BUILD)/leakscope.skel.h \
-		$(BUILD)/profile.pb-c.h | $(BUILD)/user
-	$(CC) $(CFLAGS) -c $< -o $@
+# Generated headers are prerequisites of the one file that includes each;
+# every other header dependency comes from the .d files.
+$(BUILD)/user/report/report_html.o: $(BUILD)/report_html_assets.h
+$(BUILD)/user/trace/trace.o: $(BUILD)/leakscope.skel.h
+$(BUILD)/user/report/report_pprof.o: $(BUILD)/profile.pb-c.h
+
+$(BUILD)/user/%.o: user/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+-include $(USER_OBJS:.o=.d)
+
+$(LIB): $(LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
 
 # `leakscope --version`: git describe of the tree built (a VERSION file in a
 # tarball without .git); the header is rewritten only when it changes.
@@ -96,11 +111,11 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || cat VERSI
 $(BUILD)/version.h: FORCE | $(BUILD)
 	@echo '#define LEAKSCOPE_VERSION "$(VERSION)"' > $@.tmp
 	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
-$(BUILD)/user/cli.o: $(BUILD)/version.h
+$(BUILD)/user/cli/cli.o: $(BUILD)/version.h
 .PHONY: FORCE
 FORCE:
 
-$(BUILD)/leakscope: $(USER_OBJS)
+$(BUILD)/leakscope: $(MAIN_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/fixtures/lib_%.so: tests/fixtures/lib_%.c | $(BUILD)/fixtures
@@ -148,13 +163,13 @@ fixtures: $(FIXTURES) $(ALLOC_FIXTURES)
 -include tools/stack_budget/budget.mk
 -include tools/kernels/kernels.mk
 
-$(BUILD)/unit/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/unit
-	$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ -lcmocka $(LDLIBS)
+$(BUILD)/unit/%: tests/unit/%.c $(LIB) $(wildcard tests/unit/*.h) | $(BUILD)/unit
+	$(CC) $(CFLAGS) $< $(LIB) -o $@ -lcmocka $(LDLIBS)
 
 # test helpers: leakscope's pure code driven by e2e tests against oracles
-$(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS)
+$(BUILD)/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
 TEST_TOOLS := $(BUILD)/tools/pyline_decode $(BUILD)/tools/html_sample
 
 unit: $(UNIT_BINS)

@@ -12,7 +12,7 @@
 #
 # libFuzzer comes with Debian's clang 14 in libclang-rt-14-dev (only
 # recommended by clang-14, so listed in tools/install-deps.sh).  The
-# harness links user/unwind_table.c directly, instrumented by ASan and
+# harness links user/unwind/unwind_table.c directly, instrumented by ASan and
 # UBSan; libelf/libdw are the system's (not instrumented for coverage, but
 # ASan still sees their reads of our buffers and their allocations).
 #
@@ -49,26 +49,26 @@ FUZZ_DUMP = objcopy --dump-section $(1)=$@.raw $< $@.tmp.o && \
 $(FUZZ_DIR) $(FUZZ_DIR)/seeds $(FUZZ_DIR)/corpus:
 	@mkdir -p $@
 
-$(FUZZ_DIR)/fuzz_unwind_table: tests/fuzz/fuzz_unwind_table.c user/unwind_table.c \
-		user/unwind_table.h include/unwind.h | $(FUZZ_DIR)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) tests/fuzz/fuzz_unwind_table.c user/unwind_table.c \
+$(FUZZ_DIR)/fuzz_unwind_table: tests/fuzz/fuzz_unwind_table.c user/unwind/unwind_table.c \
+		user/unwind/unwind_table.h include/unwind.h | $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) tests/fuzz/fuzz_unwind_table.c user/unwind/unwind_table.c \
 		-o $@ -lelf -ldw -lz
 
-$(FUZZ_DIR)/fuzz_py_lines: tests/fuzz/fuzz_py_lines.c user/pysym.c user/pysym.h | $(FUZZ_DIR)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ibuild tests/fuzz/fuzz_py_lines.c user/pysym.c -o $@
+$(FUZZ_DIR)/fuzz_py_lines: tests/fuzz/fuzz_py_lines.c user/python/pysym.c user/python/pysym.h | $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ibuild tests/fuzz/fuzz_py_lines.c user/python/pysym.c -o $@
 
-$(FUZZ_DIR)/fuzz_python: tests/fuzz/fuzz_python.c user/pysym.c user/python.c user/elfsym.c \
-		user/procmaps.c | $(FUZZ_DIR)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ibuild tests/fuzz/fuzz_python.c user/pysym.c user/python.c \
-		user/elfsym.c user/procmaps.c -o $@ -lbpf -lelf
+$(FUZZ_DIR)/fuzz_python: tests/fuzz/fuzz_python.c user/python/pysym.c user/python/python.c user/symbols/elfsym.c \
+		user/procs/procmaps.c | $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ibuild tests/fuzz/fuzz_python.c user/python/pysym.c user/python/python.c \
+		user/symbols/elfsym.c user/procs/procmaps.c -o $@ -lbpf -lelf
 
 $(FUZZ_DIR)/py_corpus $(FUZZ_DIR)/pyobj_corpus:
 	@mkdir -p $@
 
-$(FUZZ_DIR)/fuzz_parsers: tests/fuzz/fuzz_parsers.c user/elfsym.c user/placement.c \
-		user/procmaps.c user/ksym.c | $(FUZZ_DIR)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ibuild tests/fuzz/fuzz_parsers.c user/elfsym.c \
-		user/placement.c user/procmaps.c user/ksym.c -o $@ -lelf -lcapstone
+$(FUZZ_DIR)/fuzz_parsers: tests/fuzz/fuzz_parsers.c user/symbols/elfsym.c user/probe/placement.c \
+		user/procs/procmaps.c user/symbols/ksym.c | $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ibuild tests/fuzz/fuzz_parsers.c user/symbols/elfsym.c \
+		user/probe/placement.c user/procs/procmaps.c user/symbols/ksym.c -o $@ -lelf -lcapstone
 
 $(FUZZ_DIR)/parser_seeds/kallsyms: tests/fuzz/parser_seeds.sh
 	tests/fuzz/parser_seeds.sh $(FUZZ_DIR)/parser_seeds

@@ -18,10 +18,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "elfsym.h"
-#include "ksym.h"
-#include "placement.h"
-#include "procmaps.h"
+#include "symbols/elfsym.h"
+#include "symbols/ksym.h"
+#include "probe/placement.h"
+#include "procs/procmaps.h"
 
 static void fuzz_elf(const uint8_t *data, size_t size)
 {

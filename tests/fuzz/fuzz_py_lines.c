@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "pysym.h"
+#include "python/pysym.h"
 
 /* pysym.c reads targets through this; the decoders never do. */
 int python__read_mem(int memfd, uint64_t addr, void *buf, size_t len)

@@ -15,8 +15,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "pysym.h"
-#include "python.h"
+#include "python/pysym.h"
+#include "python/python.h"
 
 #define BASE	0x500000000000ULL	/* in ASan's high application memory */
 #define SPAN	(1 << 20)

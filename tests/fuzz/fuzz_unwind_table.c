@@ -91,7 +91,7 @@ int main(int argc, char **argv)
 #include <stdlib.h>
 #include <string.h>
 
-#include "unwind_table.h"
+#include "unwind/unwind_table.h"
 
 /* Everything the BPF side relies on; abort() is what libFuzzer reports. */
 static void check(const struct unwind_table *t)

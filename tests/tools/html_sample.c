@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report_html.h"
+#include "report/report_html.h"
 
 #define NPOINTS	61	/* every 5 s over 300 s */
 #define NSTACKS	12

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pysym.h"
+#include "python/pysym.h"
 
 static size_t unhex(const char *s, uint8_t *out, size_t max)
 {

@@ -8,8 +8,8 @@
 
 #include <string.h>
 
-#include "collect.h"
-#include "stacktab.h"
+#include "collect/collect.h"
+#include "collect/stacktab.h"
 
 static void test_stacktab_insert_find_grow(void **state)
 {

@@ -8,7 +8,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "classify.h"
+#include "collect/classify.h"
 
 /* one sample per second */
 static struct history make(const double *bytes, int n)

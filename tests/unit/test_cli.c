@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 
 static FILE *devnull;
 

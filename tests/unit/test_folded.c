@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report_folded.h"
+#include "report/report_folded.h"
 
 static char *folded(struct report *r)
 {

@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "ksym.h"
+#include "symbols/ksym.h"
 
 static const char kallsyms[] =
 	"ffffffff81000000 T _stext\n"

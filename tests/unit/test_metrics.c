@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "http.h"
-#include "metrics.h"
+#include "sink/http.h"
+#include "report/metrics.h"
 
 /* Several processes: the top METRICS_TOP_PROCS by bytes get their own
  * series, the rest one "other" series with their sums. */

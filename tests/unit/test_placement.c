@@ -9,8 +9,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "elfsym.h"
-#include "placement.h"
+#include "symbols/elfsym.h"
+#include "probe/placement.h"
 
 #define VADDR 0x98ef0
 

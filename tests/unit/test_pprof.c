@@ -13,7 +13,7 @@
 #include <zlib.h>
 
 #include "profile.pb-c.h"
-#include "report_pprof.h"
+#include "report/report_pprof.h"
 
 typedef Perftools__Profiles__Profile Profile;
 

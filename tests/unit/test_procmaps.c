@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "procmaps.h"
+#include "procs/procmaps.h"
 
 static void test_file_line(void **state)
 {

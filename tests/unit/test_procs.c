@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "leakscope.h"
-#include "procs.h"
+#include "procs/procs.h"
 
 static void send(struct procs *p, uint32_t type, pid_t pid)
 {

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pysym.h"
-#include "python.h"
+#include "python/pysym.h"
+#include "python/python.h"
 
 /* f.__code__.co_linetable of this function, and the line of each code
  * unit from co_positions() (CPython 3.11; 3.12 and 3.13 encode alike):

@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-#include "refusal.h"
+#include "trace/refusal.h"
 
 /* As this machine's 6.18.44 refused the object before the stack budget. */
 static const char *log_618 =

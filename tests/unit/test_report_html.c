@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report_html.h"
+#include "report/report_html.h"
 
 /* --- a strict JSON reader, enough for the checks ---------------------- */
 

@@ -8,7 +8,7 @@
 
 #include <math.h>
 
-#include "sampler.h"
+#include "trace/sampler.h"
 
 static struct sample_tables t;
 

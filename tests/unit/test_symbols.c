@@ -12,10 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "elfsym.h"
-#include "json.h"
-#include "symbolize.h"
-#include "symcache.h"
+#include "symbols/elfsym.h"
+#include "util/json.h"
+#include "symbols/symbolize.h"
+#include "symbols/symcache.h"
 
 static void test_cache_put_get(void **state)
 {

@@ -9,8 +9,8 @@
 
 #include <string.h>
 
-#include "snapshot.h"
-#include "timeline.h"
+#include "collect/snapshot.h"
+#include "collect/timeline.h"
 
 static const struct stack_key GROW = { .tgid = 7, .id = 1 };
 static const struct stack_key CACHE = { .tgid = 7, .id = 2 };

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "elfsym.h"
-#include "placement.h"
+#include "symbols/elfsym.h"
+#include "probe/placement.h"
 
 /* Whatever the file holds, the calls leakscope makes return cleanly. */
 static void exercise(const char *path)

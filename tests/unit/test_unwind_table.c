@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "unwind_table.h"
+#include "unwind/unwind_table.h"
 
 #define LIBC		"/lib/x86_64-linux-gnu/libc.so.6"
 #define LIBSTDCXX	"/usr/lib/x86_64-linux-gnu/libstdc++.so.6"

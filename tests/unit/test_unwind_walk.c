@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "unwind_table.h"
+#include "unwind/unwind_table.h"
 
 #define MAX_OBJS 64
 #define DEPTH 64

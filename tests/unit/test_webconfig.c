@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "webconfig.h"
+#include "sink/webconfig.h"
 
 /* "s3cret", bcrypt cost 4 (made with Python's crypt over libxcrypt) */
 #define HASH "$2b$04$LA.ca7E6Rmd188VhPF7EKOT2511hAhQXXZoKQ24z6W4xQWxMfG.yu"
