@@ -2,7 +2,12 @@
 #ifndef LEAKSCOPE_AGGREGATE_BPF_H
 #define LEAKSCOPE_AGGREGATE_BPF_H
 
-/* ---- per-stack aggregate ---------------------------------------------- */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "leakscope.h"
+#include "sampling.h"	/* sample_threshold() */
+#include "maps.bpf.h"
+#include "state.bpf.h"
 
 /* The stack's aggregate, created if new; NULL (counted) if the map is full. */
 static __always_inline struct stack_agg *agg_get(struct stack_key *sk)

@@ -2,7 +2,15 @@
 #ifndef LEAKSCOPE_HEAP_BPF_H
 #define LEAKSCOPE_HEAP_BPF_H
 
-/* ---- heap blocks -------------------------------------------------------- */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "leakscope.h"
+#include "maps.bpf.h"
+#include "state.bpf.h"
+#include "aggregate.bpf.h"
+#include "stack.bpf.h"
+
+#define EEXIST		17
 
 /* Not inlined: its records (~90 bytes) would otherwise sit in the frame
  * of the return probe, under the whole stack capture's call chain. */

@@ -1,11 +1,27 @@
 /* inflight.bpf.h - the outermost allocator call of each thread: nesting by stack
- * pointer, sampling, and finishing a call at its return. */
+ * pointer, sampling, starting a call (at a probe or a syscall tracepoint)
+ * and finishing it at its return. */
 #ifndef LEAKSCOPE_INFLIGHT_BPF_H
 #define LEAKSCOPE_INFLIGHT_BPF_H
 
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "leakscope.h"
 #include "nesting.h"	/* the pure nesting decisions, unit-tested */
+#include "regions.h"	/* page_round() */
+#include "sampling.h"	/* sample_threshold() */
+#include "maps.bpf.h"
+#include "state.bpf.h"
+#include "stack.bpf.h"
+#include "unwind.bpf.h"
+#include "heap.bpf.h"
+#include "regions.bpf.h"
 
-/* ---- in-flight calls ---------------------------------------------------- */
+#define MAP_ANONYMOUS	0x20
+#define PROT_EXEC	0x4
+#define IS_ERR_VALUE(x)	((unsigned long)(x) >= (unsigned long)-4095)
 
 /* Where a call or syscall at stack pointer sp stands relative to the
  * thread's in-flight call cur (see nest_by_sp()); the return slot is only
@@ -245,6 +261,54 @@ static __always_inline void finish_call(struct pt_regs *regs, __u32 tgid,
 		finish_heap(regs, tgid, st, ret);
 		break;
 	}
+}
+
+/* ---- raw mmap/munmap/mremap syscalls (outside libc's wrappers) ---------- */
+
+static __always_inline __u64 user_sp(void)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+	return regs ? BPF_CORE_READ(regs, sp) : 0;
+}
+
+/* A raw syscall's entry starts a call, as call_enter() does at a probe. */
+static __always_inline void sys_enter_common(__u32 fn, __u64 size,
+					     __u64 old_addr, __u64 aux)
+{
+	struct inflight *cur;
+	__u64 sp;
+
+	if (!is_target(current_tgid()))
+		return;
+	cur = inflight_of_current(true);
+	if (!cur)
+		return;
+	sp = user_sp();
+	/* Inside a libc wrapper or an allocator: that call accounts. */
+	if (classify(cur, sp, true) == NEST_INSIDE)
+		return;
+	inflight_reset(cur, fn, sp, size);
+	cur->old_addr = old_addr;
+	cur->aux = aux | MMAP_VIA_SYSCALL;
+	cur->sampled = sample_call(fn, size);
+	cur->active = 1;
+}
+
+/* A raw syscall's exit finishes the call its entry started, if any. */
+static __always_inline void sys_exit_common(void *ctx, __u32 fn, long ret)
+{
+	struct inflight *cur;
+
+	if (!is_target(current_tgid()))
+		return;
+	cur = inflight_live();
+	if (!cur || cur->fn != fn || !(cur->aux & MMAP_VIA_SYSCALL))
+		return;
+	cur->active = 0;	/* retired; finish_call() reads its fields */
+	/* the user registers: the tracepoint's ctx is its own record */
+	finish_call((struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf()),
+		    current_tgid(), cur, ret);
 }
 
 

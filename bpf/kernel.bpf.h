@@ -3,12 +3,22 @@
 #ifndef LEAKSCOPE_KERNEL_BPF_H
 #define LEAKSCOPE_KERNEL_BPF_H
 
-/* ---- kernel allocations (--kernel) ----------------------------------------
- * Blocks of the kernel are kept like a process's, under tgid KERNEL_TGID,
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "leakscope.h"
+#include "framehash.h"	/* hash_kernel_frames() */
+#include "maps.bpf.h"
+#include "state.bpf.h"
+#include "aggregate.bpf.h"
+#include "stack.bpf.h"
+#include "heap.bpf.h"
+
+/* Blocks of the kernel are kept like a process's, under tgid KERNEL_TGID,
  * keyed by address (pages by their frame number, in a range of keys no
  * kernel address has), with the kernel stack of the allocation. */
 
 #define KERNEL_TGID	0
+#define PAGE_SIZE	4096ULL
 #define PAGE_KEY(pfn)	(((__u64)(pfn) << 12) | (1ULL << 62))
 
 /* an old layout of mm_page_alloc/free (a struct page pointer, no pfn) */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* leakscope.bpf.c - allocator probes; all state of the trace lives here.
+/* leakscope.bpf.c - the SEC programs: allocator probes, syscall and process
+ * tracepoints, kernel memory.
  *
  * Entry uprobes remember the outermost allocator call of each thread; one
  * shared return probe records the block with the caller's stack.  Frees
@@ -11,46 +12,43 @@
  * Cost per call: one hash lookup for the target check, one for in-flight
  * state, one stack capture and two map updates per recorded allocation.
  *
- * This file holds the SEC programs only; the logic is in units along the
- * data path, each a header included once, in this order:
+ * This file holds the SEC programs only (CPython's GC probes are in
+ * python_gc.bpf.h); the logic is in units along the data path, each a
+ * header that includes what it uses:
  *   bounds.bpf.h     buffer indexes every verifier accepts
- *   state.bpf.h      settings, maps, counters, target filter, events
+ *   maps.bpf.h       every map, what it holds and who reads it
+ *   state.bpf.h      settings, counters, target filter, holds, events
  *   aggregate.bpf.h  per-stack aggregates
  *   python.bpf.h     CPython frame walk
- *   stack.bpf.h      stack capture (one non-inlined function)
+ *   unwind.bpf.h     the DWARF unwinder
+ *   stack.bpf.h      stack capture (the non-inlined functions)
  *   heap.bpf.h       outstanding heap blocks
  *   regions.bpf.h    outstanding anonymous mmap regions
  *   inflight.bpf.h   the outermost allocator call of each thread
  *   kernel.bpf.h     kernel allocations (--kernel)
+ *   python_gc.bpf.h  CPython's GC pauses and finalization
  * Their pure decisions (nesting, region cuts, array sizes, stack ids, the
  * sampling probability, the unwind steps) are in include/, compiled into
  * the unit tests as well.
+ *
+ * Where a program is defined sets its place in the object, and so in the
+ * skeleton's struct (leakscope.skel.h).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
-#include <bpf/usdt.bpf.h>
 #include "leakscope.h"
 #include "array_bytes.h"
-
-#define MAP_ANONYMOUS	0x20
-#define PROT_EXEC	0x4
-#define PAGE_SIZE	4096ULL
-#define IS_ERR_VALUE(x)	((unsigned long)(x) >= (unsigned long)-4095)
-#define EEXIST		17
-
-char LICENSE[] SEC("license") = "GPL";
-
-#include "bounds.bpf.h"
+#include "nesting.h"
+#include "maps.bpf.h"
 #include "state.bpf.h"
-#include "aggregate.bpf.h"
-#include "python.bpf.h"
-#include "stack.bpf.h"
+#include "unwind.bpf.h"
 #include "heap.bpf.h"
-#include "regions.bpf.h"
 #include "inflight.bpf.h"
 #include "kernel.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
 
 /* ---- uprobes ------------------------------------------------------------ */
 
@@ -209,51 +207,7 @@ int BPF_KPROBE(free_enter, __u64 ptr)
 	return 0;
 }
 
-/* ---- syscall tracepoints: raw mmap/munmap/mremap outside libc ---------- */
-
-static __always_inline __u64 user_sp(void)
-{
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-
-	return regs ? BPF_CORE_READ(regs, sp) : 0;
-}
-
-static __always_inline void sys_enter_common(__u32 fn, __u64 size,
-					     __u64 old_addr, __u64 aux)
-{
-	struct inflight *cur;
-	__u64 sp;
-
-	if (!is_target(current_tgid()))
-		return;
-	cur = inflight_of_current(true);
-	if (!cur)
-		return;
-	sp = user_sp();
-	/* Inside a libc wrapper or an allocator: that call accounts. */
-	if (classify(cur, sp, true) == NEST_INSIDE)
-		return;
-	inflight_reset(cur, fn, sp, size);
-	cur->old_addr = old_addr;
-	cur->aux = aux | MMAP_VIA_SYSCALL;
-	cur->sampled = sample_call(fn, size);
-	cur->active = 1;
-}
-
-static __always_inline void sys_exit_common(void *ctx, __u32 fn, long ret)
-{
-	struct inflight *cur;
-
-	if (!is_target(current_tgid()))
-		return;
-	cur = inflight_live();
-	if (!cur || cur->fn != fn || !(cur->aux & MMAP_VIA_SYSCALL))
-		return;
-	cur->active = 0;	/* retired; finish_call() reads its fields */
-	/* the user registers: the tracepoint's ctx is its own record */
-	finish_call((struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf()),
-		    current_tgid(), cur, ret);
-}
+/* ---- syscall tracepoints: raw mmap/munmap/mremap outside libc ----------- */
 
 SEC("tracepoint/syscalls/sys_enter_mmap")
 int sys_enter_mmap(struct trace_event_raw_sys_enter *ctx)
@@ -297,7 +251,7 @@ int sys_exit_mremap(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-/* ---- process lifecycle --------------------------------------------------- */
+/* ---- process lifecycle -------------------------------------------------- */
 
 SEC("tracepoint/sched/sched_process_exec")
 int sched_exec(void *ctx)
@@ -330,7 +284,7 @@ int sched_exit(void *ctx)
 	return 0;
 }
 
-/* ---- benchmark floor ------------------------------------------------------ */
+/* ---- benchmark floor ---------------------------------------------------- */
 
 /* Attached at the very same sites as the real programs by
  * `--empty-probes`: what the probes alone cost. */
@@ -340,68 +294,11 @@ int empty_probe(struct pt_regs *ctx)
 	return 0;
 }
 
-/* ---- CPython GC (USDT) ---------------------------------------------------- */
+/* ---- CPython's GC and finalization -------------------------------------- */
 
-struct gc_start {
-	__u64 ts_ns;
-	__s32 generation;
-	__u32 pad;
-};
+#include "python_gc.bpf.h"
 
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct gc_start);
-} gc_starts SEC(".maps");
-
-SEC("usdt")
-int BPF_USDT(python_gc_start, int generation)
-{
-	struct gc_start *st;
-
-	if (!is_target(current_tgid()))
-		return 0;
-	st = bpf_task_storage_get(&gc_starts, bpf_get_current_task_btf(), 0,
-				  BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!st)
-		return 0;
-	st->generation = generation;
-	st->ts_ns = bpf_ktime_get_ns();
-	return 0;
-}
-
-/* `-- python ...`: the interpreter enters Py_FinalizeEx, which will free
- * the code objects of every module.  Its main thread is held here (see
- * hold_tid) while leakscope reads the code objects of every captured
- * stack; then it goes on.  Attached only to a child leakscope ptraces. */
-SEC("uprobe")
-int python_finalize(struct pt_regs *ctx)
-{
-	if (!holding_current())
-		return 0;
-	emit(EV_PY_FINALIZE, hold_tid);
-	hold_current();
-	return 0;
-}
-
-SEC("usdt")
-int BPF_USDT(python_gc_done, long collected)
-{
-	struct gc_start *st = bpf_task_storage_get(&gc_starts, bpf_get_current_task_btf(), 0, 0);
-	struct gc_event ev = { .type = EV_GC };
-
-	if (!st || !st->ts_ns)
-		return 0;
-	ev.tgid = current_tgid();
-	ev.generation = st->generation;
-	ev.pause_ns = bpf_ktime_get_ns() - st->ts_ns;
-	ev.collected = collected;
-	st->ts_ns = 0;
-	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
-		count(CNT_DROP_EVENTS_LOST);
-	return 0;
-}
+/* ---- kernel allocations (--kernel) -------------------------------------- */
 
 SEC("tracepoint/kmem/kmalloc")
 int kmem_kmalloc(struct trace_event_raw_kmalloc *ctx)

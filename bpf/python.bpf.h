@@ -3,7 +3,12 @@
 #ifndef LEAKSCOPE_PYTHON_BPF_H
 #define LEAKSCOPE_PYTHON_BPF_H
 
-/* ---- CPython frames ------------------------------------------------------ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "leakscope.h"
+#include "bounds.bpf.h"
+#include "maps.bpf.h"
+#include "state.bpf.h"
 
 static __always_inline __u64 read_u64(__u64 addr)
 {
@@ -71,29 +76,14 @@ static __always_inline __u64 py_thread_state(const struct py_offsets *py)
 	return s.found;
 }
 
+/* The walk's state; the bytes it reads go to py_read (maps.bpf.h), per
+ * CPU, not on the stack. */
 struct py_walk {
 	const struct py_offsets *py;
 	struct py_trace *pt;
 	struct py_read_buf *rb;
 	__u64 frame;
 };
-
-/* The bytes of a frame and of a code object's token window, read at
- * once: per CPU, not on the stack (the frame walk runs four calls deep
- * and the verifier's stack budget is 512 bytes for the whole chain).
- * Only the capture that owns the CPU's scratch (stack_capture_once())
- * uses them, and it checks it still owns it after the walk. */
-struct py_read_buf {
-	__u8 frame[PY_FRAME_READ];
-	__u8 token[PY_TOKEN_READ];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct py_read_buf);
-} py_read SEC(".maps");
 
 /* A field of the frame buffer at an offset from py_config (bounded here
  * for the verifier, and against a bad config). */

@@ -3,9 +3,13 @@
 #ifndef LEAKSCOPE_REGIONS_BPF_H
 #define LEAKSCOPE_REGIONS_BPF_H
 
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "leakscope.h"
 #include "regions.h"	/* region_cut(), page_round(): pure, unit-tested */
-
-/* ---- anonymous mmap regions (array scanned with bpf_loop) -------------- */
+#include "maps.bpf.h"
+#include "state.bpf.h"
+#include "aggregate.bpf.h"
 
 struct region_find_ctx {
 	__u32 tgid;

@@ -3,8 +3,17 @@
 #ifndef LEAKSCOPE_STACK_BPF_H
 #define LEAKSCOPE_STACK_BPF_H
 
-#include "unwind.bpf.h"
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "leakscope.h"
 #include "framehash.h"	/* hash_frames(): a stack's id, unit-tested */
+#include "bounds.bpf.h"
+#include "maps.bpf.h"
+#include "state.bpf.h"
+#include "aggregate.bpf.h"
+#include "python.bpf.h"
+#include "unwind.bpf.h"
 
 struct fp_frame {
 	__u64 next;	/* saved rbp of the caller */

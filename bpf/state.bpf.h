@@ -1,8 +1,14 @@
-/* state.bpf.h - settings from the loader, the maps, counters, the target filter
- * and events: what every other unit uses. */
+/* state.bpf.h - settings from the loader, counters, the target filter, the
+ * hold of the `-- CMD` child and events: what every other unit uses. */
 #ifndef LEAKSCOPE_STATE_BPF_H
 #define LEAKSCOPE_STATE_BPF_H
 
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "leakscope.h"
+#include "sampling.h"	/* struct sample_tables */
+#include "maps.bpf.h"
 
 /* Set by the loader before load.  sample_period 0: record everything.
  * target_tgid: the one traced process (a compare, not a map lookup, on
@@ -23,7 +29,7 @@ const volatile bool python_enabled = false;
 
 /* The test suite's way to see a feature's code refused by the verifier,
  * as an older kernel may refuse it (LEAKSCOPE_TEST_REFUSE; enum
- * refusal_loss bits, user/refusal.h): an out-of-frame stack read, which
+ * refusal_loss bits, user/trace/refusal.h): an out-of-frame stack read, which
  * every verifier refuses, on that feature's path.  0: the branch is
  * pruned at load (read-only data are constants to the verifier). */
 const volatile __u32 refuse_for_test = 0;
@@ -37,88 +43,6 @@ static __always_inline void refused_for_test(__u32 feature)
 		asm volatile("r0 = *(u64 *)(r10 + 8)" ::: "r0");
 }
 
-/* tgid -> 1 for every traced process. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MAX_TARGETS);
-	__type(key, __u32);
-	__type(value, __u8);
-} targets SEC(".maps");
-
-/* Per-thread in-flight call: task-local storage, so a call costs a
- * pointer lookup instead of a hash insert and delete. */
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct inflight);
-} inflight SEC(".maps");
-
-/* Outstanding blocks and per-stack aggregates.  Not preallocated: kernel
- * memory grows with what the target holds (--max-allocs / --max-stacks
- * are bounds, not what every run pins), entries come from the kernel's
- * per-CPU BPF allocator caches. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, DEFAULT_MAX_ALLOCS);	/* resized by the loader */
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct alloc_key);
-	__type(value, struct alloc_rec);
-} allocs SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, DEFAULT_MAX_STACKS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct stack_key);
-	__type(value, struct stack_agg);
-} stack_aggs SEC(".maps");
-
-/* Our own stack map: id (a hash of the frames) -> frames.  Unlike
- * BPF_MAP_TYPE_STACK_TRACE, which is direct-mapped and loses a stack on
- * every bucket collision (a quarter of 10k stacks in 16k buckets), it
- * only loses stacks when it is full.  Allocated as stacks appear. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, DEFAULT_MAX_STACKS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u64);
-	__type(value, struct stack_trace);
-} stacks SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct stack_trace);
-} stack_scratch SEC(".maps");
-
-/* Kernel stacks (--kernel) have their own: the kmem tracepoints fire in
- * interrupts too, in the middle of a user stack's capture. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct stack_trace);
-} kstack_scratch SEC(".maps");
-
-/* Python frames of a stack (same id as in `stacks`), when it has any.
- * Sized 1 by the loader unless the target is Python. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, DEFAULT_MAX_STACKS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u64);
-	__type(value, struct py_trace);
-} py_stacks SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct py_trace);
-} py_scratch SEC(".maps");
-
 /* `-- CMD`: the ptraced child's main thread (0: hold nobody).  It is held
  * (HOLD_SIGNAL, taken back by leakscope, its tracer) where what leakscope
  * must know would otherwise come too late or be gone: at exec and each
@@ -129,56 +53,6 @@ struct {
  * user space before the child runs; holds_sent counts holds. */
 volatile __u32 hold_tid = 0;
 __u64 holds_sent = 0;
-
-/* Code objects (address -> token) a hold has let user space read.  Grows
- * with use (sized 1 by the loader unless the target may run Python); when
- * full, every new stack holds (names first, speed second). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u64);
-	__type(value, __u64);
-} py_code_seen SEC(".maps");
-
-/* Each Python process's interpreter layout, by tgid (pushed by user
- * space when it finds one; a process without an entry runs no Python
- * leakscope can read).  Grows with use. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MAX_PY_PROCS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u32);
-	__type(value, struct py_offsets);
-} py_config SEC(".maps");
-
-/* Each thread's PyThreadState, found once by searching the interpreter's
- * list, then only checked (its native_thread_id is still this thread). */
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, __u64);
-} py_threads SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, MAX_MMAP_REGIONS);
-	__type(key, __u32);
-	__type(value, struct mmap_region);
-} mmap_regions SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, CNT__COUNT);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 64 * 1024);
-} events SEC(".maps");
 
 static __always_inline void count(enum counter c)
 {

@@ -1,6 +1,6 @@
 /* unwind.bpf.h - the DWARF unwinder: user stacks of code built without
  * frame pointers, from the CFI tables user space compiled out of each
- * binary's .eh_frame (user/unwind_table.c, layout in include/unwind.h).
+ * binary's .eh_frame (user/unwind/unwind_table.c, layout in include/unwind.h).
  *
  * Per frame: find the mapping holding the address (binary search of the
  * process's sorted mapping table), then the row (binary search of the
@@ -15,104 +15,24 @@
 #ifndef LEAKSCOPE_UNWIND_BPF_H
 #define LEAKSCOPE_UNWIND_BPF_H
 
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "leakscope.h"
 #include "unwind.h"
+#include "bounds.bpf.h"
+#include "maps.bpf.h"
+#include "state.bpf.h"
+
+/* The walk's maps (tables, cache, scratch) and the per-CPU records it
+ * works in (struct uw_walk, struct uw_chunk) are in maps.bpf.h. */
 
 /* Set by the loader: walk stacks with the DWARF tables (--unwind dwarf). */
 const volatile bool unwind_dwarf = false;
 
-/* The shared row pool: every binary's rows, a slice each (resized by the
- * loader with --unwind-rows). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, UW_DEFAULT_ROWS);
-	__type(key, __u32);
-	__type(value, struct unwind_row);
-} unwind_rows SEC(".maps");
-
-/* binary number -> its slice of unwind_rows */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, UW_MAX_BINS);
-	__type(key, __u32);
-	__type(value, struct unwind_bin);
-} unwind_bins SEC(".maps");
-
-/* tgid -> the process's executable mappings, written by user space as
- * they appear; dropped by BPF at exec, exit and when listed code is
- * unmapped (uw_forget, uw_unmapped). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, UW_DEFAULT_PROCS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u32);
-	__type(value, struct unwind_proc);
-} unwind_procs SEC(".maps");
-
-/* (dev, inode) -> binary: for code mapped since the process's table
- * was written. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, UW_MAX_BINS);
-	__type(key, struct unwind_file_key);
-	__type(value, struct unwind_file);
-} unwind_files SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, UW_CACHE_SLOTS);
-	__type(key, __u32);
-	__type(value, struct uw_cache_entry);
-} unwind_cache SEC(".maps");
-
-/* The user stack, read a chunk at a time: one read of UW_CHUNK bytes
- * serves the return addresses and saved rbps of ~10-20 small frames,
- * where a read each cost ~35 ns. */
-#define UW_CHUNK	1024
-struct uw_chunk {
-	__u8 b[UW_CHUNK];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct uw_chunk);
-} unwind_chunk SEC(".maps");
-
 /* What stack capture asks of the walk. */
 #define UW_ENTRY	1	/* at a function's entry: frame 0 is not recorded,
 				 * and without a table [rsp] is the return address */
-
-/* The walk's scalars live in a per-CPU map value, not on the stack: the
- * verifier tracks constants written to the stack and the loop's states
- * would not converge. */
-struct uw_walk {
-	struct uw_regs r;
-	__u64 tramp;		/* the uretprobe trampoline's address */
-	__u64 base;		/* chunk: stack bytes [base, base + len) */
-	__u32 len;
-	__u8 no_chunks;		/* a chunk read failed (the stack's top is near) */
-	__u64 ri;		/* the next pending return_instance (kernel) */
-	__u32 stop;		/* enum uw_stop */
-	__u8 first;		/* r is the frame the probe stopped in */
-	__u8 entry;		/* ... at a function's entry (UW_ENTRY) */
-	__u8 ri_loaded;
-	__u8 pad;
-	struct unwind_mapping vm;	/* a mapping found by uw_vma_mapping() */
-	__u32 tgid;
-	__u32 pad2;
-	__u64 owner;		/* pid_tgid of the task capturing: BPF programs
-				 * can be preempted (migration stays off), and
-				 * another task on this CPU would reuse the
-				 * per-CPU scratch space; see stack_capture() */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct uw_walk);
-} unwind_walk SEC(".maps");
 
 /* What the walk's steps get: the scalars and the pointers (which a map
  * value cannot hold). */
@@ -207,15 +127,6 @@ static __always_inline const struct unwind_mapping *uw_find_mapping(const struct
 
 	return m && addr < m->end ? m : NULL;
 }
-
-/* Processes that had no mapping table when a stack was walked, asked
- * for once (a child forked without exec, a process found by --all). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, UW_DEFAULT_PROCS);
-	__type(key, __u32);
-	__type(value, __u8);
-} unwind_asked SEC(".maps");
 
 /* The process's table no longer says what runs where (exec, exit, code
  * unmapped): dropped at once, so no walk uses it; until user space
