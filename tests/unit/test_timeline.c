@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "collect/snapshot.h"
+#include "trace/snapshot.h"
 #include "collect/timeline.h"
 
 static const struct stack_key GROW = { .tgid = 7, .id = 1 };

@@ -1,16 +1,16 @@
-/* collect.c - builds a struct report from a snapshot of the aggregates
- * (snapshot.c) and the timeline (timeline.c): scan, filter, classify,
- * group by process, sort, top N, stack traces.
+/* collect.c - builds a struct report from a snapshot (trace/snapshot.c)
+ * and the timeline (timeline.c): filter, classify, group by process,
+ * sort, top N, stack traces.  It reads no map: tests drive it with
+ * synthetic snapshots.
  *
  * Bytes and counts per stack come from the aggregate the BPF programs
  * keep up to date (O(stacks)), with the time since which each stack has
- * held memory.  A batched scan of the outstanding blocks adds what the
- * aggregate cannot know: the exact age of the oldest block, per-block
- * filters (--min-age, --min-size, --max-size), and with --sample-bytes
- * the weight 1/p of each sampled block; in those cases the scan's sums
- * replace the aggregate's.  The scan is O(blocks) - ~0.5 s for a million
- * here, mostly the kernel walking the hash map - so without filters it
- * runs only up to --scan-limit blocks.
+ * held memory.  The outstanding blocks, when the snapshot has them, add
+ * what the aggregate cannot know: the exact age of the oldest block,
+ * per-block filters (--min-age, --min-size, --max-size), and with
+ * --sample-bytes the weight 1/p of each sampled block; in those cases the
+ * blocks' sums replace the aggregate's.  Reading the blocks is O(blocks),
+ * so without filters they are asked for only up to --scan-limit.
  */
 #include <errno.h>
 #include <math.h>
@@ -18,25 +18,29 @@
 #include <string.h>
 #include <time.h>
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-
 #include "collect/collect.h"
-#include "leakscope.h"
-#include "trace/mapiter.h"
-#include "trace/sampler.h"
 #include "collect/stacktab.h"
 #include "collect/timeline.h"
-#include "trace/trace.h"
+#include "leakscope.h"
+#include "trace/sampler.h"
+#include "trace/snapshot.h"
 
-/* The stacks of the report being built. */
+/* What collection needs of a stack and the report does not show. */
+struct scratch {
+	double est_bytes;	/* the blocks' sums, weighted by 1/p when sampling */
+	double est_allocs;
+	uint64_t held_since_ns;	/* from BPF: held without a break since */
+};
+
+/* The stacks of the report being built; scratch[i] goes with v[i]. */
 struct agg_work {
 	struct report_stack *v;
+	struct scratch *scratch;
 	size_t n, cap;
 };
 
 struct collector {
-	int allocs_fd, regions_fd, aggs_fd, stacks_fd, py_stacks_fd;
+	struct stack_source src;
 	struct collect_filter f;
 	bool filtered;
 	bool scan_sums;		/* filtered or sampled: sums come from the scan */
@@ -57,21 +61,16 @@ struct collector {
 	struct stacktab proc_prev;	/* process key -> bytes at the previous report */
 	struct py_trace *py;	/* Python frames of this report's top stacks */
 	size_t cappy;
-	uint64_t exited_procs, exited_blocks, exited_bytes;
 	int err;
 };
 
-struct collector *collector__new(struct trace *t, const struct collect_filter *f)
+struct collector *collector__new(const struct collect_filter *f, const struct stack_source *src)
 {
 	struct collector *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;
-	c->allocs_fd = trace__map_fd(t, TRACE_MAP_ALLOCS);
-	c->regions_fd = trace__map_fd(t, TRACE_MAP_REGIONS);
-	c->aggs_fd = trace__map_fd(t, TRACE_MAP_STACK_AGGS);
-	c->stacks_fd = trace__map_fd(t, TRACE_MAP_STACKS);
-	c->py_stacks_fd = trace__map_fd(t, TRACE_MAP_PY_STACKS);
+	c->src = *src;
 	c->f = *f;
 	c->filtered = f->min_age_ns || f->min_size || f->max_size != UINT64_MAX;
 	c->scan_sums = c->filtered || f->sample_period;
@@ -93,6 +92,7 @@ void collector__free(struct collector *c)
 	stacktab__free(&c->prev);
 	free(c->series);
 	free(c->work.v);
+	free(c->work.scratch);
 	free(c->py);
 	free(c->procs);
 	stacktab__free(&c->proc_index);
@@ -124,6 +124,22 @@ void collect__sort(struct report_stack *v, size_t n)
 	qsort(v, n, sizeof(*v), cmp_stack);
 }
 
+static int grow_work(struct agg_work *w)
+{
+	size_t cap = w->cap ? w->cap * 2 : 256;
+	void *nv = realloc(w->v, cap * sizeof(*w->v));
+
+	if (!nv)
+		return -ENOMEM;
+	w->v = nv;
+	nv = realloc(w->scratch, cap * sizeof(*w->scratch));
+	if (!nv)
+		return -ENOMEM;
+	w->scratch = nv;
+	w->cap = cap;
+	return 0;
+}
+
 /* The work entry of a stack, created if new.  NULL on ENOMEM. */
 static struct report_stack *work_entry(struct collector *c,
 				       const struct stack_key *k)
@@ -135,16 +151,10 @@ static struct report_stack *work_entry(struct collector *c,
 		return NULL;
 	if (*idx >= 0)
 		return &c->work.v[*idx];
-	if (c->work.n == c->work.cap) {
-		size_t cap = c->work.cap ? c->work.cap * 2 : 256;
-		void *nv = realloc(c->work.v, cap * sizeof(*c->work.v));
-
-		if (!nv)
-			return NULL;
-		c->work.v = nv;
-		c->work.cap = cap;
-	}
+	if (c->work.n == c->work.cap && grow_work(&c->work))
+		return NULL;	/* the report fails: c->err */
 	*idx = c->work.n;
+	memset(&c->work.scratch[c->work.n], 0, sizeof(c->work.scratch[0]));
 	s = &c->work.v[c->work.n++];
 	memset(s, 0, offsetof(struct report_stack, ips));
 	s->nips = 0;
@@ -170,7 +180,7 @@ static void on_agg(struct collector *c, const struct stack_key *k, const struct 
 		return;
 	}
 	c->agg_blocks += a->outstanding_allocs;
-	s->held_since_ns = a->held_since_ns;
+	c->work.scratch[s - c->work.v].held_since_ns = a->held_since_ns;
 	s->last_alloc_ns = a->last_alloc_ns;
 	s->alloc_bytes = c->f.sample_period ? (int64_t)(a->alloc_bytes >> 16) : (int64_t)a->alloc_bytes;
 	s->alloc_count = c->f.sample_period ? (int64_t)(a->alloc_count >> 16) : (int64_t)a->alloc_count;
@@ -197,8 +207,8 @@ static void on_block(struct collector *c, const struct stack_key *k,
 			c->err = -ENOMEM;
 			return;
 		}
-		s->est_bytes += w * size;
-		s->est_allocs += w;
+		c->work.scratch[s - c->work.v].est_bytes += w * size;
+		c->work.scratch[s - c->work.v].est_allocs += w;
 	} else {
 		int64_t *idx = stacktab__find(&c->index, k);
 
@@ -208,30 +218,6 @@ static void on_block(struct collector *c, const struct stack_key *k,
 	}
 	if (!s->oldest_ts_ns || ts_ns < s->oldest_ts_ns)
 		s->oldest_ts_ns = ts_ns;
-}
-
-static void on_alloc(const void *key, const void *val, void *ctx)
-{
-	const struct alloc_key *k = key;
-	const struct alloc_rec *r = val;
-	struct collector *c = ctx;
-
-	if (!c->pid || (pid_t)k->tgid == c->pid)
-		on_block(c, &r->stack, r->size_bytes, r->ts_ns);
-}
-
-static int scan_regions(struct collector *c)
-{
-	int fd = c->regions_fd;
-	struct mmap_region r;
-
-	for (__u32 i = 0; i < MAX_MMAP_REGIONS; i++) {
-		if (bpf_map_lookup_elem(fd, &i, &r))
-			return -errno;
-		if (r.tgid && (!c->pid || (pid_t)r.tgid == c->pid))
-			on_block(c, &r.stack, r.len_bytes, r.ts_ns);
-	}
-	return 0;
 }
 
 /* Every stack's class and growth rate, from its timeline. */
@@ -280,7 +266,7 @@ static const struct py_trace *read_py(struct collector *c, const struct report_s
 				      struct py_trace *pt)
 {
 	if (!c->f.python || s->key.id == STACK_ID_LOST ||
-	    bpf_map_lookup_elem(c->py_stacks_fd, &s->key.id, pt))
+	    c->src.py_stack(c->src.ctx, s->key.id, pt))
 		return NULL;
 	if (pt->nr > MAX_PY_DEPTH)
 		pt->nr = MAX_PY_DEPTH;
@@ -291,7 +277,6 @@ static const struct py_trace *read_py(struct collector *c, const struct report_s
  * unless the kernel already recovered that same frame itself. */
 static void read_trace(struct collector *c, struct report_stack *s)
 {
-	int fd = c->stacks_fd;
 	struct stack_trace st;
 	uint32_t n = 0;
 
@@ -300,7 +285,7 @@ static void read_trace(struct collector *c, struct report_stack *s)
 		s->ips[s->nips++] = s->key.lead_pc;
 	s->cut = UW_STOP_END;
 	s->fp_first = 0;
-	if (s->key.id == STACK_ID_LOST || bpf_map_lookup_elem(fd, &s->key.id, &st))
+	if (s->key.id == STACK_ID_LOST || c->src.stack(c->src.ctx, s->key.id, &st))
 		return;
 	s->cut = st.stop < UW_STOP__COUNT ? st.stop : UW_STOP_END;
 	/* frame-pointer frames, counted in the frames the report shows */
@@ -409,10 +394,63 @@ static int fill_series(struct collector *c, struct report *r)
 	return 0;
 }
 
+/* The aggregate's count of pid's outstanding blocks (0: every process). */
+static int64_t agg_blocks(const struct snapshot *snap, pid_t pid)
+{
+	int64_t n = 0;
+
+	for (size_t i = 0; i < snap->n; i++)
+		if (!pid || (pid_t)snap->v[i].key.tgid == pid)
+			n += snap->v[i].agg.outstanding_allocs;
+	return n;
+}
+
+bool collector__wants_blocks(const struct collector *c, const struct snapshot *snap, pid_t pid)
+{
+	return c->scan_sums || agg_blocks(snap, pid) <= (int64_t)c->f.scan_limit;
+}
+
+/* The snapshot's blocks (those of process c->pid): ages, filters, sums. */
+static void scan_blocks(struct collector *c, const struct snapshot *snap)
+{
+	for (size_t i = 0; i < snap->nblocks && !c->err; i++) {
+		const struct snap_block *b = &snap->blocks[i];
+
+		if (!c->pid || (pid_t)b->key.tgid == c->pid)
+			on_block(c, &b->key, b->size, b->ts_ns);
+	}
+}
+
+/* Drops the stacks left empty; the scan's sums replace the aggregate's
+ * when they are the report's; the totals. */
+static void keep_held(struct collector *c, struct report *r)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < c->work.n; i++) {
+		struct report_stack *s = &c->work.v[i];
+		const struct scratch *x = &c->work.scratch[i];
+
+		if (c->scan_sums) {
+			s->bytes = llround(x->est_bytes);
+			s->allocs = llround(x->est_allocs);
+		}
+		if (!r->ages_exact)
+			s->oldest_ts_ns = x->held_since_ns;
+		if (s->bytes <= 0 && s->allocs <= 0 && !(c->f.with_freed && s->alloc_count))
+			continue;
+		r->totals.outstanding_bytes += s->bytes;
+		r->totals.outstanding_allocs += s->allocs;
+		c->work.scratch[kept] = *x;
+		c->work.v[kept++] = *s;
+	}
+	c->work.n = kept;
+}
+
 int collector__collect(struct collector *c, const struct snapshot *snap,
 		       const struct timeline *tl, pid_t pid, struct report *r)
 {
-	size_t kept = 0;
+	bool blocks_ok = snap->has_blocks && (!snap->blocks_pid || snap->blocks_pid == pid);
 	int err = 0;
 
 	c->pid = pid;
@@ -427,39 +465,17 @@ int collector__collect(struct collector *c, const struct snapshot *snap,
 	c->now_ns = r->now_ns = snap->now_ns;
 	r->filtered = c->filtered;
 	r->sample_period = c->f.sample_period;
-	r->totals.exited_procs = c->exited_procs;
-	r->totals.exited_blocks = c->exited_blocks;
-	r->totals.exited_bytes = c->exited_bytes;
+	if (c->scan_sums && !blocks_ok)
+		return -EINVAL;
 	for (size_t i = 0; i < snap->n; i++)
 		on_agg(c, &snap->v[i].key, &snap->v[i].agg);
-	r->ages_exact = c->scan_sums || c->agg_blocks <= (int64_t)c->f.scan_limit;
-	if (!c->err && r->ages_exact)
-		err = mapiter__each(c->allocs_fd, sizeof(struct alloc_key),
-				    sizeof(struct alloc_rec), on_alloc, c);
-	if (!err && r->ages_exact)
-		err = scan_regions(c);
-	if (!err)
-		err = c->err;
-	if (err)
-		return err;
-	if (!r->ages_exact)
-		for (size_t i = 0; i < c->work.n; i++)
-			c->work.v[i].oldest_ts_ns = c->work.v[i].held_since_ns;
-
-	for (size_t i = 0; i < c->work.n; i++) {	/* drop empty stacks */
-		struct report_stack *s = &c->work.v[i];
-
-		if (c->scan_sums) {
-			s->bytes = llround(s->est_bytes);
-			s->allocs = llround(s->est_allocs);
-		}
-		if (s->bytes <= 0 && s->allocs <= 0 && !(c->f.with_freed && s->alloc_count))
-			continue;
-		r->totals.outstanding_bytes += s->bytes;
-		r->totals.outstanding_allocs += s->allocs;
-		c->work.v[kept++] = *s;
-	}
-	c->work.n = kept;
+	r->ages_exact = blocks_ok &&
+			(c->scan_sums || c->agg_blocks <= (int64_t)c->f.scan_limit);
+	if (r->ages_exact)
+		scan_blocks(c, snap);
+	if (c->err)
+		return c->err;
+	keep_held(c, r);
 	err = update_growth(c);
 	classify_stacks(c);
 	if (!err && !pid)
@@ -485,114 +501,4 @@ int collector__collect(struct collector *c, const struct snapshot *snap,
 		r->stacks[i].py = c->f.python ? read_py(c, &r->stacks[i], &c->py[i]) : NULL;
 	}
 	return c->f.series ? fill_series(c, r) : 0;
-}
-
-/* ---- processes that exited ---------------------------------------------- */
-
-struct forget {
-	const pid_t *pids;
-	size_t n;
-	void *keys;		/* keys to delete, collected while iterating */
-	size_t nkeys, cap, ksz;
-	uint64_t blocks, bytes;
-	int err;
-};
-
-static int cmp_pid(const void *a, const void *b)
-{
-	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static bool forgotten(const struct forget *f, pid_t pid)
-{
-	return bsearch(&pid, f->pids, f->n, sizeof(pid), cmp_pid) != NULL;
-}
-
-static void remember_key(struct forget *f, const void *key)
-{
-	if (f->nkeys == f->cap) {
-		size_t cap = f->cap ? f->cap * 2 : 1024;
-		void *v = realloc(f->keys, cap * f->ksz);
-
-		if (!v) {
-			f->err = -ENOMEM;
-			return;
-		}
-		f->keys = v;
-		f->cap = cap;
-	}
-	memcpy((char *)f->keys + f->nkeys++ * f->ksz, key, f->ksz);
-}
-
-static void on_forget_alloc(const void *key, const void *val, void *ctx)
-{
-	const struct alloc_key *k = key;
-	const struct alloc_rec *r = val;
-	struct forget *f = ctx;
-
-	if (!forgotten(f, k->tgid))
-		return;
-	f->blocks++;
-	f->bytes += r->size_bytes;
-	remember_key(f, key);
-}
-
-static void on_forget_agg(const void *key, const void *val, void *ctx)
-{
-	if (forgotten(ctx, ((const struct stack_key *)key)->tgid))
-		remember_key(ctx, key);
-}
-
-static int delete_keys(int fd, struct forget *f)
-{
-	for (size_t i = 0; i < f->nkeys; i++)
-		bpf_map_delete_elem(fd, (char *)f->keys + i * f->ksz);	/* gone already: fine */
-	f->nkeys = 0;
-	return f->err;
-}
-
-int collector__forget(struct collector *c, pid_t *pids, size_t n)
-{
-	struct forget f = { .pids = pids };
-	int fd, err;
-
-	if (!n)
-		return 0;
-	qsort(pids, n, sizeof(*pids), cmp_pid);		/* searched, each once */
-	for (size_t i = 0; i < n; i++)
-		if (!f.n || pids[f.n - 1] != pids[i])
-			pids[f.n++] = pids[i];
-	n = f.n;
-	f.ksz = sizeof(struct alloc_key);
-	fd = c->allocs_fd;
-	err = mapiter__each(fd, f.ksz, sizeof(struct alloc_rec), on_forget_alloc, &f);
-	if (!err)
-		err = delete_keys(fd, &f);
-	for (__u32 i = 0; !err && i < MAX_MMAP_REGIONS; i++) {
-		struct mmap_region r;
-
-		fd = c->regions_fd;
-		if (bpf_map_lookup_elem(fd, &i, &r) || !r.tgid || !forgotten(&f, r.tgid))
-			continue;
-		f.blocks++;
-		f.bytes += r.len_bytes;
-		memset(&r, 0, sizeof(r));
-		bpf_map_update_elem(fd, &i, &r, BPF_ANY);
-	}
-	free(f.keys);		/* sized for alloc keys: stack keys are others */
-	f.keys = NULL;
-	f.cap = 0;
-	f.ksz = sizeof(struct stack_key);
-	fd = c->aggs_fd;
-	if (!err)
-		err = mapiter__each(fd, f.ksz, sizeof(struct stack_agg), on_forget_agg, &f);
-	if (!err)
-		err = delete_keys(fd, &f);
-	free(f.keys);
-	c->exited_procs += n;
-	c->exited_blocks += f.blocks;
-	c->exited_bytes += f.bytes;
-	return err;
 }

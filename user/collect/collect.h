@@ -1,4 +1,6 @@
-/* collect.h - turns the BPF maps into a report (struct report). */
+/* collect.h - builds a report (struct report) from a snapshot and the
+ * timeline.  Pure: it reads no map; the frames of the top stacks come
+ * through a struct stack_source (the trace, or a fake in tests). */
 #ifndef LEAKSCOPE_COLLECT_H
 #define LEAKSCOPE_COLLECT_H
 
@@ -7,10 +9,19 @@
 
 #include "report/report.h"
 
-struct trace;
 struct collector;
 struct snapshot;
 struct timeline;
+struct stack_trace;
+struct py_trace;
+
+/* Where the frames of the report's top stacks are read. */
+struct stack_source {
+	/* 0, or nonzero when there is no such stack */
+	int (*stack)(void *ctx, uint64_t id, struct stack_trace *st);
+	int (*py_stack)(void *ctx, uint64_t id, struct py_trace *pt);
+	void *ctx;
+};
 
 struct collect_filter {
 	uint64_t min_age_ns;	/* 0 = none */
@@ -26,7 +37,7 @@ struct collect_filter {
 	int interval_s;		/* report interval: the classes' time scale */
 };
 
-struct collector *collector__new(struct trace *t, const struct collect_filter *f);
+struct collector *collector__new(const struct collect_filter *f, const struct stack_source *src);
 void collector__free(struct collector *c);
 
 /* Default of --scan-limit: outstanding blocks up to which a report scans
@@ -34,20 +45,20 @@ void collector__free(struct collector *c);
  * aggregate, O(stacks). */
 #define DEFAULT_SCAN_LIMIT 65536
 
+/* Whether a report of process pid (0: every process) from snap needs
+ * the outstanding blocks (snapshot__take_blocks): when filters or
+ * sampling ask for per-block sums, or when there are few enough blocks
+ * (--scan-limit) for exact ages. */
+bool collector__wants_blocks(const struct collector *c, const struct snapshot *snap, pid_t pid);
+
 /* Fills r (stacks are owned by the collector until the next call) from
  * snap, with classes and series from tl, for process pid (0: every
  * process traced; r->procs then groups them).  Cost: O(stacks), plus
- * stack trace reads for the top N and a batched scan of the outstanding
- * blocks when filters or sampling need it, or when there are few enough
- * for exact ages.  0 or a negative errno. */
+ * O(blocks) when snap has them, plus the frames of the top N from the
+ * stack source.  0 or a negative errno (-EINVAL: the filters need
+ * blocks snap does not have). */
 int collector__collect(struct collector *c, const struct snapshot *snap,
 		       const struct timeline *tl, pid_t pid, struct report *r);
-
-/* Drops every record of processes that exited (an exited process leaks
- * nothing): blocks, regions, per-stack aggregates.  Counted in the
- * totals of later reports (exited_*), each pid once (pids is sorted and
- * deduplicated in place).  0 or a negative errno. */
-int collector__forget(struct collector *c, pid_t *pids, size_t n);
 
 /* --- pure helpers, exposed for unit tests --- */
 

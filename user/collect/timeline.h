@@ -17,7 +17,7 @@
 #include "collect/classify.h"
 #include "leakscope.h"
 #include "report/report.h"
-#include "collect/snapshot.h"
+#include "trace/snapshot.h"
 
 #define TIMELINE_TIERS	6	/* spacings 1, 4, 16, 64, 256, 1024 samples */
 #define TIMELINE_SERIES_MAX (TIMELINE_TIERS * HISTORY_LEN)

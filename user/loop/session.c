@@ -25,9 +25,10 @@
 #include "procs/launch.h"
 #include "leakscope.h"
 #include "procs/procs.h"
+#include "report/site.h"
 #include "loop/session.h"
 #include "sink/sink.h"
-#include "collect/snapshot.h"
+#include "trace/snapshot.h"
 #include "procs/syswide.h"
 #include "collect/timeline.h"
 #include "trace/trace.h"
@@ -93,8 +94,7 @@ static int on_event(void *ctx, void *data, size_t len)
 
 static int take_snapshot(struct loop *l)
 {
-	return snapshot__take(&l->snap, trace__map_fd(l->s->trace, TRACE_MAP_STACK_AGGS),
-			      trace__map_fd(l->s->trace, TRACE_MAP_COUNTERS));
+	return snapshot__take(&l->snap, l->s->trace);
 }
 
 /* The events at hand, and what they ask for (tables, symbols,
@@ -217,16 +217,20 @@ static int report(struct loop *l, bool final)
 
 	if (k->paused && !final)
 		return 0;
-	err = procs__forget_gone(l->s->procs, l->col);
+	err = procs__forget_gone(l->s->procs);
 	l->forgot_ms = now_ms();
 	if (!err)
 		err = take_snapshot(l);
 	if (!err && now_ms() >= l->sampled_ms + l->sample_ms)
 		err = push_sample(l, mono_ns());
+	if (!err && collector__wants_blocks(l->col, &l->snap, l->s->report_pid))
+		err = snapshot__take_blocks(&l->snap, l->s->trace, l->s->report_pid);
 	if (!err)
 		err = collector__collect(l->col, &l->snap, l->tl, l->s->report_pid, &r);
 	if (!err)
 		err = procs__symbolize(l->s->procs, &r);
+	if (!err)	/* --obj: an allocator library of the user's */
+		site__mark(&r, (const char *const[]){ l->s->opts->obj, NULL });
 	if (err) {
 		fprintf(stderr, "leakscope: cannot read the trace: %s\n", strerror(-err));
 		return err;
@@ -242,6 +246,16 @@ static int report(struct loop *l, bool final)
 			r.nstacks_total, (long long)r.totals.outstanding_allocs, r.blocks_scanned,
 			r.build_s * 1000, l->sample_cost_ms, peak_rss_kib() / 1024.0);
 	return err;
+}
+
+static int read_stack(void *trace, uint64_t id, struct stack_trace *st)
+{
+	return trace__read_stack(trace, id, st);
+}
+
+static int read_py_stack(void *trace, uint64_t id, struct py_trace *pt)
+{
+	return trace__read_py_stack(trace, id, pt);
 }
 
 static int watch(int epfd, int fd)
@@ -268,6 +282,9 @@ static int setup(struct loop *l, struct session *s)
 		.python = s->python,
 		.interval_s = o->interval_s,
 	};
+	struct stack_source src = {
+		.stack = read_stack, .py_stack = read_py_stack, .ctx = s->trace,
+	};
 	struct timespec wall;
 
 	memset(l, 0, sizeof(*l));
@@ -280,7 +297,7 @@ static int setup(struct loop *l, struct session *s)
 	l->sigfd = l->pidfd = -1;
 	if (!s->child && s->report_pid)
 		l->pidfd = syscall(SYS_pidfd_open, s->report_pid, 0);
-	l->col = collector__new(s->trace, &f);
+	l->col = collector__new(&f, &src);
 	l->tl = timeline__new(o->history_s);
 	l->sample_ms = o->history_s > 0 ? (uint64_t)(o->history_s * 1000) : 1000;
 	l->rb = ring_buffer__new(trace__map_fd(s->trace, TRACE_MAP_EVENTS), on_event, l, NULL);
@@ -330,7 +347,7 @@ static void tick(struct loop *l)
 	int err = 0;
 
 	if (procs__ngone(l->s->procs) && now_ms() >= l->forgot_ms + FORGET_MS) {
-		err = procs__forget_gone(l->s->procs, l->col);
+		err = procs__forget_gone(l->s->procs);
 		l->forgot_ms = now_ms();
 	}
 	if (!err && now_ms() >= l->sampled_ms + l->sample_ms) {

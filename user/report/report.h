@@ -1,7 +1,8 @@
 /* report.h - one report: what every output format prints.
  *
- * Built by collect.c from the BPF maps, symbolized by symbolize.c,
- * printed by report_text.c / report_json.c.  Formatters read only this.
+ * Built by collect/collect.c from a snapshot and the timeline, its
+ * addresses resolved by the symbols layer, printed by the formatters of
+ * this folder and the sinks.  Formatters read only this.
  */
 #ifndef LEAKSCOPE_REPORT_H
 #define LEAKSCOPE_REPORT_H
@@ -27,8 +28,8 @@ struct frame {
 };
 
 /* Outstanding bytes over the run, oldest first, at most a few hundred
- * points (downsampled: history.c).  Owned by the history; valid until the
- * next sample. */
+ * points (downsampled: timeline.c).  Owned by the timeline; valid until
+ * the next sample. */
 struct series_point {
 	double t_s;		/* seconds since tracing began */
 	double bytes;
@@ -44,15 +45,12 @@ struct report_stack {
 	int64_t bytes;		/* outstanding (after --min-age/--min/max-size) */
 	int64_t allocs;
 	uint64_t oldest_ts_ns;	/* 0: unknown */
-	uint64_t held_since_ns;	/* from BPF: held without a break since */
 	uint64_t last_alloc_ns;	/* from BPF: the newest block's allocation */
 	enum leak_class cls;	/* from this stack's history */
 	double growth_bytes_per_s;
 	int64_t growth_bytes;	/* since the previous report */
 	int64_t alloc_bytes;	/* allocated since attach, freed or not */
 	int64_t alloc_count;
-	double est_bytes;	/* scan sums, weighted by 1/p when sampling */
-	double est_allocs;
 	int cut;		/* enum uw_stop: why the walk ended (UW_STOP_END: it did not) */
 	int fp_first;		/* 1 + index in ips of the first frame found by
 				 * frame pointer, 0 = none */
@@ -62,6 +60,8 @@ struct report_stack {
 	const char *comm;	/* several processes: its process's name (key.tgid) */
 	struct frame *frames;	/* symbolized, innermost first */
 	int nframes;
+	int site;		/* index into frames of where the program
+				 * allocated (report/site.h); -1: none */
 	struct report_series series;	/* record/serve: its history (n 0: none) */
 };
 

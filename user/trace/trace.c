@@ -14,6 +14,7 @@
 
 #include "leakscope.h"
 #include "leakscope.skel.h"
+#include "trace/forget.h"
 #include "trace/refusal.h"
 #include "trace/sampler.h"
 #include "trace/trace.h"
@@ -29,6 +30,7 @@ struct trace {
 	unsigned lost;		/* enum refusal_loss bits given up to load */
 	unsigned kernel_off;	/* --kernel's pairs refused (bits: kernel_progs / 2) */
 	struct refusal why[5];	/* the refusal behind each loss bit */
+	uint64_t exited_procs, exited_blocks, exited_bytes;	/* trace__forget() */
 };
 
 /* --kernel's programs, an allocation and its free side by side (a pair
@@ -389,6 +391,36 @@ static uint64_t map_memory(int fd)
 	if (f)
 		fclose(f);
 	return v;
+}
+
+int trace__read_stack(const struct trace *t, uint64_t id, struct stack_trace *st)
+{
+	return bpf_map_lookup_elem(trace__map_fd(t, TRACE_MAP_STACKS), &id, st) ? -errno : 0;
+}
+
+int trace__read_py_stack(const struct trace *t, uint64_t id, struct py_trace *pt)
+{
+	return bpf_map_lookup_elem(trace__map_fd(t, TRACE_MAP_PY_STACKS), &id, pt) ? -errno : 0;
+}
+
+int trace__forget(struct trace *t, pid_t *pids, size_t n)
+{
+	struct forget_fds fds = {
+		.allocs = trace__map_fd(t, TRACE_MAP_ALLOCS),
+		.regions = trace__map_fd(t, TRACE_MAP_REGIONS),
+		.aggs = trace__map_fd(t, TRACE_MAP_STACK_AGGS),
+	};
+	int err = forget__pids(&fds, pids, &n, &t->exited_blocks, &t->exited_bytes);
+
+	t->exited_procs += n;
+	return err;
+}
+
+void trace__exited(const struct trace *t, uint64_t *procs, uint64_t *blocks, uint64_t *bytes)
+{
+	*procs = t->exited_procs;
+	*blocks = t->exited_blocks;
+	*bytes = t->exited_bytes;
 }
 
 uint64_t trace__kernel_memory(const struct trace *t)

@@ -16,6 +16,8 @@
 
 struct trace;
 struct bpf_program;
+struct stack_trace;
+struct py_trace;
 
 struct trace_config {
 	uint64_t sample_bytes;	/* --sample-bytes; 0: every block */
@@ -82,6 +84,19 @@ int trace__attach_kernel(struct trace *t);
 /* `-- CMD`: BPF holds thread tid at the moments user space must see
  * first; *sent counts the holds it sent. */
 void trace__hold(struct trace *t, pid_t tid, const volatile unsigned long long **sent);
+
+/* The frames of stack id (stacks map) into *st; its Python frames
+ * (py_stacks) into *pt.  0, or -ENOENT when the map has no such stack. */
+int trace__read_stack(const struct trace *t, uint64_t id, struct stack_trace *st);
+int trace__read_py_stack(const struct trace *t, uint64_t id, struct py_trace *pt);
+
+/* Deletes the records of the processes pids[0..n) that exited (the array
+ * is sorted and deduplicated in place): they are counted in
+ * trace__exited().  0 or -errno. */
+int trace__forget(struct trace *t, pid_t *pids, size_t n);
+
+/* Processes forgotten so far, and the blocks and bytes they still held. */
+void trace__exited(const struct trace *t, uint64_t *procs, uint64_t *blocks, uint64_t *bytes);
 
 /* Kernel memory the maps hold, in bytes (fdinfo memlock). */
 uint64_t trace__kernel_memory(const struct trace *t);

@@ -1,7 +1,7 @@
-/* snapshot.c - one batched read of the aggregates and the counters (see
- * snapshot.h).  Cost: O(stacks) - a BPF_MAP_LOOKUP_BATCH pass - and
- * CNT__COUNT per-CPU lookups; with the timeline's sample, 5-10 ms for
- * 10,000 stacks here (tools/bench.sh scale).
+/* snapshot.c - one batched read of the aggregates and the counters, and
+ * on demand of the outstanding blocks (see snapshot.h).  Cost: O(stacks) -
+ * a BPF_MAP_LOOKUP_BATCH pass - and CNT__COUNT per-CPU lookups; with the
+ * timeline's sample, 5-10 ms for 10,000 stacks here (tools/bench.sh scale).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,7 +12,8 @@
 #include <bpf/libbpf.h>
 
 #include "trace/mapiter.h"
-#include "collect/snapshot.h"
+#include "trace/snapshot.h"
+#include "trace/trace.h"
 
 static void on_agg(const void *key, const void *val, void *ctx)
 {
@@ -75,8 +76,10 @@ static int read_counters(struct snapshot *s, int fd)
 	return 0;
 }
 
-int snapshot__take(struct snapshot *s, int aggs_fd, int counters_fd)
+int snapshot__take(struct snapshot *s, const struct trace *t)
 {
+	int aggs_fd = trace__map_fd(t, TRACE_MAP_STACK_AGGS);
+	int counters_fd = trace__map_fd(t, TRACE_MAP_COUNTERS);
 	struct timespec mono, wall;
 	int err;
 
@@ -87,6 +90,8 @@ int snapshot__take(struct snapshot *s, int aggs_fd, int counters_fd)
 	if (s->cap == SIZE_MAX)
 		s->cap = 0;
 	s->n = 0;
+	s->nblocks = 0;
+	s->has_blocks = false;
 	clock_gettime(CLOCK_MONOTONIC, &mono);	/* = bpf_ktime_get_ns() */
 	clock_gettime(CLOCK_REALTIME, &wall);
 	s->now_ns = mono.tv_sec * 1000000000ULL + mono.tv_nsec;
@@ -97,11 +102,76 @@ int snapshot__take(struct snapshot *s, int aggs_fd, int counters_fd)
 				    on_agg, s);
 	if (!err && s->cap == SIZE_MAX)
 		err = -ENOMEM;
+	if (!err)
+		trace__exited(t, &s->totals.exited_procs, &s->totals.exited_blocks,
+			      &s->totals.exited_bytes);
+	return err;
+}
+
+/* ---- the outstanding blocks --------------------------------------------- */
+
+struct block_read {
+	struct snapshot *s;
+	pid_t pid;
+	int err;
+};
+
+static void add_block(struct block_read *b, pid_t tgid, const struct stack_key *k,
+		      uint64_t size, uint64_t ts_ns)
+{
+	struct snapshot *s = b->s;
+
+	if (b->err || (b->pid && tgid != b->pid))
+		return;
+	if (s->nblocks == s->capblocks) {
+		size_t cap = s->capblocks ? s->capblocks * 2 : 4096;
+		struct snap_block *v = realloc(s->blocks, cap * sizeof(*v));
+
+		if (!v) {
+			b->err = -ENOMEM;
+			return;
+		}
+		s->blocks = v;
+		s->capblocks = cap;
+	}
+	s->blocks[s->nblocks++] = (struct snap_block){ .key = *k, .size = size, .ts_ns = ts_ns };
+}
+
+static void on_alloc(const void *key, const void *val, void *ctx)
+{
+	const struct alloc_key *k = key;
+	const struct alloc_rec *r = val;
+
+	add_block(ctx, k->tgid, &r->stack, r->size_bytes, r->ts_ns);
+}
+
+int snapshot__take_blocks(struct snapshot *s, const struct trace *t, pid_t pid)
+{
+	struct block_read b = { .s = s, .pid = pid };
+	int regions_fd = trace__map_fd(t, TRACE_MAP_REGIONS);
+	int err;
+
+	s->nblocks = 0;
+	err = mapiter__each(trace__map_fd(t, TRACE_MAP_ALLOCS), sizeof(struct alloc_key),
+			    sizeof(struct alloc_rec), on_alloc, &b);
+	for (__u32 i = 0; !err && !b.err && i < MAX_MMAP_REGIONS; i++) {
+		struct mmap_region r;
+
+		if (bpf_map_lookup_elem(regions_fd, &i, &r))
+			err = -errno;
+		else if (r.tgid)
+			add_block(&b, r.tgid, &r.stack, r.len_bytes, r.ts_ns);
+	}
+	if (!err)
+		err = b.err;
+	s->has_blocks = !err;
+	s->blocks_pid = pid;
 	return err;
 }
 
 void snapshot__free(struct snapshot *s)
 {
 	free(s->v);
+	free(s->blocks);
 	memset(s, 0, sizeof(*s));
 }
