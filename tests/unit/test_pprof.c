@@ -1,7 +1,7 @@
 /* test_pprof.c - the pprof writer, read back with protobuf-c: string
  * table, sample types in order, dense ids, inlined frames as Lines of one
  * Location, one Function per (name, file), mappings with build-ids,
- * labels, values. */
+ * labels (the site among them), values. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +14,7 @@
 
 #include "profile.pb-c.h"
 #include "report/report_pprof.h"
+#include "report/site.h"
 
 typedef Perftools__Profiles__Profile Profile;
 
@@ -115,6 +116,7 @@ static void test_profile(void **state)
 	int64_t pid = 0;
 	Profile *p;
 
+	site__mark(&r, NULL);
 	assert_int_equal(report_pprof__encode(&r, &m, &gz, &n), 0);
 	p = decode(gz, n);
 
@@ -158,6 +160,8 @@ static void test_profile(void **state)
 	assert_string_equal(label(p->sample[0], p, "hostname", NULL), "host-1");
 	label(p->sample[0], p, "pid", &pid);
 	assert_int_equal(pid, 4242);
+	assert_string_equal(label(p->sample[0], p, "site", NULL), "leak a.c:10");
+	assert_string_equal(label(p->sample[1], p, "site", NULL), "main a.c:30");
 
 	/* stack b: freed everything, kept for alloc_*; main's location shared */
 	assert_int_equal(p->sample[1]->value[1], 100);
@@ -174,6 +178,8 @@ static void test_profile(void **state)
 	l = loc(p, p->sample[2]->location_id[0]);
 	assert_string_equal(fn_name(p, l->line[0]->function_id), "[stack lost]");
 	assert_int_equal(l->mapping_id, 0);
+	for (size_t i = 0; i < p->sample[2]->n_label; i++)	/* no site */
+		assert_string_not_equal(s(p, p->sample[2]->label[i]->key), "site");
 
 	/* 4 distinct addresses + the placeholder; 4 named functions + it */
 	assert_int_equal(p->n_location, 5);
@@ -262,12 +268,59 @@ static void test_several_processes_labels(void **state)
 	free(gz);
 }
 
+/* The site label names the site frame: "function file:line", a Python
+ * frame by its file, a frame without a file by its module; one process
+ * with a service: the service label too. */
+static void test_site_label(void **state)
+{
+	struct frame py[] = {
+		{ .addr = 0x7100, .module = "/lib/libc.so.6", .function = "malloc" },
+		{ .addr = 0x9000, .function = "Cache.put", .file = "/srv/app/cache.py", .line = 41,
+		  .python = true },
+	};
+	struct frame nofile[] = {
+		{ .addr = 0x7100, .module = "/lib/libc.so.6", .function = "malloc" },
+		{ .addr = 0x1300, .module = "/bin/app", .function = "fill" },
+	};
+	struct frame unnamed[] = { { .addr = 0x1400, .module = "/bin/app" } };
+	struct frame bare[] = { { .addr = 0x5000 } };
+	struct report_stack st[] = {
+		{ .key.id = 1, .bytes = 40, .frames = py, .nframes = 2 },
+		{ .key.id = 2, .bytes = 30, .frames = nofile, .nframes = 2 },
+		{ .key.id = 3, .bytes = 20, .frames = unnamed, .nframes = 1 },
+		{ .key.id = 4, .bytes = 10, .frames = bare, .nframes = 1 },
+	};
+	static const char *const want[] = {
+		"Cache.put /srv/app/cache.py:41", "fill [app]", "?? [app]", "??",
+	};
+	struct report r = { .pid = 7, .comm = "app", .stacks = st, .nstacks = 4,
+			    .mappings = fake_maps, .nmappings = 2 };
+	struct pprof_meta m = { .hostname = "h" };
+	uint8_t *gz;
+	size_t n;
+	Profile *p;
+
+	strcpy(r.labels.unit, "app.service");
+	site__mark(&r, NULL);
+	assert_int_equal(report_pprof__encode(&r, &m, &gz, &n), 0);
+	p = decode(gz, n);
+	assert_int_equal(p->n_sample, 4);
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(p->sample[i]->n_label, 6);
+		assert_string_equal(label(p->sample[i], p, "site", NULL), want[i]);
+		assert_string_equal(label(p->sample[i], p, "service", NULL), "app.service");
+	}
+	perftools__profiles__profile__free_unpacked(p, NULL);
+	free(gz);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_profile),
 		cmocka_unit_test(test_several_processes_labels),
 		cmocka_unit_test(test_empty_report),
+		cmocka_unit_test(test_site_label),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

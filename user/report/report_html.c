@@ -1,9 +1,9 @@
 /* report_html.c - a report as one HTML file that works offline.
  *
  * The report goes in as one JSON object (the schema is below, in
- * put_data() and put_stack()); the page's script (user/report_html.js)
+ * put_data() and put_stack()); the page's script (report_html.js)
  * draws the chart, the flame graph and the table from it, styled by
- * user/report_html.css.  Both are compiled in: the Makefile turns them
+ * report_html.css.  Both are compiled in: the Makefile turns them
  * into build/report_html_assets.h with xxd -i.
  *
  * Names of functions, files and modules come from the traced process and
@@ -65,6 +65,8 @@ static void put_stack(FILE *f, const struct report *r, const struct report_stack
 		fputs("null", f);
 	fprintf(f, ",\"stack_lost\":%s,\"cut\":", s->key.id == STACK_ID_LOST ? "true" : "false");
 	json__string(f, s->cut != UW_STOP_END ? report__cut_name(s->cut) : NULL);
+	fputs(",\"site\":", f);
+	report_json__site(f, s);
 	fputs(",\"frames\":[", f);	/* innermost first */
 	for (int i = 0; i < s->nframes; i++) {
 		if (i)

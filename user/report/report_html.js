@@ -149,26 +149,15 @@
 		return "hsl(" + h[0] + "," + h[1] + "%," + (38 + (rank * 9) % 32) + "%)";
 	}
 
-	/* Libraries that allocate for the program: their frames are not
-	 * where it allocated (as in `leakscope top`). */
-	var ALLOCATOR_LIBS = /^(libc\.so|libc-|libstdc\+\+\.so|libjemalloc\.so|libtcmalloc|libmimalloc\.so|ld-musl)/;
-
-	/* The frame that says where the program allocated: its first Python
-	 * frame, else its first named frame outside the allocator's
-	 * libraries, else the innermost. */
-	function topFrame(s) {
-		var i, f;
-		if (!s.frames.length)
+	/* Where the program allocated: the stack's site frame, chosen by
+	 * leakscope (report/site.c: its first Python frame, else its first
+	 * named frame outside the allocator's libraries ...) and given as an
+	 * index into frames, null when the stack has none. */
+	function siteLabel(s) {
+		var f = s.site === null || s.site === undefined ? null : s.frames[s.site];
+		if (!f)
 			return s.stack_lost ? "[stack lost]" : "??";
-		for (i = 0; i < s.frames.length; i++)
-			if (s.frames[i].python)
-				return frameLabel(s.frames[i]);
-		for (i = 0; i < s.frames.length; i++) {
-			f = s.frames[i];
-			if (f.function && !(f.module && ALLOCATOR_LIBS.test(basename(f.module))))
-				return frameLabel(f);
-		}
-		return frameLabel(s.frames[0]);
+		return frameLabel(f);
 	}
 
 	function classBadge(cls) {
@@ -333,7 +322,7 @@
 			paths.push(p);
 			var item = el("span", { "class": "item", "data-stack": x.i },
 				el("span", { "class": "swatch", style: "background:" + colour }),
-				el("span", { text: "#" + (x.i + 1) + " " + topFrame(x.s) + " (" + x.s["class"] + ")" }));
+				el("span", { text: "#" + (x.i + 1) + " " + siteLabel(x.s) + " (" + x.s["class"] + ")" }));
 			item.addEventListener("mouseenter", function () { highlightStack(x.i, true); });
 			item.addEventListener("mouseleave", function () { highlightStack(x.i, false); });
 			item.addEventListener("click", function () { openStack(x.i); });
@@ -356,7 +345,7 @@
 			top.forEach(function (x) {
 				var v = valueAt(x.s.series, t);
 				if (v !== null)
-					lines.push("#" + (x.i + 1) + " " + topFrame(x.s) + ": " + fmtBytes(v));
+					lines.push("#" + (x.i + 1) + " " + siteLabel(x.s) + ": " + fmtBytes(v));
 			});
 			showTip(ev, "at " + fmtDuration(t), lines);
 		});
@@ -601,7 +590,7 @@
 		["growth", function (s) { return s.growth_bytes_per_s; }, fmtRate],
 		["age", function (s) { return s.oldest_age_s; }, fmtDuration],
 		["allocated", function (s) { return s.alloc_bytes; }, fmtBytes],
-		["top frame", function (s) { return topFrame(s); }, null]
+		["where", function (s) { return siteLabel(s); }, null]
 	];
 	var sortBy = { col: 1, desc: true };
 

@@ -5,6 +5,7 @@
 
 #include "util/json.h"
 #include "report/report_json.h"
+#include "report/site.h"
 
 void report_json__totals(FILE *out, const struct report_totals *t)
 {
@@ -47,6 +48,14 @@ void report_json__frame(FILE *out, const struct frame *f)
 		f->python ? "true" : "false");
 }
 
+void report_json__site(FILE *out, const struct report_stack *s)
+{
+	if (site__frame(s))
+		fprintf(out, "%d", s->site);
+	else
+		fputs("null", out);
+}
+
 static void print_stack(FILE *out, const struct report *r,
 			const struct report_stack *s)
 {
@@ -61,7 +70,9 @@ static void print_stack(FILE *out, const struct report *r,
 	fprintf(out, ",\"growth_bytes_per_s\":%.1f,\"stack_lost\":%s,\"cut\":",
 		s->growth_bytes_per_s, s->key.id == STACK_ID_LOST ? "true" : "false");
 	json__string(out, s->cut != UW_STOP_END ? report__cut_name(s->cut) : NULL);
-	fprintf(out, ",\"fp_fallback\":%s,\"frames\":[", s->fp_first ? "true" : "false");
+	fprintf(out, ",\"fp_fallback\":%s,\"site\":", s->fp_first ? "true" : "false");
+	report_json__site(out, s);
+	fputs(",\"frames\":[", out);
 	for (int i = 0; i < s->nframes; i++) {
 		if (i)
 			putc(',', out);

@@ -6,9 +6,12 @@
  * return address (inlined functions are extra Lines of it, innermost
  * first, as pprof wants), one Function per (name, file), one Mapping per
  * module with its build-id, every string once in string_table (index 0
- * is "").  Ids are dense, 1..N, in order of first use.
+ * is "").  Ids are dense, 1..N, in order of first use.  Labels of a
+ * sample: pid, comm, hostname, class, service (when known) and site, the
+ * frame where the program allocated as "function file:line".
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,6 +19,7 @@
 
 #include "profile.pb-c.h"
 #include "report/report_pprof.h"
+#include "report/site.h"
 
 typedef Perftools__Profiles__Profile Profile;
 typedef Perftools__Profiles__Sample Sample;
@@ -177,7 +181,7 @@ struct builder {
 	struct u64map fn_ids, loc_ids, map_ids;
 	struct vec fns, locs, maps, samples;	/* of the message structs */
 	struct vec loc_lines;			/* Line * arrays, one per location */
-	struct vec sample_labels;		/* several processes: labels per sample */
+	struct vec sample_labels;		/* Label * arrays, one per sample */
 	pid_t pid;				/* the process of the sample being added */
 	uint64_t salt;				/* several processes: keys per process */
 	int err;
@@ -311,10 +315,11 @@ static uint64_t placeholder_id(struct builder *b, bool lost)
 
 enum { V_ALLOC_OBJECTS, V_ALLOC_SPACE, V_INUSE_OBJECTS, V_INUSE_SPACE, NVALUES };
 
+/* Labels shared by samples: the process (one process), the host, the
+ * classes. */
 struct labels {
 	Label pid, comm, host, service, cls[CLASS_CHURN + 1];
-	Label *set[CLASS_CHURN + 1][5];
-	int n;			/* labels of a sample: 4, 5 with a service */
+	bool has_service;	/* one process in a unit, container or pod */
 };
 
 static void init_labels(struct builder *b, struct labels *l, const struct report *r,
@@ -335,16 +340,11 @@ static void init_labels(struct builder *b, struct labels *l, const struct report
 	l->service.key = str(b, "service");
 	report__service(&r->labels, svc, sizeof(svc));
 	l->service.str = str(b, svc);
-	l->n = svc[0] && !r->multi ? 5 : 4;
+	l->has_service = svc[0] && !r->multi;
 	for (int c = 0; c <= CLASS_CHURN; c++) {
 		perftools__profiles__label__init(&l->cls[c]);
 		l->cls[c].key = str(b, "class");
 		l->cls[c].str = str(b, classify__label(c));
-		l->set[c][0] = &l->pid;
-		l->set[c][1] = &l->comm;
-		l->set[c][2] = &l->host;
-		l->set[c][3] = &l->cls[c];
-		l->set[c][4] = &l->service;
 	}
 }
 
@@ -359,14 +359,46 @@ static void service_of(const struct report *r, pid_t pid, char *buf, size_t len)
 		}
 }
 
-/* Several processes: each sample names its own (pid, comm, class, and
- * service when its process is in a unit, container or pod); *n: how
- * many. */
-static Label **own_labels(struct builder *b, const struct report_stack *s,
-			  struct labels *l, size_t *n)
+/* The string index of a site frame's name: "function file:line" (or
+ * "function file" without a line, "function [module]" without a file). */
+static int64_t site_str(struct builder *b, const struct frame *f)
 {
-	Label **set = calloc(1, 3 * sizeof(Label) + 5 * sizeof(Label *));
-	Label *lab = (Label *)(set + 5);
+	const char *fn = f->function ? f->function : "??";
+	const char *mod = f->module ? strrchr(f->module, '/') : NULL;
+	char *name = NULL;
+	int64_t i;
+	int n;
+
+	mod = mod ? mod + 1 : f->module;
+	if (f->file && f->line)
+		n = asprintf(&name, "%s %s:%d", fn, f->file, f->line);
+	else if (f->file)
+		n = asprintf(&name, "%s %s", fn, f->file);
+	else if (mod)
+		n = asprintf(&name, "%s [%s]", fn, mod);
+	else
+		n = asprintf(&name, "%s", fn);
+	if (n < 0) {
+		b->err = -ENOMEM;
+		return 0;
+	}
+	i = str(b, name);
+	free(name);
+	return i;
+}
+
+#define MAX_LABELS	6	/* pid, comm, hostname, class, service, site */
+
+/* A sample's labels: pid, comm, hostname, class, then service when its
+ * process is in a unit, container or pod, and site (where the program
+ * allocated: report/site.h) when the stack has one.  Several processes:
+ * pid, comm and service are the sample's own.  *n: how many. */
+static Label **sample_labels(struct builder *b, const struct report_stack *s,
+			     struct labels *l, bool multi, size_t *n)
+{
+	Label **set = calloc(1, MAX_LABELS * sizeof(Label *) + 4 * sizeof(Label));
+	Label *lab = (Label *)(set + MAX_LABELS);
+	const struct frame *site = site__frame(s);
 	char svc[200];
 
 	if (!set || !vec_push(&b->sample_labels)) {
@@ -375,22 +407,36 @@ static Label **own_labels(struct builder *b, const struct report_stack *s,
 		return NULL;
 	}
 	((Label ***)b->sample_labels.v)[b->sample_labels.n - 1] = set;
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		perftools__profiles__label__init(&lab[i]);
-	lab[0].key = str(b, "pid");
-	lab[0].num = s->key.tgid;
-	lab[1].key = str(b, "comm");
-	lab[1].str = str(b, s->comm ? s->comm : "?");
-	set[0] = &lab[0];
-	set[1] = &lab[1];
-	set[2] = &l->host;
-	set[3] = &l->cls[s->cls <= CLASS_CHURN ? s->cls : 0];
-	*n = 4;
-	service_of(b->r, s->key.tgid, svc, sizeof(svc));
-	if (svc[0]) {
-		lab[2].key = str(b, "service");
-		lab[2].str = str(b, svc);
-		set[(*n)++] = &lab[2];
+	*n = 0;
+	if (multi) {
+		lab[0].key = str(b, "pid");
+		lab[0].num = s->key.tgid;
+		lab[1].key = str(b, "comm");
+		lab[1].str = str(b, s->comm ? s->comm : "?");
+		set[(*n)++] = &lab[0];
+		set[(*n)++] = &lab[1];
+	} else {
+		set[(*n)++] = &l->pid;
+		set[(*n)++] = &l->comm;
+	}
+	set[(*n)++] = &l->host;
+	set[(*n)++] = &l->cls[s->cls <= CLASS_CHURN ? s->cls : 0];
+	if (multi) {
+		service_of(b->r, s->key.tgid, svc, sizeof(svc));
+		if (svc[0]) {
+			lab[2].key = str(b, "service");
+			lab[2].str = str(b, svc);
+			set[(*n)++] = &lab[2];
+		}
+	} else if (l->has_service) {
+		set[(*n)++] = &l->service;
+	}
+	if (site) {
+		lab[3].key = str(b, "site");
+		lab[3].str = site_str(b, site);
+		set[(*n)++] = &lab[3];
 	}
 	return set;
 }
@@ -401,7 +447,7 @@ static void add_sample(struct builder *b, const struct report_stack *s,
 	Sample *smp = vec_push(&b->samples);
 	uint64_t *ids = calloc(s->nframes ? s->nframes : 1, sizeof(*ids));
 	int64_t *vals = calloc(NVALUES, sizeof(*vals));
-	size_t n = 0;
+	size_t n = 0, nl = 0;
 
 	if (!smp || !ids || !vals) {
 		free(ids);
@@ -433,15 +479,8 @@ static void add_sample(struct builder *b, const struct report_stack *s,
 	smp->n_location_id = n;
 	smp->value = vals;
 	smp->n_value = NVALUES;
-	if (multi) {
-		size_t nl = 0;
-
-		smp->label = own_labels(b, s, l, &nl);
-		smp->n_label = smp->label ? nl : 0;
-	} else {
-		smp->label = l->set[s->cls <= CLASS_CHURN ? s->cls : 0];
-		smp->n_label = l->n;
-	}
+	smp->label = sample_labels(b, s, l, multi, &nl);
+	smp->n_label = smp->label ? nl : 0;
 }
 
 static void builder_free(struct builder *b)

@@ -22,8 +22,10 @@ void report_pprof__meta(struct pprof_meta *m, double start_wall_s, const struct 
 
 /* Encodes every stack of r (its mappings from r->mappings): sample types alloc_objects/count,
  * alloc_space/bytes, inuse_objects/count, inuse_space/bytes (default),
- * labels pid, comm, hostname, class; ids dense from 1.  *out (malloc'd,
- * caller frees) holds the gzip-compressed profile.  0 or -ENOMEM. */
+ * labels pid, comm, hostname, class, service (when known) and site (the
+ * stack's site frame, "function file:line"); ids dense from 1.  *out
+ * (malloc'd, caller frees) holds the gzip-compressed profile.  0 or
+ * -ENOMEM. */
 int report_pprof__encode(const struct report *r, const struct pprof_meta *m,
 			 uint8_t **out, size_t *len);
 

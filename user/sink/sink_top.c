@@ -46,7 +46,7 @@ static void attach(struct sink *s, struct trace *tr)
 	struct sink_top *t = (struct sink_top *)s;
 
 	t->start_s = mono_s();
-	t->tui = tui__new(NULL, NULL, t->sample_bytes);
+	t->tui = tui__new(t->sample_bytes);
 	if (!t->tui) {
 		fprintf(stderr, "leakscope: cannot start the live view; printing reports\n");
 		s->fd = -1;

@@ -3,7 +3,8 @@
  *   header : target, time attached, outstanding bytes + sparkline,
  *            allocations/s, frees/s, drops, sampling mode
  *   table  : one row per stack - bytes, blocks, growth/s, class, age, and
- *            the first frame outside the allocator (function, file:line)
+ *            where the program allocated (its site, report/site.h:
+ *            function, file:line)
  *   detail : Enter shows the selected stack's every frame
  *   keys   : b c g a sort, < > move the sort column, / filter, p pause,
  *            + - interval, arrows/j k select, Enter detail, q quit
@@ -21,6 +22,7 @@
 #include <strings.h>
 
 #include "report/report_text.h"
+#include "report/site.h"
 #include "sink/tui.h"
 
 #define SPARK_LEN 32
@@ -30,7 +32,6 @@ enum sort_col { SORT_BYTES, SORT_COUNT, SORT_GROWTH, SORT_AGE, SORT__COUNT };
 static const char *const sort_names[SORT__COUNT] = { "bytes", "blocks", "growth/s", "age" };
 
 struct tui {
-	const char *alloc_lib, *cxx_lib;
 	double sample_period;
 	bool utf8;
 	/* the last report and what was derived from it */
@@ -51,48 +52,6 @@ struct tui {
 };
 
 /* ---- helpers ------------------------------------------------------------- */
-
-/* A library that allocates for the program: its frames are not where
- * the program allocated (the same for every process traced). */
-static bool is_allocator_module(const char *module)
-{
-	static const char *const libs[] = {
-		"libc.so", "libc-", "libstdc++.so", "libjemalloc.so", "libtcmalloc",
-		"libmimalloc.so", "ld-musl",
-	};
-	const char *base = strrchr(module, '/');
-
-	base = base ? base + 1 : module;
-	for (size_t i = 0; i < sizeof(libs) / sizeof(libs[0]); i++)
-		if (!strncmp(base, libs[i], strlen(libs[i])))
-			return true;
-	return false;
-}
-
-static bool is_allocator_frame(const struct tui *t, const struct frame *f)
-{
-	if (!f->module)
-		return false;
-	if ((t->alloc_lib && !strcmp(f->module, t->alloc_lib)) ||
-	    (t->cxx_lib && !strcmp(f->module, t->cxx_lib)))
-		return true;
-	return is_allocator_module(f->module);
-}
-
-/* The frame that says where the program allocated: the first Python
- * frame if there are any, else the first one that is not inside the
- * allocator's own libraries. */
-static const struct frame *first_own_frame(const struct tui *t,
-					   const struct report_stack *s)
-{
-	for (int i = 0; i < s->nframes; i++)
-		if (s->frames[i].python)
-			return &s->frames[i];
-	for (int i = 0; i < s->nframes; i++)
-		if (!is_allocator_frame(t, &s->frames[i]))
-			return &s->frames[i];
-	return s->nframes ? &s->frames[0] : NULL;
-}
 
 static const char *base_name(const char *path)
 {
@@ -250,7 +209,7 @@ static void draw_header(const struct tui *t)
 static void draw_row(const struct tui *t, int y, int idx, bool selected)
 {
 	const struct report_stack *s = &t->r->stacks[idx];
-	const struct frame *f = first_own_frame(t, s);
+	const struct frame *f = site__frame(s);
 	char b[32], g[32], where[512];
 
 	report_text__bytes(b, sizeof(b), s->bytes);
@@ -486,15 +445,12 @@ enum tui_result tui__handle_keys(struct tui *t, int *interval_s)
 	return res;
 }
 
-struct tui *tui__new(const char *alloc_lib, const char *cxx_lib,
-		     double sample_period)
+struct tui *tui__new(double sample_period)
 {
 	struct tui *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return NULL;
-	t->alloc_lib = alloc_lib;
-	t->cxx_lib = cxx_lib;
 	t->sample_period = sample_period;
 	setlocale(LC_ALL, "");
 	t->utf8 = !strcmp(nl_langinfo(CODESET), "UTF-8");

@@ -18,10 +18,9 @@ enum tui_result {
 	TUI_QUIT,	/* q: detach and leave */
 };
 
-/* Takes over the terminal.  alloc_libs: the allocator's libraries (their
- * frames are skipped to find the first frame of the program's own). */
-struct tui *tui__new(const char *alloc_lib, const char *cxx_lib,
-		     double sample_period);
+/* Takes over the terminal.  sample_period: --sample-bytes (0: every
+ * allocation traced), shown in the header. */
+struct tui *tui__new(double sample_period);
 
 /* Gives the terminal back. */
 void tui__free(struct tui *t);
