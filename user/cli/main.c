@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 
 #include "probe/attach.h"
+#include "probe/prober.h"
 #include "cli/cli.h"
 #include "trace/kernel_features.h"
 #include "probe/keeper.h"
@@ -189,20 +190,31 @@ static struct unwinder *make_unwinder(struct trace *t, const struct options *o)
 	return unwinder__new(&maps);
 }
 
-static struct procs *make_procs(struct trace *t, struct unwinder *u,
+/* The one prober (t: NULL for `leakscope probes`, which only plans);
+ * after load(): what the kernel refused may have turned --unwind fp on. */
+static struct prober *make_prober(struct trace *t, const struct options *o)
+{
+	struct prober_settings s = {
+		.placement = !o->no_placement,
+		.multi_links = o->uprobe_multi,
+		.empty = o->empty_probes,
+		.mmap_wrappers = o->unwind_fp,
+		.verbose = o->verbose,
+	};
+
+	return prober__new(t, &s);
+}
+
+static struct procs *make_procs(struct trace *t, struct unwinder *u, struct prober *pr,
 				const struct options *o, const struct targets *tg)
 {
 	struct procs_config c = {
 		.trace = t,
+		.prober = pr,
 		.unw = u,
 		.python = !o->no_python,
 		.pymalloc = o->pymalloc,
 		.python_only = o->python_only,
-		.uprobe_multi = o->uprobe_multi,
-		.entry_only_sites = o->no_placement,
-		.unwind_fp = o->unwind_fp,
-		.empty_probes = o->empty_probes,
-		.verbose = o->verbose,
 		.several = cli__multi(o),
 		.python_hint_only = o->all,
 	};
@@ -300,6 +312,7 @@ static int trace_and_report(struct options *o, struct sink *sink)
 	struct trace *t = NULL;
 	struct unwinder *u = NULL;
 	struct procs *p = NULL;
+	struct prober *pr = NULL;
 	struct attachment *shared = NULL;	/* the tracepoints of every process */
 	struct session s = { 0 };
 	bool system_wide = o->all || o->comm, started = false;
@@ -309,7 +322,7 @@ static int trace_and_report(struct options *o, struct sink *sink)
 	if ((o->cmd ? find_child(o, &tg) : find_pids(o, &tg)) || !(t = load(o, &tg)))
 		goto cleanup;
 	u = make_unwinder(t, o);
-	if (!(p = make_procs(t, u, o, &tg)))
+	if (!(pr = make_prober(t, o)) || !(p = make_procs(t, u, pr, o, &tg)))
 		goto cleanup;
 	if (u && system_wide)
 		unwinder__sync_all(u, o->comm);
@@ -318,14 +331,14 @@ static int trace_and_report(struct options *o, struct sink *sink)
 	if (o->kernel && (nklinks = trace__attach_kernel(t)) < 0)
 		goto cleanup;
 	if (stop_requested || add_targets(t, p, u, o, &tg) ||
-	    (system_wide && syswide__attach(&sw, t, o, o->no_python ? NULL : procs__python_mapped,
+	    (system_wide && syswide__attach(&sw, pr, o, o->no_python ? NULL : procs__python_mapped,
 					    p)))
 		goto failed;
 	/* mmap/munmap/mremap, exec, exit: once, for every process traced (not
-	 * with --kernel alone; not for the benchmark's floor), after the
+	 * with --kernel alone; none for the benchmark's floor), after the
 	 * targets' interpreters are known (an arena mapped before would have
 	 * no Python frames) */
-	if ((tg.n || system_wide) && !o->empty_probes && !(shared = attach__tracepoints(t)))
+	if ((tg.n || system_wide) && !(shared = prober__tracepoints(pr)))
 		goto failed;
 	if (stop_requested)
 		goto interrupted;
@@ -376,6 +389,7 @@ cleanup:
 	procs__free(p);		/* every process's probes */
 	syswide__detach(&sw);
 	attach__free(shared);
+	prober__free(pr);
 	unwinder__free(u);
 	trace__free(t);
 	if (!started && tg.child.pid > 0 && tg.child.go_fd >= 0)
@@ -404,17 +418,16 @@ static void print_tables(const struct options *o, pid_t pid)
 }
 
 /* The plan of one target's allocator (and --pymalloc's). */
-static int print_plan(const struct options *o, pid_t pid, const char *cmd_path)
+static int print_plan(struct prober *pr, const struct options *o, pid_t pid,
+		      const char *cmd_path)
 {
 	struct target_libs libs;
-	struct attach_opts ao;
-	struct probe_plan plan;
 	static struct py_target py;
+	struct cpython_elf pyelf = { 0 };
+	char title[32];
 
 	if (target__find_libs(pid ? pid : getpid(), pid ? pid : -1, o->obj, cmd_path, &libs))
 		return -EINVAL;
-	attach__opts_for(&libs, o->no_placement, &ao);
-	ao.mmap_wrappers = o->unwind_fp;
 	if (o->pymalloc && pid) {
 		python__detect(pid, &py);
 		if (py.status != PY_SUPPORTED) {
@@ -423,16 +436,12 @@ static int print_plan(const struct options *o, pid_t pid, const char *cmd_path)
 				: "its Python is not supported (see above)", pid);
 			return -ENOENT;
 		}
-		ao.pymalloc_path = py.open_path;
-		ao.pymalloc_name = py.module;
+		pyelf = (struct cpython_elf){ .path = py.open_path, .name = py.module };
 	}
-	if (attach__plan(&ao, &plan))
+	snprintf(title, sizeof(title), "PID %d:", pid);
+	if (prober__plan(pr, &libs, pyelf.path ? &pyelf : NULL, o->npids > 1 ? title : NULL,
+			 stdout))
 		return -EINVAL;
-	if (o->npids > 1)
-		printf("PID %d:\n", pid);
-	printf("allocator: %s (%s%s%s)\n", target__kind_name(libs.kind), libs.alloc_name,
-	       libs.prefix[0] ? ", prefix " : "", libs.prefix);
-	attach__print_plan(stdout, &plan);
 	if (o->verbose && !o->unwind_fp)
 		print_tables(o, pid);
 	return 0;
@@ -441,21 +450,27 @@ static int print_plan(const struct options *o, pid_t pid, const char *cmd_path)
 /* `leakscope probes`: nothing is loaded, attached or started. */
 static int list_probes(const struct options *o)
 {
+	struct prober *pr;
+	int rc = 0;
+
 	if (o->all || o->comm || (o->kernel && !o->npids)) {
 		fprintf(stderr, "leakscope: `probes` shows the plan for -p PID (one or more) "
 			"or -- CMD; --all and --comm probe every C library the host's "
 			"processes map, as `leakscope --all -v` lists\n");
 		return 2;
 	}
-	for (int i = 0; i < o->npids; i++) {
+	if (!(pr = make_prober(NULL, o)))
+		return 1;
+	for (int i = 0; i < o->npids && !rc; i++) {
 		pid_t pid = target__check_pid(o->pids[i]);
 
-		if (pid < 0 || print_plan(o, pid, NULL))
-			return 1;
+		if (pid < 0 || print_plan(pr, o, pid, NULL))
+			rc = 1;
 	}
-	if (o->cmd && print_plan(o, 0, strchr(o->cmd[0], '/') ? o->cmd[0] : NULL))
-		return 1;
-	return 0;
+	if (!rc && o->cmd && print_plan(pr, o, 0, strchr(o->cmd[0], '/') ? o->cmd[0] : NULL))
+		rc = 1;
+	prober__free(pr);
+	return rc;
 }
 
 /* What this kernel offers: listed with -v (and by --version -v, which

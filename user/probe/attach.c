@@ -219,11 +219,10 @@ static int plan_lib(struct probe_plan *plan, const struct probe_spec *specs,
 	return err;
 }
 
-void attach__opts_for(const struct target_libs *libs, bool entry_only,
-		      struct attach_opts *ao)
+void attach__opts_for(const struct target_libs *libs, struct attach_opts *ao)
 {
 	*ao = (struct attach_opts){
-		.libc_path = libs->alloc_path,
+		.libc_path = libs->alloc_path[0] ? libs->alloc_path : NULL,
 		.libc_name = libs->alloc_name,
 		.kind = libs->kind,
 		.prefix = libs->prefix[0] ? libs->prefix : NULL,
@@ -237,7 +236,6 @@ void attach__opts_for(const struct target_libs *libs, bool entry_only,
 		.local_kind = libs->local_kind,
 		.local_prefix = libs->local_prefix[0] ? libs->local_prefix : NULL,
 		.local_cxx = libs->local_cxx,
-		.entry_only_sites = entry_only,
 	};
 }
 
@@ -465,25 +463,21 @@ struct attachment *attach__tracepoints(struct trace *t)
 	return a;
 }
 
+struct attachment *attach__nothing(void)
+{
+	return calloc(1, sizeof(struct attachment));
+}
+
 struct attachment *attach__probes(struct trace *t,
 				  const struct probe_plan *plan, pid_t pid,
 				  bool empty)
-{
-	return attach__probes_opt(t, plan, pid, empty, !empty);
-}
-
-struct attachment *attach__probes_opt(struct trace *t,
-				      const struct probe_plan *plan, pid_t pid,
-				      bool empty, bool tracepoints)
 {
 	struct attachment *a = calloc(1, sizeof(*a));
 	int err = 0;
 
 	if (!a)
 		return NULL;
-	if (tracepoints)
-		err = attach_tracepoints(t, a);
-	if (!err && plan->multi_links) {
+	if (plan->multi_links) {
 		err = attach_multi(t, a, plan, pid, empty);
 		goto out;
 	}

@@ -1,4 +1,5 @@
-/* attach.h - plans and places leakscope's probes on a target's allocator. */
+/* attach.h - plans and places leakscope's probes on a target's allocator
+ * (asked through the prober, prober.h), and the attachments it makes. */
 #ifndef LEAKSCOPE_ATTACH_H
 #define LEAKSCOPE_ATTACH_H
 
@@ -72,9 +73,9 @@ struct probe_plan {
 
 struct target_libs;
 
-/* The options that probe the libraries target__find_libs() found. */
-void attach__opts_for(const struct target_libs *libs, bool entry_only,
-		      struct attach_opts *ao);
+/* The options that probe the libraries target__find_libs() found (no
+ * allocator when libs->alloc_path is "": libstdc++ alone). */
+void attach__opts_for(const struct target_libs *libs, struct attach_opts *ao);
 
 /* Resolves every allocator function and chooses its probe site by
  * decoding its instructions.  Prints why and returns -errno on failure. */
@@ -83,22 +84,21 @@ int attach__plan(const struct attach_opts *o, struct probe_plan *plan);
 /* The plan as a table: symbol, library, offset, emulated or not, why. */
 void attach__print_plan(FILE *out, const struct probe_plan *plan);
 
-/* Attaches the plan (filtered to pid) and the tracepoints.  Returns NULL
- * after printing why; nothing stays attached then. */
+/* Attaches the plan, filtered to pid (-1: every process); empty: the
+ * empty program at every site.  Returns NULL after printing why; nothing
+ * stays attached then. */
 struct attachment *attach__probes(struct trace *t,
 				  const struct probe_plan *plan, pid_t pid,
 				  bool empty);
-
-/* The same; tracepoints (shared by every process) only if asked: once
- * per trace when several libraries are probed. */
-struct attachment *attach__probes_opt(struct trace *t,
-				      const struct probe_plan *plan, pid_t pid,
-				      bool empty, bool tracepoints);
 
 /* The tracepoints every traced process shares (mmap, munmap, mremap,
  * exec, exit): once per trace, whatever the processes.  NULL after
  * saying why. */
 struct attachment *attach__tracepoints(struct trace *t);
+
+/* An attachment of nothing (the tracepoints of --empty-probes).  NULL on
+ * ENOMEM. */
+struct attachment *attach__nothing(void);
 
 /* Number of uprobe sites attached (for the start-up message). */
 int attach__count(const struct attachment *a);

@@ -20,6 +20,7 @@
 #include <bpf/libbpf.h>
 
 #include "probe/attach.h"
+#include "probe/prober.h"
 #include "procs/cgroup.h"
 #include "collect/collect.h"
 #include "symbols/elfsym.h"
@@ -319,18 +320,9 @@ static void python_hold(struct procs *p, struct proc *pr)
 /* --pymalloc: the interpreter's object allocator, for this process. */
 static void python_pymalloc(struct procs *p, struct proc *pr)
 {
-	struct attach_opts ao = {
-		.pymalloc_path = pr->py->open_path, .pymalloc_name = pr->py->module,
-		.entry_only_sites = p->c.entry_only_sites,
-	};
-	struct probe_plan plan;
+	struct cpython_elf py = { .path = pr->py->open_path, .name = pr->py->module };
 
-	if (attach__plan(&ao, &plan))
-		return;
-	plan.multi_links = p->c.uprobe_multi;
-	if (p->c.verbose)
-		attach__print_plan(stderr, &plan);
-	pr->pymalloc = attach__probes_opt(p->c.trace, &plan, pr->pid, p->c.empty_probes, false);
+	pr->pymalloc = prober__pymalloc(p->c.prober, &py, pr->pid);
 }
 
 void procs__look_python(struct procs *p, struct proc *pr)
@@ -950,17 +942,7 @@ int procs__symbolize(struct procs *p, struct report *r)
 
 int procs__probe(struct procs *p, struct proc *pr, const struct target_libs *libs)
 {
-	struct attach_opts ao;
-	struct probe_plan plan;
-
-	attach__opts_for(libs, p->c.entry_only_sites, &ao);
-	ao.mmap_wrappers = p->c.unwind_fp;
-	if (attach__plan(&ao, &plan))
-		return -EINVAL;
-	plan.multi_links = p->c.uprobe_multi;
-	if (p->c.verbose)
-		attach__print_plan(stderr, &plan);
-	pr->probes = attach__probes_opt(p->c.trace, &plan, pr->pid, p->c.empty_probes, false);
+	pr->probes = prober__libs(p->c.prober, libs, pr->pid);
 	return pr->probes ? 0 : -EINVAL;
 }
 

@@ -24,19 +24,16 @@ struct trace;
 struct unwinder;
 struct collector;
 struct target_libs;
+struct prober;
 struct snapshot;
 
 struct procs_config {
 	struct trace *trace;
+	struct prober *prober;		/* each process's allocator and pymalloc */
 	struct unwinder *unw;		/* NULL: --unwind fp */
 	bool python;			/* look for interpreters (not --no-python) */
 	bool pymalloc;			/* probe each interpreter's object allocator */
 	bool python_only;		/* reports: Python frames alone */
-	bool uprobe_multi;		/* probes through uprobe-multi links */
-	bool entry_only_sites;		/* --no-placement */
-	bool unwind_fp;			/* probe libc's mmap wrappers too */
-	bool empty_probes;		/* --empty-probes (benchmark floor) */
-	bool verbose;
 	bool several;			/* messages name the process */
 	bool python_hint_only;		/* --all: look for an interpreter at each new
 					 * code mapping only in processes whose name

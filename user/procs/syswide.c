@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "probe/attach.h"
+#include "probe/prober.h"
 #include "procs/procmaps.h"
 #include "procs/syswide.h"
 #include "procs/target.h"
@@ -26,25 +27,6 @@ static int add_attachment(struct syswide *m, struct attachment *a)
 	}
 	m->attach[m->nattach++] = a;
 	return 0;
-}
-
-static int probe_libs(struct syswide *m, const struct target_libs *libs, pid_t pid,
-		      bool cxx_only)
-{
-	struct attach_opts ao;
-	struct probe_plan plan;
-
-	attach__opts_for(libs, m->no_placement, &ao);
-	ao.mmap_wrappers = m->unwind_fp;
-	if (cxx_only) {
-		ao.libc_path = ao.mmap_path = NULL;
-	} else {
-		ao.cxx_path = NULL;	/* each libstdc++ is probed on its own */
-	}
-	if (attach__plan(&ao, &plan))
-		return -EINVAL;
-	plan.multi_links = m->uprobe_multi;
-	return add_attachment(m, attach__probes_opt(m->t, &plan, pid, false, false));
 }
 
 static bool seen_inode(const struct syswide *m, uint64_t inode, const char *path)
@@ -63,7 +45,8 @@ static bool is_libstdcxx(const char *path)
 }
 
 /* The libraries of one mapping, to probe for every process: a C library
- * as the allocator, or a libstdc++ for its operator new. */
+ * as the allocator, or a libstdc++ for its operator new (alone: each
+ * library is probed on its own). */
 static void libs_of(pid_t pid, const struct vma *v, bool cxx, struct target_libs *libs)
 {
 	memset(libs, 0, sizeof(*libs));
@@ -110,7 +93,7 @@ static void scan_process(struct syswide *m, pid_t pid)
 		m->nlibs++;
 		m->nlibc += !cxx;
 		libs_of(pid, v, cxx, &libs);
-		if (!probe_libs(m, &libs, -1, cxx) && m->verbose)
+		if (!add_attachment(m, prober__libs(m->prober, &libs, -1)) && m->verbose)
 			fprintf(stderr, "leakscope: probing %s (as process %d maps it)\n",
 				v->path, pid);
 	}
@@ -129,16 +112,13 @@ void syswide__rescan(struct syswide *m)
 	procmaps__each_pid(scan_one, m);
 }
 
-int syswide__attach(struct syswide *m, struct trace *t, const struct options *o,
+int syswide__attach(struct syswide *m, struct prober *pr, const struct options *o,
 		    void (*on_python)(void *ctx, pid_t pid), void *ctx)
 {
 	memset(m, 0, sizeof(*m));
-	m->t = t;
+	m->prober = pr;
 	m->on_python = on_python;
 	m->ctx = ctx;
-	m->no_placement = o->no_placement;
-	m->unwind_fp = o->unwind_fp;
-	m->uprobe_multi = o->uprobe_multi;
 	m->verbose = o->verbose;
 	syswide__rescan(m);
 	if (!m->nattach) {

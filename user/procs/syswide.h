@@ -13,14 +13,11 @@
 #define SYSWIDE_MAX_ATTACH	SYSWIDE_MAX_LIBS
 #define SYSWIDE_MAX_PENDING	256	/* processes to look at, per flush */
 
-struct trace;
+struct prober;
 struct attachment;
 
 struct syswide {
-	struct trace *t;
-	bool no_placement;
-	bool unwind_fp;		/* --unwind fp: libc's mmap wrappers are probed too */
-	bool uprobe_multi;	/* probes through uprobe-multi links */
+	struct prober *prober;
 	bool verbose;
 	struct attachment *attach[SYSWIDE_MAX_ATTACH];
 	int nattach;
@@ -40,7 +37,7 @@ struct syswide {
  * processes map new code: syswide__mark/flush); says each process that
  * maps a libpython to on_python (NULL: no one).  0, or -errno after
  * saying why (nothing stays attached then). */
-int syswide__attach(struct syswide *m, struct trace *t, const struct options *o,
+int syswide__attach(struct syswide *m, struct prober *pr, const struct options *o,
 		    void (*on_python)(void *ctx, pid_t pid), void *ctx);
 
 /* pid exec'd or mapped code: its libraries are looked at by the next
