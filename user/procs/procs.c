@@ -31,7 +31,7 @@
 #include "python/pygc.h"
 #include "python/pysym.h"
 #include "python/python.h"
-#include "collect/snapshot.h"
+#include "trace/snapshot.h"
 #include "collect/stacktab.h"
 #include "symbols/symbolize.h"
 #include "symbols/symcache.h"
@@ -683,13 +683,13 @@ static void drop_gone(struct procs *p)
 	p->n = kept;
 }
 
-int procs__forget_gone(struct procs *p, struct collector *c)
+int procs__forget_gone(struct procs *p)
 {
 	int err;
 
 	if (!p->ngone)
 		return 0;
-	err = collector__forget(c, p->gone, p->ngone);
+	err = trace__forget(p->c.trace, p->gone, p->ngone);
 	p->ngone = 0;
 	p->drop_due = true;	/* their entries: at the next report */
 	return err;

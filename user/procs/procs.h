@@ -93,8 +93,8 @@ bool procs__prefetch_due(const struct procs *p);
 bool procs__prefetch_all_due(const struct procs *p);
 
 /* Processes that exited (events, or found gone): their BPF records are
- * deleted through c and their entries freed.  0 or -errno. */
-int procs__forget_gone(struct procs *p, struct collector *c);
+ * deleted (trace__forget) and their entries freed.  0 or -errno. */
+int procs__forget_gone(struct procs *p);
 /* Exited processes waiting to be forgotten. */
 size_t procs__ngone(const struct procs *p);
 
