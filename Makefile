@@ -35,7 +35,7 @@ FIXTURES  := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(filter-out $(FI
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
-.PHONY: all deps test unit e2e demo fixtures bench clean install uninstall
+.PHONY: all deps test check unit e2e demo fixtures bench clean install uninstall
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/leakscope
@@ -177,6 +177,12 @@ unit: $(UNIT_BINS)
 
 e2e: all fixtures $(TEST_TOOLS)
 	$(PYTHON) -m pytest -q tests/e2e
+
+# `make check`: the fast loop while editing - every unit test and a few
+# seconds of each fuzzer; no root, no kernel, under a minute after a build.
+check: $(UNIT_BINS)
+	$(MAKE) unit
+	$(MAKE) fuzz FUZZ_TIME=5 FUZZ_PY_TIME=5
 
 # `make test` is what CI runs: dependencies first, then every test.
 test:

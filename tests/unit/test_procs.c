@@ -1,7 +1,7 @@
 /* test_procs.c - the process table driven by synthetic events (no root,
  * no BPF): entries made by events, names read at exec, exits queued to be
- * forgotten only when several processes are traced, and the symbolize
- * stage naming a report's processes, frames and mappings. */
+ * forgotten only when several processes are traced, and the end of the
+ * trace when every process named on the command line is gone. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,90 +25,120 @@ static void send(struct procs *p, uint32_t type, pid_t pid)
 	procs__on_event(p, &ev, sizeof(ev));
 }
 
-static __attribute__((noinline)) uint64_t here(void)
+/* A child that runs sleep once go is written to. */
+static pid_t sleeper(int go[2])
 {
-	return (uint64_t)__builtin_return_address(0);
-}
-
-/* One process (ourselves): a report's stack in this file is named, its
- * module is listed once in the mapping table, an exit is not queued. */
-static void test_one_process(void **state)
-{
-	struct procs_config c = { .python = false };
-	struct procs *p = procs__new(&c);
-	uint64_t ra = here();
-	struct report_stack st[2] = {
-		{ .key = { .tgid = getpid(), .id = 1 }, .ips = { ra }, .nips = 1 },
-		{ .key = { .tgid = getpid(), .id = 2 }, .ips = { ra, ra }, .nips = 2 },
-	};
-	struct report r = { .pid = getpid(), .stacks = st, .nstacks = 2 };
-
-	assert_non_null(p);
-	assert_non_null(procs__add(p, getpid(), true));
-	assert_int_equal(procs__symbolize(p, &r), 0);
-	assert_string_equal(r.comm, "test_procs");
-	assert_true(st[0].nframes >= 1);
-	assert_non_null(st[0].frames[0].function);
-	assert_string_equal(st[0].frames[0].function, "test_one_process");
-	assert_int_equal(r.nmappings, 1);	/* both stacks: one module */
-	assert_int_equal(r.mappings[0].pid, getpid());
-	assert_true(r.mappings[0].start < ra && ra <= r.mappings[0].end);
-	assert_ptr_equal(report__mapping(&r, getpid(), ra), &r.mappings[0]);
-	assert_null(report__mapping(&r, getpid() + 1, ra));
-	send(p, EV_EXIT, getpid());
-	assert_int_equal(procs__ngone(p), 0);	/* one process: kept for its last report */
-	procs__free(p);
-}
-
-/* Several processes: a child's exec event makes its entry and reads its
- * new name; its exit is queued; a report of both names each process. */
-static void test_several(void **state)
-{
-	struct procs_config c = { .several = true };
-	struct procs *p = procs__new(&c);
-	struct report_proc rp[2];
-	struct report r = { .multi = true, .procs = rp, .nprocs = 2 };
-	int go[2];
 	pid_t child;
 	char b;
 
 	assert_int_equal(pipe(go), 0);
 	child = fork();
 	if (!child) {
-		read(go[0], &b, 1);
+		if (read(go[0], &b, 1) != 1)
+			_exit(1);
 		execl("/bin/sleep", "sleep", "30", NULL);
 		_exit(127);
 	}
-	assert_non_null(procs__add(p, getpid(), true));
-	write(go[1], "x", 1);
-	for (int i = 0; i < 200; i++) {	/* until it runs sleep */
+	return child;
+}
+
+static void wait_comm(pid_t pid, const char *want)
+{
+	for (int i = 0; i < 200; i++) {
 		char path[64], comm[32] = "";
 		FILE *f;
 
-		snprintf(path, sizeof(path), "/proc/%d/comm", child);
+		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
 		f = fopen(path, "r");
-		if (f && fgets(comm, sizeof(comm), f) && !strncmp(comm, "sleep", 5)) {
+		if (f && fgets(comm, sizeof(comm), f) && !strncmp(comm, want, strlen(want))) {
 			fclose(f);
-			break;
+			return;
 		}
 		if (f)
 			fclose(f);
 		usleep(10000);
 	}
+	fail_msg("PID %d never ran %s", pid, want);
+}
+
+/* One process: an exit is not queued (its last report shows what it
+ * left), and it ends the trace. */
+static void test_one_process(void **state)
+{
+	struct procs_config c = { .python = false };
+	struct procs *p = procs__new(&c);
+	struct proc *pr;
+
+	assert_non_null(p);
+	pr = procs__add(p, getpid(), true);
+	assert_non_null(pr);
+	assert_ptr_equal(procs__find(p, getpid()), pr);
+	assert_string_equal(proc__comm(pr, false), "test_procs");
+	assert_false(procs__all_gone(p));
+	send(p, EV_EXIT, getpid());
+	assert_int_equal(procs__ngone(p), 0);
+	assert_true(proc__gone(pr));
+	assert_true(procs__all_gone(p));	/* its exit event */
+	procs__free(p);
+}
+
+/* Several processes: a child's exec event makes its entry and reads its
+ * new name; its exit is queued, and one never seen too (still in BPF). */
+static void test_several(void **state)
+{
+	struct procs_config c = { .several = true };
+	struct procs *p = procs__new(&c);
+	struct proc *pr;
+	int go[2];
+	pid_t child = sleeper(go);
+
+	assert_non_null(procs__add(p, getpid(), true));
+	assert_int_equal(write(go[1], "x", 1), 1);
+	wait_comm(child, "sleep");
 	send(p, EV_EXEC, child);
-	procs__flush(p);
-	memset(rp, 0, sizeof(rp));
-	rp[0].pid = child;
-	rp[1].pid = getpid();
-	assert_int_equal(procs__symbolize(p, &r), 0);
-	assert_string_equal(rp[0].comm, "sleep");
-	assert_string_equal(rp[1].comm, "test_procs");
+	assert_int_equal(procs__flush(p, false), 0);
+	pr = procs__find(p, child);
+	assert_non_null(pr);
+	assert_string_equal(proc__comm(pr, false), "sleep");
 	send(p, EV_EXIT, child);
 	assert_int_equal(procs__ngone(p), 1);
-	send(p, EV_EXIT, 999999999);	/* never seen: still forgotten in BPF */
+	send(p, EV_EXIT, 999999999);
 	assert_int_equal(procs__ngone(p), 2);
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
+	procs__free(p);
+}
+
+/* -p A -p B: over when both are gone, seen without any exit event (a
+ * zombie counts: its pidfd is readable). */
+static void test_all_gone_without_events(void **state)
+{
+	struct procs_config c = { .several = true };
+	struct procs *p = procs__new(&c);
+	int go1[2], go2[2];
+	pid_t a = sleeper(go1), b = sleeper(go2);
+
+	assert_non_null(procs__add(p, a, true));
+	assert_non_null(procs__add(p, b, true));
+	assert_false(procs__all_gone(p));
+	kill(a, SIGKILL);
+	waitpid(a, NULL, 0);
+	assert_false(procs__all_gone(p));
+	kill(b, SIGKILL);		/* a zombie until reaped */
+	for (int i = 0; i < 200 && !procs__all_gone(p); i++)
+		usleep(10000);
+	assert_true(procs__all_gone(p));
+	waitpid(b, NULL, 0);
+	procs__free(p);
+}
+
+/* A table with nothing added never ends the trace (--all, --comm). */
+static void test_nothing_added(void **state)
+{
+	struct procs_config c = { .several = true };
+	struct procs *p = procs__new(&c);
+
+	assert_false(procs__all_gone(p));
 	procs__free(p);
 }
 
@@ -132,6 +162,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_one_process),
 		cmocka_unit_test(test_several),
+		cmocka_unit_test(test_all_gone_without_events),
+		cmocka_unit_test(test_nothing_added),
 		cmocka_unit_test(test_bad_events),
 	};
 

@@ -139,7 +139,8 @@ void cli__usage(FILE *out)
 "      --pymalloc       Python targets: also probe PyObject_Malloc/Calloc/\n"
 "                       Realloc/Free, for small objects (default: pymalloc's\n"
 "                       arena mmaps show small-object growth, cheaper)\n"
-"  -v, --verbose        print the probe plan and libbpf messages\n"
+"  -v, --verbose        print the probe plan and libbpf messages (twice: libbpf's\n"
+"                       debug lines too)\n"
 "      --empty-probes   benchmark floor: same probe sites, empty programs\n"
 "      --no-placement   benchmark: every probe at its function's entry\n"
 "      --no-uprobe-multi  a perf event per probe site, as on kernels before\n"
@@ -426,7 +427,7 @@ int cli__parse(int argc, char **argv, struct options *o, FILE *err)
 			o->max_allocs = v;
 			break;
 		case 'v':
-			o->verbose = true;
+			o->verbose++;
 			break;
 		case 'h':
 			cli__usage(stdout);

@@ -34,7 +34,7 @@ struct options {
 	int count;		/* reports before detaching; 0 = until stopped */
 	int top_n;		/* -n: stacks per report */
 	bool json;		/* --json: JSON Lines instead of text */
-	bool verbose;
+	int verbose;		/* -v given: 1, twice: 2 */
 	bool version;		/* --version: print it (with -v, the kernel's features) */
 	double min_age_s;	/* --min-age: only blocks at least this old */
 	uint64_t min_size;	/* --min-size / --max-size: block size filter */

@@ -33,6 +33,7 @@
 #include "procs/target.h"
 #include "trace/trace.h"
 #include "unwind/unwinder.h"
+#include "util/log.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -41,12 +42,11 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
-static bool verbose;
-
+/* libbpf's messages: its warnings with -v, its debug lines with -v -v. */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 			va_list args)
 {
-	if (level == LIBBPF_DEBUG || !verbose)
+	if (log__verbosity() < (level == LIBBPF_DEBUG ? 2 : 1))
 		return 0;
 	return vfprintf(stderr, fmt, args);
 }
@@ -132,7 +132,7 @@ static int adopt_losses(struct options *o, struct targets *tg, unsigned lost)
 		o->no_python = true;
 		tg->python = false;
 		if (o->python_only) {
-			fprintf(stderr, "leakscope: --python-only needs the Python frame walk "
+			log__error("--python-only needs the Python frame walk "
 				"this kernel refused\n");
 			return -ENOTSUP;
 		}
@@ -140,7 +140,7 @@ static int adopt_losses(struct options *o, struct targets *tg, unsigned lost)
 	if ((lost & LOSS_KERNEL) && o->kernel) {
 		o->kernel = false;
 		if (!tg->n && !o->all && !o->comm) {
-			fprintf(stderr, "leakscope: nothing left to trace without --kernel\n");
+			log__error("nothing left to trace without --kernel\n");
 			return -ENOTSUP;
 		}
 	}
@@ -162,7 +162,6 @@ static struct trace *load(struct options *o, struct targets *tg)
 		.max_allocs = o->max_allocs,
 		.max_stacks = o->max_stacks,
 		.unwind_rows = o->unwind_rows,
-		.verbose = o->verbose,
 		.refuse_for_test = refuse_for_test(),
 	};
 	struct trace *t = trace__open(&c);
@@ -199,7 +198,6 @@ static struct prober *make_prober(struct trace *t, const struct options *o)
 		.multi_links = o->uprobe_multi,
 		.empty = o->empty_probes,
 		.mmap_wrappers = o->unwind_fp,
-		.verbose = o->verbose,
 	};
 
 	return prober__new(t, &s);
@@ -214,7 +212,6 @@ static struct procs *make_procs(struct trace *t, struct unwinder *u, struct prob
 		.unw = u,
 		.python = !o->no_python,
 		.pymalloc = o->pymalloc,
-		.python_only = o->python_only,
 		.several = cli__multi(o),
 		.python_hint_only = o->all,
 	};
@@ -229,7 +226,7 @@ static int check_pymalloc(const struct options *o, const struct proc *pr, pid_t 
 
 	if (!o->pymalloc || o->cmd || (py && py->status == PY_SUPPORTED))
 		return 0;
-	fprintf(stderr, "leakscope: --pymalloc: %s (PID %d)\n",
+	log__error("--pymalloc: %s (PID %d)\n",
 		!py || py->status == PY_NONE ? "no CPython interpreter in the target"
 		: "its Python is not supported (see above)", pid);
 	return -ENOENT;
@@ -278,20 +275,20 @@ static void say_tracing(const struct options *o, const struct targets *tg,
 	const struct target_libs *l = &tg->libs[0];
 
 	if (tg->n == 1 && !o->kernel)
-		fprintf(stderr, "leakscope: tracing PID %d through %s%s%s (%d probe sites); %s\n",
+		log__error("tracing PID %d through %s%s%s (%d probe sites); %s\n",
 			tg->pids[0], l->kind == ALLOC_LIBC ? "" : target__kind_name(l->kind),
 			l->kind == ALLOC_LIBC ? "" : " in ", l->alloc_name,
 			procs__count_sites(p), until(o));
 	else if (tg->n)
-		fprintf(stderr, "leakscope: tracing %d processes (%d probe sites)%s; %s\n",
+		log__error("tracing %d processes (%d probe sites)%s; %s\n",
 			tg->n, procs__count_sites(p), o->kernel ? " and the kernel" : "", until(o));
 	else if (sw)
-		fprintf(stderr, "leakscope: tracing %s%s through %d C librar%s (%d probe sites)%s; %s\n",
+		log__error("tracing %s%s through %d C librar%s (%d probe sites)%s; %s\n",
 			o->comm ? "every process named " : "every process", o->comm ? o->comm : "",
 			sw->nlibc, sw->nlibc == 1 ? "y" : "ies", syswide__count(sw),
 			o->kernel ? " and the kernel" : "", until(o));
 	else
-		fprintf(stderr, "leakscope: tracing the kernel's allocations (%d tracepoints); %s\n",
+		log__error("tracing the kernel's allocations (%d tracepoints); %s\n",
 			nklinks, until(o));
 }
 
@@ -356,7 +353,7 @@ static int trace_and_report(struct options *o, struct sink *sink)
 		int err = privs__drop_for_serve();
 
 		if (err) {
-			fprintf(stderr, "leakscope: cannot drop privileges: %s; not serving\n",
+			log__error("cannot drop privileges: %s; not serving\n",
 				strerror(-err));
 			goto cleanup;
 		}
@@ -365,15 +362,14 @@ static int trace_and_report(struct options *o, struct sink *sink)
 		.opts = o, .trace = t, .procs = p, .sw = system_wide ? &sw : NULL,
 		.child = o->cmd ? &tg.child : NULL, .sink = sink,
 		.report_pid = tg.n == 1 && !o->kernel ? tg.pids[0] : 0,
-		.pids = tg.pids, .npids = o->cmd ? 0 : tg.n,
 		.python = tg.python || (system_wide && !o->no_python),
 		.stop = &stop_requested,
 	};
 	rc = session__run(&s);
 	if (s.report_pid)
-		fprintf(stderr, "leakscope: detaching from PID %d\n", s.report_pid);
+		log__error("detaching from PID %d\n", s.report_pid);
 	else
-		fprintf(stderr, "leakscope: detaching\n");
+		log__error("detaching\n");
 	if (o->cmd && tg.child.pid > 0 && !s.child_gone)
 		launch__detach(&tg.child);	/* it runs on, untraced */
 	tg.child.pid = -1;		/* reaped, or detached and left running */
@@ -383,7 +379,7 @@ failed:		/* said why, unless a Ctrl-C cut it short */
 	if (!stop_requested)
 		goto cleanup;
 interrupted:	/* Ctrl-C before tracing began: undo, report nothing */
-	fprintf(stderr, "leakscope: interrupted before tracing began; nothing attached\n");
+	log__error("interrupted before tracing began; nothing attached\n");
 	rc = 130;
 cleanup:
 	procs__free(p);		/* every process's probes */
@@ -431,7 +427,7 @@ static int print_plan(struct prober *pr, const struct options *o, pid_t pid,
 	if (o->pymalloc && pid) {
 		python__detect(pid, &py);
 		if (py.status != PY_SUPPORTED) {
-			fprintf(stderr, "leakscope: --pymalloc: %s (PID %d)\n", py.status == PY_NONE
+			log__error("--pymalloc: %s (PID %d)\n", py.status == PY_NONE
 				? "no CPython interpreter in the target"
 				: "its Python is not supported (see above)", pid);
 			return -ENOENT;
@@ -454,7 +450,7 @@ static int list_probes(const struct options *o)
 	int rc = 0;
 
 	if (o->all || o->comm || (o->kernel && !o->npids)) {
-		fprintf(stderr, "leakscope: `probes` shows the plan for -p PID (one or more) "
+		log__error("`probes` shows the plan for -p PID (one or more) "
 			"or -- CMD; --all and --comm probe every C library the host's "
 			"processes map, as `leakscope --all -v` lists\n");
 		return 2;
@@ -487,7 +483,7 @@ static int check_kernel(struct options *o)
 		return 1;
 	missing = features__missing(&f);
 	if (missing) {
-		fprintf(stderr, "leakscope: this kernel (%s) lacks %s, which leakscope needs; "
+		log__error("this kernel (%s) lacks %s, which leakscope needs; "
 			"it runs on Linux 6.1 and newer (README: Supported kernels)\n",
 			f.kernel, missing);
 		return -ENOTSUP;
@@ -508,7 +504,7 @@ int main(int argc, char **argv)
 	err = cli__parse(argc, argv, &o, stderr);
 	if (err)
 		return err > 0 ? 0 : 2;
-	verbose = o.verbose;
+	log__set_verbosity(o.verbose);
 	libbpf_set_print(libbpf_print);
 	if (preflight__check())
 		return 1;
@@ -525,7 +521,7 @@ int main(int argc, char **argv)
 	 * if leakscope is killed while detaching */
 	err = keeper__start();
 	if (err)
-		fprintf(stderr, "leakscope: cannot start the keeper process (%s): a SIGKILL "
+		log__error("cannot start the keeper process (%s): a SIGKILL "
 			"while detaching could leave a probe behind\n", strerror(-err));
 	rc = trace_and_report(&o, sink);
 	sink__free(sink);

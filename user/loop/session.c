@@ -1,10 +1,11 @@
 /* session.c - the loop: wait (epoll) for the next tick, an event from BPF
  * (a process exec'd, mapped new code, exited: the process table and the
- * tables follow), the target's exit (its pidfd; for our own child,
- * SIGCHLD) or the sink's fd (keys, HTTP requests).  Every second a
- * snapshot of the aggregates goes into the timeline; every interval a
- * report is built (snapshot -> collect -> symbolize) and handed to the
- * sink.  The final report is made before the caller detaches the probes:
+ * tables follow), our own child's SIGCHLD, or the sink's fd (keys, HTTP
+ * requests).  Every second a snapshot of the aggregates goes into the
+ * timeline; every interval a report is built (snapshot -> collect ->
+ * resolve) and handed to the sink.  Building a report attaches nothing:
+ * the process table's flush, before it, does what the last one asked.
+ * The final report is made before the caller detaches the probes:
  * detaching takes the kernel seconds, the report does not.
  */
 #include <errno.h>
@@ -25,33 +26,32 @@
 #include "procs/launch.h"
 #include "leakscope.h"
 #include "procs/procs.h"
-#include "report/site.h"
 #include "loop/session.h"
 #include "sink/sink.h"
 #include "trace/snapshot.h"
 #include "procs/syswide.h"
+#include "symbols/resolve.h"
 #include "collect/timeline.h"
 #include "trace/trace.h"
+#include "util/log.h"
 
 #define POLL_MS 500		/* upper bound on a wait; events wake us at once */
-#define FORGET_MS 1000		/* exited processes forgotten this often */
 
 struct loop {
 	struct session *s;
 	struct collector *col;
+	struct resolver *res;
 	struct timeline *tl;
 	struct snapshot snap;		/* the latest (sample or report) */
 	struct report last;		/* the latest report: the sink may keep it */
 	struct ring_buffer *rb;
-	int pidfd;			/* one -p target: readable when it exits */
 	int sigfd;			/* `-- CMD`: SIGCHLD */
 	int epfd;
 	bool exited;
 	int exit_code;
-	bool python_procs;		/* some process runs Python: its code objects are read */
 	uint64_t start_ms, start_ns;
 	double start_wall_s;
-	uint64_t sampled_ms, forgot_ms;
+	uint64_t sampled_ms;
 	double sample_cost_ms;		/* the last timeline sample took (-v) */
 	uint64_t sample_ms;		/* the timeline's clock (--history-interval) */
 	bool tick_failed;		/* said once */
@@ -84,11 +84,6 @@ static int on_event(void *ctx, void *data, size_t len)
 	procs__on_event(l->s->procs, data, len);
 	if (l->s->sw && (ev->type == EV_EXEC || ev->type == EV_EXEC_MAPPING))
 		syswide__mark(l->s->sw, ev->tgid);
-	if (ev->type == EV_EXIT && l->s->report_pid && (pid_t)ev->tgid == l->s->report_pid &&
-	    !l->s->child)
-		l->exited = true;
-	if (ev->type == EV_PY_STACK)
-		l->python_procs = true;
 	return 0;
 }
 
@@ -98,20 +93,18 @@ static int take_snapshot(struct loop *l)
 }
 
 /* The events at hand, and what they ask for (tables, symbols,
- * interpreters, libraries to probe). */
-static void drain_events(struct loop *l)
+ * interpreters, libraries to probe, exited processes forgotten about
+ * once a second, or now before a report).  An error: the trace cannot
+ * be read. */
+static int drain_events(struct loop *l, bool forget_now)
 {
+	int err;
+
 	ring_buffer__consume(l->rb);
-	procs__flush(l->s->procs);
+	err = procs__flush(l->s->procs, forget_now);
 	if (l->s->sw)
 		syswide__flush(l->s->sw);
-	/* new Python stacks: their code objects now, before the interpreter
-	 * can free them */
-	if (procs__prefetch_due(l->s->procs)) {
-		if (procs__prefetch_all_due(l->s->procs))
-			take_snapshot(l);	/* the stacks of now (a failure: the last) */
-		procs__prefetch(l->s->procs, &l->snap, false);
-	}
+	return err;
 }
 
 
@@ -126,8 +119,8 @@ static int push_sample(struct loop *l, uint64_t t0_ns)
 	l->sampled_ms = now_ms();
 	err = timeline__sample(l->tl, &l->snap, (l->snap.now_ns - l->start_ns) / 1e9);
 	l->sample_cost_ms = (mono_ns() - t0_ns) / 1e6;
-	if (!err && l->python_procs)
-		procs__prefetch(l->s->procs, &l->snap, true);
+	if (!err)
+		procs__tick(l->s->procs, &l->snap);
 	return err;
 }
 
@@ -135,21 +128,8 @@ static void check_exit(struct loop *l)
 {
 	struct child *c = l->s->child;
 
-	/* -p A -p B (or -p A --kernel): over when all are gone */
-	if (!c && !l->s->report_pid && l->s->npids > 0) {
-		int alive = 0;
-
-		for (int i = 0; i < l->s->npids; i++)
-			alive += kill(l->s->pids[i], 0) == 0 || errno != ESRCH;
-		l->exited = !alive;
-		return;
-	}
-	if (!c) {
-		struct pollfd p = { .fd = l->pidfd, .events = POLLIN };
-
-		/* a pidfd turns readable once the target has exited */
-		if (l->pidfd >= 0 && poll(&p, 1, 0) == 1)
-			l->exited = true;
+	if (!c) {	/* -p: over when every one named is gone */
+		l->exited = procs__all_gone(l->s->procs);
 		return;
 	}
 	switch (launch__poll(c)) {
@@ -158,15 +138,13 @@ static void check_exit(struct loop *l)
 	case CHILD_HELD:
 		/* held by BPF (exec, new code, a new code object, finalization):
 		 * what the events ask for now, before it runs on */
-		drain_events(l);
+		drain_events(l, false);
 		launch__resume(c);
 		return;
 	case CHILD_AT_EXIT:
 		/* held at exit: its mappings and objects are still there to read */
-		drain_events(l);
-		procs__refresh(l->s->procs, c->pid);
-		if (!take_snapshot(l))
-			procs__prefetch(l->s->procs, &l->snap, true);
+		drain_events(l, false);
+		procs__at_exit(l->s->procs, c->pid);
 		launch__release(c);
 		break;
 	case CHILD_GONE:
@@ -176,8 +154,8 @@ static void check_exit(struct loop *l)
 	l->exit_code = c->exit_code;
 }
 
-/* Sleeps until an event, the child's SIGCHLD, the target's exit, the
- * sink's fd, or ms; then handles what came. */
+/* Sleeps until an event, the child's SIGCHLD, the sink's fd, or ms; then
+ * hands the sink what came for it (the events: tick()). */
 static enum sink_event wait_events(struct loop *l, int ms)
 {
 	struct sink *k = l->s->sink;
@@ -188,7 +166,6 @@ static enum sink_event wait_events(struct loop *l, int ms)
 		return SINK_NOTHING;
 	while (l->sigfd >= 0 && read(l->sigfd, &si, sizeof(si)) == sizeof(si))
 		;
-	drain_events(l);
 	return k->ops->ready && k->fd >= 0 ? k->ops->ready(k, &l->interval_s) : SINK_NOTHING;
 }
 
@@ -207,7 +184,7 @@ static long peak_rss_kib(void)
 	return kib;
 }
 
-/* snapshot -> timeline -> collect -> symbolize -> the sink. */
+/* flush -> snapshot -> timeline -> collect -> resolve -> the sink. */
 static int report(struct loop *l, bool final)
 {
 	struct sink *k = l->s->sink;
@@ -217,8 +194,7 @@ static int report(struct loop *l, bool final)
 
 	if (k->paused && !final)
 		return 0;
-	err = procs__forget_gone(l->s->procs);
-	l->forgot_ms = now_ms();
+	err = drain_events(l, true);	/* exited processes leave the snapshot */
 	if (!err)
 		err = take_snapshot(l);
 	if (!err && now_ms() >= l->sampled_ms + l->sample_ms)
@@ -228,11 +204,9 @@ static int report(struct loop *l, bool final)
 	if (!err)
 		err = collector__collect(l->col, &l->snap, l->tl, l->s->report_pid, &r);
 	if (!err)
-		err = procs__symbolize(l->s->procs, &r);
-	if (!err)	/* --obj: an allocator library of the user's */
-		site__mark(&r, (const char *const[]){ l->s->opts->obj, NULL });
+		err = resolver__report(l->res, &r);
 	if (err) {
-		fprintf(stderr, "leakscope: cannot read the trace: %s\n", strerror(-err));
+		log__error("cannot read the trace: %s\n", strerror(-err));
 		return err;
 	}
 	r.totals.kernel_mem_bytes = trace__kernel_memory(l->s->trace);
@@ -240,8 +214,8 @@ static int report(struct loop *l, bool final)
 	r.build_s = (now_ms() - t0) / 1000.0;
 	l->last = r;
 	err = final ? k->ops->final(k, &l->last) : k->ops->report(k, &l->last);
-	if (!err && l->s->opts->verbose)
-		fprintf(stderr, "leakscope: report: %zu stacks, %lld blocks, %zu scanned, "
+	if (!err)
+		log__verbose("report: %zu stacks, %lld blocks, %zu scanned, "
 			"%.1f ms (of which the timeline's sample %.1f ms), peak RSS %.1f MiB\n",
 			r.nstacks_total, (long long)r.totals.outstanding_allocs, r.blocks_scanned,
 			r.build_s * 1000, l->sample_cost_ms, peak_rss_kib() / 1024.0);
@@ -282,6 +256,10 @@ static int setup(struct loop *l, struct session *s)
 		.python = s->python,
 		.interval_s = o->interval_s,
 	};
+	struct resolve_config rc = {
+		.python_only = o->python_only,
+		.alloc_module = o->obj,	/* --obj: an allocator library of the user's */
+	};
 	struct stack_source src = {
 		.stack = read_stack, .py_stack = read_py_stack, .ctx = s->trace,
 	};
@@ -294,15 +272,14 @@ static int setup(struct loop *l, struct session *s)
 	clock_gettime(CLOCK_REALTIME, &wall);
 	l->start_wall_s = wall.tv_sec + wall.tv_nsec / 1e9;
 	l->interval_s = o->interval_s;
-	l->sigfd = l->pidfd = -1;
-	if (!s->child && s->report_pid)
-		l->pidfd = syscall(SYS_pidfd_open, s->report_pid, 0);
+	l->sigfd = -1;
 	l->col = collector__new(&f, &src);
+	l->res = resolver__new(s->procs, &rc);
 	l->tl = timeline__new(o->history_s);
 	l->sample_ms = o->history_s > 0 ? (uint64_t)(o->history_s * 1000) : 1000;
 	l->rb = ring_buffer__new(trace__map_fd(s->trace, TRACE_MAP_EVENTS), on_event, l, NULL);
-	if (!l->col || !l->tl || !l->rb) {
-		fprintf(stderr, "leakscope: out of memory setting up the session\n");
+	if (!l->col || !l->res || !l->tl || !l->rb) {
+		log__error("out of memory setting up the session\n");
 		return -ENOMEM;
 	}
 	if (s->child) {
@@ -315,12 +292,11 @@ static int setup(struct loop *l, struct session *s)
 	}
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (l->epfd < 0 || watch(l->epfd, ring_buffer__epoll_fd(l->rb)) ||
-	    watch(l->epfd, l->sigfd) || watch(l->epfd, l->pidfd) ||
+	    watch(l->epfd, l->sigfd) ||
 	    watch(l->epfd, s->sink->fd)) {
-		fprintf(stderr, "leakscope: cannot set up event polling: %s\n", strerror(errno));
+		log__error("cannot set up event polling: %s\n", strerror(errno));
 		return -errno;
 	}
-	l->python_procs = s->python;
 	return 0;
 }
 
@@ -330,8 +306,7 @@ static void teardown(struct loop *l)
 	timeline__free(l->tl);
 	snapshot__free(&l->snap);
 	collector__free(l->col);
-	if (l->pidfd >= 0)
-		close(l->pidfd);
+	resolver__free(l->res);
 	if (l->sigfd >= 0)
 		close(l->sigfd);
 	if (l->epfd > 0)
@@ -344,12 +319,8 @@ static void teardown(struct loop *l)
 static void tick(struct loop *l)
 {
 	uint64_t t0 = mono_ns();
-	int err = 0;
+	int err = drain_events(l, false);
 
-	if (procs__ngone(l->s->procs) && now_ms() >= l->forgot_ms + FORGET_MS) {
-		err = procs__forget_gone(l->s->procs);
-		l->forgot_ms = now_ms();
-	}
 	if (!err && now_ms() >= l->sampled_ms + l->sample_ms) {
 		err = take_snapshot(l);
 		if (!err)
@@ -358,7 +329,7 @@ static void tick(struct loop *l)
 			l->sampled_ms = now_ms();	/* not again at once */
 	}
 	if (err && !l->tick_failed)
-		fprintf(stderr, "leakscope: cannot read the trace: %s (tried again every "
+		log__error("cannot read the trace: %s (tried again every "
 			"second)\n", strerror(-err));
 	l->tick_failed = err != 0;
 }
@@ -409,10 +380,11 @@ int session__run(struct session *s)
 	if (s->sink->ops->stop)		/* leaving the live view: the final report is text */
 		s->sink->ops->stop(s->sink);
 	if (!last_was_final && !err && !quit && n->final) {
-		drain_events(&l);
-		if (l.exited && !s->child)
-			fprintf(stderr, s->report_pid ? "leakscope: process %d exited\n"
-				: "leakscope: the processes exited\n", s->report_pid);
+		drain_events(&l, false);
+		if (l.exited && !s->child && s->report_pid)
+			log__error("process %d exited\n", s->report_pid);
+		else if (l.exited && !s->child)
+			log__error("the processes exited\n");
 		err = report(&l, true);
 	}
 	s->child_gone = l.exited;

@@ -23,8 +23,6 @@ struct session {
 	struct child *child;		/* `-- CMD`: ours to reap; its status is passed on */
 	struct sink *sink;		/* where reports go */
 	pid_t report_pid;		/* one process (-p PID, -- CMD): its pid; 0: several */
-	const pid_t *pids;		/* -p A -p B: over when all are gone */
-	int npids;
 	bool python;			/* Python frames may be captured */
 	volatile sig_atomic_t *stop;	/* set by SIGINT/SIGTERM */
 	bool child_gone;		/* out: the child exited (else: detach it) */

@@ -22,6 +22,7 @@
 #include "symbols/elfsym.h"
 #include "leakscope.h"
 #include "trace/trace.h"
+#include "util/log.h"
 
 #define MAX_LINKS (2 * MAX_SITES + 16)
 #define MAX_FUNC_BYTES 4096	/* decoded per function for branch checks */
@@ -176,7 +177,7 @@ static int plan_lib(struct probe_plan *plan, const struct probe_spec *specs,
 
 	if (!e) {
 		err = -errno;
-		fprintf(stderr, "leakscope: cannot read %s (%s): %s\n", name, path,
+		log__error("cannot read %s (%s): %s\n", name, path,
 			strerror(errno));
 		return err;
 	}
@@ -188,7 +189,7 @@ static int plan_lib(struct probe_plan *plan, const struct probe_spec *specs,
 		snprintf(sym, sizeof(sym), "%s%s", prefix ? prefix : "", specs[i].sym);
 		if (elfsym__func(e, sym, &off, &size)) {
 			if (specs[i].required) {
-				fprintf(stderr, "leakscope: %s has no %s(); is it an allocator? "
+				log__error("%s has no %s(); is it an allocator? "
 					"%s\n", name, specs[i].sym,
 					specs == pymalloc_probes ? "(--pymalloc needs a CPython "
 					"that exports its object allocator)"
@@ -210,7 +211,7 @@ static int plan_lib(struct probe_plan *plan, const struct probe_spec *specs,
 		s->alias = is_alias(plan, path, off);
 		err = place_site(e, s, size, specs[i].nargs, may_move);
 		if (err)
-			fprintf(stderr, "leakscope: cannot decode %s in %s at 0x%lx: "
+			log__error("cannot decode %s in %s at 0x%lx: "
 				"not probing it is safer; is the file damaged?\n",
 				s->sym, name, (unsigned long)off);
 		plan->n++;
@@ -279,7 +280,7 @@ int attach__plan(const struct attach_opts *o, struct probe_plan *plan)
 		if (plan_allocator(plan, o->local_path, o->local_name, o->local_kind,
 				   o->local_prefix, o->local_cxx, may_move)) {
 			plan->n = n;
-			fprintf(stderr, "leakscope: %s (loaded with dlopen) not probed: what "
+			log__error("%s (loaded with dlopen) not probed: what "
 				"its own callers allocate there is not traced\n", o->local_name);
 		}
 	}
@@ -375,7 +376,7 @@ static int attach_tracepoints(struct trace *t, struct attachment *a)
 
 		err = p ? keep(a, bpf_program__attach(p)) : -ENOENT;
 		if (err) {
-			fprintf(stderr, "leakscope: cannot attach tracepoint %s: %s\n",
+			log__error("cannot attach tracepoint %s: %s\n",
 				tps[i], strerror(-err));
 			return err;
 		}
@@ -440,7 +441,7 @@ static int attach_multi(struct trace *t, struct attachment *a,
 		}
 		fd = umulti__link(g[i].prog_fd, g[i].path, g[i].offsets, g[i].n, g[i].ret, pid);
 		if (fd < 0) {
-			fprintf(stderr, "leakscope: cannot attach %u uprobes in %s: %s\n",
+			log__error("cannot attach %u uprobes in %s: %s\n",
 				g[i].n, g[i].path, strerror(-fd));
 			err = fd;
 			break;
@@ -488,7 +489,7 @@ struct attachment *attach__probes(struct trace *t,
 			continue;
 		err = attach_site(t, a, s, pid, empty);
 		if (err)
-			fprintf(stderr, "leakscope: cannot attach uprobe to %s in %s: %s\n",
+			log__error("cannot attach uprobe to %s in %s: %s\n",
 				s->sym, s->lib_name, strerror(-err));
 		else
 			a->nsites++;

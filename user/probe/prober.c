@@ -7,6 +7,7 @@
 #include "probe/attach.h"
 #include "probe/prober.h"
 #include "procs/target.h"
+#include "util/log.h"
 
 struct prober {
 	struct trace *t;
@@ -53,7 +54,7 @@ static struct attachment *plan_and_attach(struct prober *p, const struct attach_
 	if (attach__plan(ao, &plan))
 		return NULL;
 	plan.multi_links = p->s.multi_links;
-	if (p->s.verbose && pid > 0)
+	if (log__verbosity() && pid > 0)
 		attach__print_plan(stderr, &plan);
 	return attach__probes(p->t, &plan, pid, p->s.empty);
 }

@@ -27,10 +27,6 @@ struct prober_settings {
 	bool mmap_wrappers;	/* probe libc's mmap/munmap/mremap wrappers
 				 * too (--unwind fp: the DWARF walk gets their
 				 * callers from the syscall tracepoints) */
-	bool verbose;		/* -v: the plan of each process's probes
-				 * (pid > 0) on stderr before they are attached;
-				 * probes for every process (pid -1) are named by
-				 * their caller */
 };
 
 /* A CPython ELF (the executable or a libpython) whose object allocator

@@ -30,6 +30,7 @@
 #include "symbols/elfsym.h"
 #include "procs/launch.h"
 #include "leakscope.h"
+#include "util/log.h"
 
 static int resolve(const char *cmd, char *out, size_t len)
 {
@@ -74,7 +75,7 @@ static int check_dynamic(const char *path, const char *obj)
 	elfsym__close(e);
 	if (ok)
 		return 0;
-	fprintf(stderr, "leakscope: %s is statically linked and has no malloc of its own "
+	log__error("%s is statically linked and has no malloc of its own "
 		"that leakscope knows.\nUse --obj %s with a program whose allocator "
 		"exports malloc/free.\n", path, path);
 	return -ENOEXEC;
@@ -109,7 +110,7 @@ int launch__prepare(char **argv, const char *obj, struct child *c)
 	c->pid = c->go_fd = c->err_fd = -1;
 	err = resolve(argv[0], c->path, sizeof(c->path));
 	if (err) {
-		fprintf(stderr, "leakscope: cannot run '%s': %s\n", argv[0], strerror(-err));
+		log__error("cannot run '%s': %s\n", argv[0], strerror(-err));
 		return err;
 	}
 	err = check_dynamic(c->path, obj);
@@ -120,7 +121,7 @@ int launch__prepare(char **argv, const char *obj, struct child *c)
 	c->pid = fork();
 	if (c->pid < 0) {
 		err = -errno;
-		fprintf(stderr, "leakscope: fork failed: %s\n", strerror(errno));
+		log__error("fork failed: %s\n", strerror(errno));
 		return err;
 	}
 	if (c->pid == 0) {
@@ -241,7 +242,7 @@ int launch__go(struct child *c)
 	close(c->err_fd);
 	c->err_fd = -1;
 	if (n == sizeof(e)) {
-		fprintf(stderr, "leakscope: cannot execute %s: %s\n", c->path, strerror(e));
+		log__error("cannot execute %s: %s\n", c->path, strerror(e));
 		waitpid(c->pid, NULL, 0);
 		return -e;
 	}

@@ -119,15 +119,6 @@ bool procmaps__same_file(const struct vma *a, const struct vma *b)
 	return a->inode == b->inode && a->dev == b->dev && !strcmp(a->path, b->path);
 }
 
-const struct vma *procmaps__file_base(const struct vma_list *l,
-				      const char *path)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (l->v[i].offset == 0 && !strcmp(l->v[i].path, path))
-			return &l->v[i];
-	return NULL;
-}
-
 char *procmaps__open_path(pid_t pid, const struct vma *v, char *buf,
 			  size_t len)
 {

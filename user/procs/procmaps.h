@@ -36,10 +36,6 @@ bool procmaps__is_libc(const char *path);
 /* a and b map the same file: path, inode and device. */
 bool procmaps__same_file(const struct vma *a, const struct vma *b);
 
-/* The first mapping of the file `path` with file offset 0, or NULL. */
-const struct vma *procmaps__file_base(const struct vma_list *l,
-				      const char *path);
-
 /* Calls fn(pid, ctx) for every process on the host but leakscope (the
  * numeric entries of /proc, as they are now). */
 void procmaps__each_pid(void (*fn)(pid_t pid, void *ctx), void *ctx);

@@ -16,6 +16,7 @@
 #include "procs/procmaps.h"
 #include "procs/syswide.h"
 #include "procs/target.h"
+#include "util/log.h"
 
 static int add_attachment(struct syswide *m, struct attachment *a)
 {
@@ -93,8 +94,8 @@ static void scan_process(struct syswide *m, pid_t pid)
 		m->nlibs++;
 		m->nlibc += !cxx;
 		libs_of(pid, v, cxx, &libs);
-		if (!add_attachment(m, prober__libs(m->prober, &libs, -1)) && m->verbose)
-			fprintf(stderr, "leakscope: probing %s (as process %d maps it)\n",
+		if (!add_attachment(m, prober__libs(m->prober, &libs, -1)))
+			log__verbose("probing %s (as process %d maps it)\n",
 				v->path, pid);
 	}
 	procmaps__free(&maps);
@@ -119,10 +120,9 @@ int syswide__attach(struct syswide *m, struct prober *pr, const struct options *
 	m->prober = pr;
 	m->on_python = on_python;
 	m->ctx = ctx;
-	m->verbose = o->verbose;
 	syswide__rescan(m);
 	if (!m->nattach) {
-		fprintf(stderr, "leakscope: no process maps a C library leakscope can probe\n");
+		log__error("no process maps a C library leakscope can probe\n");
 		return -ENOENT;
 	}
 	return 0;

@@ -18,7 +18,6 @@ struct attachment;
 
 struct syswide {
 	struct prober *prober;
-	bool verbose;
 	struct attachment *attach[SYSWIDE_MAX_ATTACH];
 	int nattach;
 	uint64_t lib_inode[SYSWIDE_MAX_LIBS];	/* libraries probed already */

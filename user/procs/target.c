@@ -13,6 +13,7 @@
 #include "symbols/elfsym.h"
 #include "procs/linkmap.h"
 #include "procs/target.h"
+#include "util/log.h"
 
 void target__comm(pid_t pid, char *buf, size_t len)
 {
@@ -38,7 +39,7 @@ pid_t target__check_pid(pid_t pid)
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
 	f = fopen(path, "re");
 	if (!f) {
-		fprintf(stderr, "leakscope: no process with PID %d (check the PID with ps)\n", pid);
+		log__error("no process with PID %d (check the PID with ps)\n", pid);
 		return -ESRCH;
 	}
 	while (fgets(line, sizeof(line), f))
@@ -46,7 +47,7 @@ pid_t target__check_pid(pid_t pid)
 			break;
 	fclose(f);
 	if (tgid <= 0 || kill(tgid, 0)) {
-		fprintf(stderr, "leakscope: no process with PID %d (check the PID with ps)\n", pid);
+		log__error("no process with PID %d (check the PID with ps)\n", pid);
 		return -ESRCH;
 	}
 	return tgid;
@@ -235,7 +236,7 @@ int target__find_libs(pid_t maps_pid, pid_t target, const char *obj,
 
 	memset(out, 0, sizeof(*out));
 	if (err) {
-		fprintf(stderr, "leakscope: cannot read /proc/%d/maps: %s\n",
+		log__error("cannot read /proc/%d/maps: %s\n",
 			maps_pid, strerror(-err));
 		return err;
 	}
@@ -284,11 +285,11 @@ int target__find_libs(pid_t maps_pid, pid_t target, const char *obj,
 
 		target__comm(target, comm, sizeof(comm));
 		if (obj)
-			fprintf(stderr, "leakscope: process %d (%s) does not map %s; "
+			log__error("process %d (%s) does not map %s; "
 				"give --obj a library it has loaded (see /proc/%d/maps)\n",
 				target, comm, obj, target);
 		else
-			fprintf(stderr, "leakscope: process %d (%s) maps no C library and no "
+			log__error("process %d (%s) maps no C library and no "
 				"object of its own defines malloc.\n"
 				"Use --obj PATH to probe the allocator it does use.\n",
 				target, comm);

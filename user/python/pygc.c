@@ -17,6 +17,7 @@
 #include "util/guard.h"
 #include "python/pygc.h"
 #include "trace/trace.h"
+#include "util/log.h"
 
 struct usdt_attach {
 	struct pygc *g;
@@ -49,7 +50,7 @@ int pygc__attach(struct pygc *g, struct trace *t, pid_t pid, const char *open_pa
 	/* libbpf reads the notes through a mapping of the interpreter's
 	 * file, which the target could truncate: SIGBUS is an error here */
 	if (guard__call(attach_usdt, &a)) {
-		fprintf(stderr, "leakscope: %s changed while its USDT notes were read; "
+		log__error("%s changed while its USDT notes were read; "
 			"no GC statistics\n", open_path);
 		pygc__detach(g);
 		return -EFAULT;

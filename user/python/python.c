@@ -21,6 +21,7 @@
 #include "symbols/elfsym.h"
 #include "procs/procmaps.h"
 #include "python/python.h"
+#include "util/log.h"
 
 struct layout {
 	unsigned minor;
@@ -452,21 +453,14 @@ int python__push(int map_fd, pid_t pid, const struct py_target *t)
 	return bpf_map_update_elem(map_fd, &key, &t->bpf, BPF_ANY) ? -errno : 0;
 }
 
-void python__forget(int map_fd, pid_t pid)
-{
-	__u32 key = pid;
-
-	bpf_map_delete_elem(map_fd, &key);	/* none: fine */
-}
-
 void python__announce(const struct py_target *t)
 {
 	char ver[32];
 
 	python__version_str(t, ver, sizeof(ver));
 	if (t->status == PY_SUPPORTED)
-		fprintf(stderr, "leakscope: Python %s (%s): Python frames in every stack\n",
+		log__error("Python %s (%s): Python frames in every stack\n",
 			ver, t->module);
 	else if (t->status == PY_UNSUPPORTED)
-		fprintf(stderr, "leakscope: %s (%s); native stacks only\n", t->why, t->module);
+		log__error("%s (%s); native stacks only\n", t->why, t->module);
 }

@@ -59,9 +59,6 @@ void python__detect(pid_t pid, struct py_target *out);
 /* Gives the BPF frame walk pid's layout (py_config map).  0 or -errno. */
 int python__push(int map_fd, pid_t pid, const struct py_target *t);
 
-/* pid exec'd or exited: its layout is gone. */
-void python__forget(int map_fd, pid_t pid);
-
 /* Tells the user what was found: frames on, or why not. */
 void python__announce(const struct py_target *t);
 

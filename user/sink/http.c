@@ -11,6 +11,7 @@
 
 #include "sink/http.h"
 #include "sink/webconfig.h"
+#include "util/log.h"
 
 #define MAX_CONNECTIONS	64
 #define CONN_TIMEOUT_S	30
@@ -133,7 +134,7 @@ struct http *http__start(const char *listen, const struct web_config *web,
 
 	if (http__split_listen(listen, addr, sizeof(addr), &port) ||
 	    getaddrinfo(addr, NULL, &hints, &ai)) {
-		fprintf(stderr, "leakscope: --listen '%s': expected ADDR:PORT with a numeric "
+		log__error("--listen '%s': expected ADDR:PORT with a numeric "
 			"address, e.g. 127.0.0.1:9464 or [::1]:9464\n", listen);
 		return NULL;
 	}
@@ -147,7 +148,7 @@ struct http *http__start(const char *listen, const struct web_config *web,
 	h->web = web;
 	if (web && web->cert_pem) {
 		if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
-			fprintf(stderr, "leakscope: this libmicrohttpd has no TLS: --web-config "
+			log__error("this libmicrohttpd has no TLS: --web-config "
 				"cannot serve HTTPS\n");
 			freeaddrinfo(ai);
 			free(h);
@@ -177,7 +178,7 @@ struct http *http__start(const char *listen, const struct web_config *web,
 					MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!h->d) {
-		fprintf(stderr, "leakscope: cannot listen on %s: %s (is the port in use?%s)\n",
+		log__error("cannot listen on %s: %s (is the port in use?%s)\n",
 			listen, strerror(errno ? errno : EADDRINUSE),
 			flags & MHD_USE_TLS ? " are the certificate and key a PEM pair?" : "");
 		free(h);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "sink/outfile.h"
+#include "util/log.h"
 
 static void reset(struct outfile *o)
 {
@@ -86,7 +87,7 @@ out:
 	free(d);
 	free(b);
 	if (err) {
-		fprintf(stderr, "leakscope: cannot write %s: %s\n", path, strerror(-err));
+		log__error("cannot write %s: %s\n", path, strerror(-err));
 		reset(o);
 	}
 	return err;

@@ -27,6 +27,7 @@
 #include "sink/serve.h"
 #include "trace/trace.h"
 #include "sink/webconfig.h"
+#include "util/log.h"
 
 struct serve {
 	struct http *http;
@@ -158,7 +159,7 @@ struct serve *serve__new(const char *listen, const char *web_config)
 		serve__free(s);
 		return NULL;
 	}
-	fprintf(stderr, "leakscope: serving / (HTML), /metrics and /debug/pprof/heap on port %u%s%s\n",
+	log__error("serving / (HTML), /metrics and /debug/pprof/heap on port %u%s%s\n",
 		http__port(s->http), s->web.cert_pem ? " (HTTPS)" : "",
 		s->web.nusers ? " (basic auth)" : "");
 	return s;

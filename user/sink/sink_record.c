@@ -14,6 +14,7 @@
 #include "report/report_json.h"
 #include "report/report_pprof.h"
 #include "sink/sink.h"
+#include "util/log.h"
 
 struct sink_record {
 	struct sink base;
@@ -71,10 +72,10 @@ static int final(struct sink *base, const struct report *r)
 		err = outfile__commit(&s->out);	/* complete: into place */
 	s->f = NULL;
 	if (err) {
-		fprintf(stderr, "leakscope: writing %s failed: %s\n", s->output, strerror(-err));
+		log__error("writing %s failed: %s\n", s->output, strerror(-err));
 		return err;
 	}
-	fprintf(stderr, "leakscope: wrote %s: %zu stacks, %lld bytes outstanding\n",
+	log__error("wrote %s: %zu stacks, %lld bytes outstanding\n",
 		to_stdout ? "the profile" : s->output, r->nstacks_total,
 		(long long)r->totals.outstanding_bytes);
 	return 0;
@@ -99,7 +100,7 @@ struct sink *sink_record__new(const struct options *o)
 	struct sink_record *s;
 
 	if (o->format == FORMAT_PPROF && !strcmp(o->output, "-") && isatty(STDOUT_FILENO)) {
-		fprintf(stderr, "leakscope: a pprof profile is binary: give -o FILE "
+		log__error("a pprof profile is binary: give -o FILE "
 			"(e.g. -o heap.pb.gz), redirect stdout, or --format folded\n");
 		return NULL;
 	}

@@ -10,6 +10,7 @@
 #include "report/report_json.h"
 #include "report/report_text.h"
 #include "sink/sink.h"
+#include "util/log.h"
 
 struct sink_stdout {
 	struct sink base;
@@ -26,7 +27,7 @@ static int print(struct sink *s, const struct report *r)
 	if (!err)
 		return 0;
 	err = errno ? -errno : err;
-	fprintf(stderr, "leakscope: cannot write the report to stdout: %s; stopping\n",
+	log__error("cannot write the report to stdout: %s; stopping\n",
 		strerror(-err));
 	return err;
 }

@@ -11,6 +11,7 @@
 #include "report/report_text.h"
 #include "sink/sink.h"
 #include "sink/tui.h"
+#include "util/log.h"
 
 struct sink_top {
 	struct sink base;
@@ -48,7 +49,7 @@ static void attach(struct sink *s, struct trace *tr)
 	t->start_s = mono_s();
 	t->tui = tui__new(t->sample_bytes);
 	if (!t->tui) {
-		fprintf(stderr, "leakscope: cannot start the live view; printing reports\n");
+		log__error("cannot start the live view; printing reports\n");
 		s->fd = -1;
 	}
 }
@@ -81,7 +82,7 @@ static int final(struct sink *s, const struct report *r)
 	int err = report_text__print(stdout, r);
 
 	if (err)
-		fprintf(stderr, "leakscope: cannot write the report to stdout; stopping\n");
+		log__error("cannot write the report to stdout; stopping\n");
 	return err;
 }
 

@@ -17,6 +17,7 @@
 #include <yaml.h>
 
 #include "sink/webconfig.h"
+#include "util/log.h"
 
 #define MAX_FILE	(1 << 20)
 
@@ -52,7 +53,7 @@ static const char *scalar(yaml_document_t *d, yaml_node_t *n)
 
 static int fail(const char *what, yaml_node_t *n, const char *msg, const char *key)
 {
-	fprintf(stderr, "leakscope: %s, line %zu: %s%s%s\n", what,
+	log__error("%s, line %zu: %s%s%s\n", what,
 		n ? n->start_mark.line + 1 : 0, msg, key ? " " : "", key ? key : "");
 	return -EINVAL;
 }
@@ -70,7 +71,7 @@ static int load_pem(const char *dir, const char *name, const char *what, yaml_no
 		 name[0] == '/' ? "" : "/", name);
 	*out = read_file(path, &len);
 	if (!*out) {
-		fprintf(stderr, "leakscope: %s: cannot read %s: %s\n", what, path, strerror(errno));
+		log__error("%s: cannot read %s: %s\n", what, path, strerror(errno));
 		return -errno;
 	}
 	return 0;
@@ -140,7 +141,7 @@ int webconfig__parse(const char *text, size_t len, const char *dir, const char *
 		return -ENOMEM;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		fprintf(stderr, "leakscope: %s, line %zu: %s\n", what,
+		log__error("%s, line %zu: %s\n", what,
 			parser.problem_mark.line + 1, parser.problem ? parser.problem : "bad YAML");
 		yaml_parser_delete(&parser);
 		return -EINVAL;
@@ -179,7 +180,7 @@ int webconfig__load(const char *path, struct web_config *c)
 	int err;
 
 	if (!text || !copy) {
-		fprintf(stderr, "leakscope: --web-config %s: %s\n", path, strerror(errno));
+		log__error("--web-config %s: %s\n", path, strerror(errno));
 		free(text);
 		free(copy);
 		return -EINVAL;

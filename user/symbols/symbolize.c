@@ -26,6 +26,7 @@
 #include "procs/procmaps.h"
 #include "symbols/symbolize.h"
 #include "symbols/symcache.h"
+#include "util/log.h"
 
 #define MAX_INLINE 16
 
@@ -64,7 +65,7 @@ static void warn_unreadable(int fd, const char *name)
 		seen[nseen].dev = st.st_dev;
 		seen[nseen++].ino = st.st_ino;
 	}
-	fprintf(stderr, "leakscope: %s is mapped as code but is not a readable ELF file "
+	log__error("%s is mapped as code but is not a readable ELF file "
 		"(truncated or rewritten while mapped?): its frames show as addresses\n", name);
 }
 

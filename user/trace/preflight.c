@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "trace/preflight.h"
+#include "util/log.h"
 
 #ifndef CAP_PERFMON
 #define CAP_PERFMON 38
@@ -33,8 +34,8 @@ static int check_privileges(void)
 	    has_cap(d, CAP_PERFMON) && has_cap(d, CAP_SYS_PTRACE) &&
 	    has_cap(d, CAP_SYS_ADMIN))
 		return 0;
-	fprintf(stderr,
-		"leakscope: needs root to load BPF programs and read other processes.\n"
+	log__error(
+		"needs root to load BPF programs and read other processes.\n"
 		"Run it with sudo, or grant CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE and CAP_SYS_ADMIN:\n"
 		"  sudo setcap cap_bpf,cap_perfmon,cap_sys_ptrace,cap_sys_admin+ep build/leakscope\n");
 	return -EPERM;
@@ -44,8 +45,8 @@ static int check_btf(void)
 {
 	if (access("/sys/kernel/btf/vmlinux", R_OK) == 0)
 		return 0;
-	fprintf(stderr,
-		"leakscope: this kernel has no BTF (/sys/kernel/btf/vmlinux is missing).\n"
+	log__error(
+		"this kernel has no BTF (/sys/kernel/btf/vmlinux is missing).\n"
 		"leakscope needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (any\n"
 		"distribution kernel since 2021 has it).\n");
 	return -ENOTSUP;
@@ -59,8 +60,8 @@ static int check_tracefs(void)
 		return 0;
 	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0)
 		return 0;
-	fprintf(stderr,
-		"leakscope: tracefs is not mounted and mounting it failed (%s).\n"
+	log__error(
+		"tracefs is not mounted and mounting it failed (%s).\n"
 		"Mount it and retry:  mount -t tracefs tracefs /sys/kernel/tracing\n",
 		strerror(errno));
 	return -ENOENT;

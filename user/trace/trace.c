@@ -19,6 +19,7 @@
 #include "trace/sampler.h"
 #include "trace/trace.h"
 #include "probe/umulti.h"
+#include "util/log.h"
 
 #define MAX_KERNEL_LINKS 16
 
@@ -234,7 +235,7 @@ static bool drop_kernel_pair(struct trace *t, const struct refusal *r)
 	if (off == ALL_KERNEL_PAIRS)
 		return false;
 	t->kernel_off = off;
-	fprintf(stderr, "leakscope: this kernel refused %s (%s); --kernel goes on without %s\n",
+	log__error("this kernel refused %s (%s); --kernel goes on without %s\n",
 		r->prog, r->reason, kernel_progs[2 * pair].what);
 	return true;
 }
@@ -256,9 +257,9 @@ static int load(struct trace *t, const struct trace_config *c, bool *said)
 			continue;	/* --kernel goes on without that kind */
 		next = refusal__next(r.prog, t->lost, enabled_features(c));
 		if (next < 0) {
-			fprintf(stderr, "leakscope: the kernel refused %s, which leakscope cannot "
+			log__error("the kernel refused %s, which leakscope cannot "
 				"go without: %s%s\n", r.prog, r.reason[0] ? r.reason : strerror(-err),
-				c->verbose ? "" : " (run with -v for the verifier log)");
+				log__verbosity() ? "" : " (run with -v for the verifier log)");
 			*said = true;
 			return err;
 		}
@@ -280,9 +281,9 @@ static void say_losses(const struct trace *t, const struct trace_config *c)
 	for (unsigned b = said; b; b &= b - 1) {
 		const struct refusal *r = &t->why[loss_index(b & -b)];
 
-		fprintf(stderr, "leakscope: this kernel refused %s (%s); going on without %s%s\n",
+		log__error("this kernel refused %s (%s); going on without %s%s\n",
 			r->prog, r->reason, refusal__loss_text(b & -b),
-			c->verbose ? "" : " (-v shows the verifier's log)");
+			log__verbosity() ? "" : " (-v shows the verifier's log)");
 	}
 }
 
@@ -297,8 +298,8 @@ struct trace *trace__open(const struct trace_config *c)
 	err = load(t, c, &said);
 	if (err) {
 		if (!said)
-			fprintf(stderr, "leakscope: cannot load the BPF programs: %s%s\n",
-				strerror(-err), c->verbose ? "" : " (run with -v for libbpf's messages)");
+			log__error("cannot load the BPF programs: %s%s\n",
+				strerror(-err), log__verbosity() ? "" : " (run with -v for libbpf's messages)");
 		free(t);
 		return NULL;
 	}
@@ -340,7 +341,7 @@ int trace__add_target(struct trace *t, pid_t pid)
 	__u8 one = 1;
 
 	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.targets), &key, &one, BPF_ANY)) {
-		fprintf(stderr, "leakscope: cannot register PID %d: %s\n", pid, strerror(errno));
+		log__error("cannot register PID %d: %s\n", pid, strerror(errno));
 		return -errno;
 	}
 	return 0;
@@ -359,7 +360,7 @@ int trace__attach_kernel(struct trace *t)
 		if (!t->klinks[t->nklinks]) {
 			int err = -errno;
 
-			fprintf(stderr, "leakscope: cannot attach %s: %s\n", bpf_program__name(p),
+			log__error("cannot attach %s: %s\n", bpf_program__name(p),
 				strerror(-err));
 			return err;
 		}

@@ -33,7 +33,6 @@ struct trace_config {
 	uint32_t max_allocs;
 	uint32_t max_stacks;
 	uint32_t unwind_rows;
-	bool verbose;		/* the verifier's log on failure */
 	unsigned refuse_for_test; /* LEAKSCOPE_TEST_REFUSE: have these features'
 				   * code refused (enum refusal_loss bits) */
 };

@@ -417,13 +417,6 @@ static int preload(struct unwinder *u, const char *path)
 	return b->err ? b->err : fresh;
 }
 
-int unwinder__preload(struct unwinder *u, const char *path)
-{
-	int err = preload(u, path);
-
-	return err < 0 ? err : 0;
-}
-
 /* A DT_NEEDED name found in the usual library directories. */
 static bool find_library(const char *name, char *out, size_t len)
 {

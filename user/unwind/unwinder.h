@@ -59,11 +59,6 @@ void unwinder__flush(struct unwinder *u);
  * or those whose command name is comm (--comm).  NULL u: nothing. */
 void unwinder__sync_all(struct unwinder *u, const char *comm);
 
-/* Compiles the table of a file a process will map (the command of
- * `-- CMD` and its libraries), so BPF finds it through the file's inode
- * before the process's mapping table exists. */
-int unwinder__preload(struct unwinder *u, const char *path);
-
 /* The libraries path needs (DT_NEEDED, searched in the usual places),
  * preloaded, and the file itself.  Best effort. */
 void unwinder__preload_program(struct unwinder *u, const char *path);

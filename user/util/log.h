@@ -1,0 +1,23 @@
+/* log.h - leakscope's messages to the user, on stderr, each line
+ * starting with "leakscope: ".  Errors and notices always; verbose lines
+ * with -v; debug lines (libbpf's own) with -v -v.  The verbosity is set
+ * once, from the command line, before anything is said.
+ */
+#ifndef LEAKSCOPE_LOG_H
+#define LEAKSCOPE_LOG_H
+
+#include <stdbool.h>
+
+#define LOG_PRINTF __attribute__((format(printf, 1, 2)))
+
+void log__set_verbosity(int level);	/* 0, 1 (-v), 2 (-v -v) */
+int log__verbosity(void);
+
+/* An error or a notice: always said.  fmt ends its line ("\n"). */
+void log__error(const char *fmt, ...) LOG_PRINTF;
+/* Said with -v. */
+void log__verbose(const char *fmt, ...) LOG_PRINTF;
+/* Said with -v -v. */
+void log__debug(const char *fmt, ...) LOG_PRINTF;
+
+#endif
