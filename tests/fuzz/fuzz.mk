@@ -58,9 +58,9 @@ $(FUZZ_DIR)/fuzz_py_lines: tests/fuzz/fuzz_py_lines.c user/python/pysym.c user/p
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ibuild tests/fuzz/fuzz_py_lines.c user/python/pysym.c -o $@
 
 $(FUZZ_DIR)/fuzz_python: tests/fuzz/fuzz_python.c user/python/pysym.c user/python/python.c user/symbols/elfsym.c \
-		user/procs/procmaps.c | $(FUZZ_DIR)
+		user/procs/procmaps.c user/util/log.c | $(FUZZ_DIR)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ibuild tests/fuzz/fuzz_python.c user/python/pysym.c user/python/python.c \
-		user/symbols/elfsym.c user/procs/procmaps.c -o $@ -lbpf -lelf
+		user/symbols/elfsym.c user/procs/procmaps.c user/util/log.c -o $@ -lbpf -lelf
 
 $(FUZZ_DIR)/py_corpus $(FUZZ_DIR)/pyobj_corpus:
 	@mkdir -p $@
