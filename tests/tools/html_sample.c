@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "report/report_html.h"
+#include "report/site.h"
 
 #define NPOINTS	61	/* every 5 s over 300 s */
 #define NSTACKS	12
@@ -157,6 +158,7 @@ int main(int argc, char **argv)
 		perror(argv[1]);
 		return 1;
 	}
+	site__mark(&r, NULL);	/* as the resolve stage does */
 	err = report_html__print(out, &r);
 	if (fclose(out) || err) {
 		fprintf(stderr, "html_sample: cannot write %s\n", argv[1]);

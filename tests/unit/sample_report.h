@@ -42,6 +42,7 @@
 #include <string.h>
 
 #include "report/report.h"
+#include "report/site.h"
 
 #define SAMPLE_NPROCS	3
 #define SAMPLE_NSTACKS	6
@@ -302,6 +303,7 @@ static inline void sample_report(struct sample_report *s)
 		.build_s = 0.0125,
 		.total_series = { s->total, SAMPLE_NPOINTS },
 	};
+	site__mark(&s->r, NULL);	/* as the resolve stage does */
 }
 
 /* pid 5151 alone (`-p 5151`) at the same moment. */
