@@ -16,43 +16,15 @@ int log__verbosity(void)
 	return verbosity;
 }
 
-static void say(const char *fmt, va_list ap)
+void log__error(const char *fmt, ...)
 {
 	char line[4096];
+	va_list ap;
 
 	/* one write per message: lines of several threads or processes
 	 * sharing the terminal do not interleave */
+	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
 	fprintf(stderr, "leakscope: %s", line);
-}
-
-void log__error(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	say(fmt, ap);
-	va_end(ap);
-}
-
-void log__verbose(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (verbosity < 1)
-		return;
-	va_start(ap, fmt);
-	say(fmt, ap);
-	va_end(ap);
-}
-
-void log__debug(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (verbosity < 2)
-		return;
-	va_start(ap, fmt);
-	say(fmt, ap);
-	va_end(ap);
 }

@@ -15,9 +15,9 @@ int log__verbosity(void);
 
 /* An error or a notice: always said.  fmt ends its line ("\n"). */
 void log__error(const char *fmt, ...) LOG_PRINTF;
-/* Said with -v. */
-void log__verbose(const char *fmt, ...) LOG_PRINTF;
-/* Said with -v -v. */
-void log__debug(const char *fmt, ...) LOG_PRINTF;
+
+/* Said with -v; with -v -v.  (The arguments are evaluated only then.) */
+#define log__verbose(...) do { if (log__verbosity() >= 1) log__error(__VA_ARGS__); } while (0)
+#define log__debug(...) do { if (log__verbosity() >= 2) log__error(__VA_ARGS__); } while (0)
 
 #endif
