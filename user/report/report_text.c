@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "report/report_text.h"
+#include "report/site.h"
 
 void report_text__bytes(char *buf, size_t len, double bytes)
 {
@@ -100,6 +101,21 @@ static void print_frame(FILE *out, int i, const struct frame *f)
 	fputc('\n', out);
 }
 
+/* ", at FUNCTION (FILE:LINE)": where the program allocated (site.h). */
+static void print_site(FILE *out, const struct report_stack *s)
+{
+	const struct frame *f = site__frame(s);
+	const char *file;
+
+	if (!f)
+		return;
+	fprintf(out, ", at %s", f->function ? f->function : "??");
+	if (f->file) {
+		file = strrchr(f->file, '/');
+		fprintf(out, " (%s:%d)", file ? file + 1 : f->file, f->line);
+	}
+}
+
 static void print_stack(FILE *out, const struct report *r,
 			const struct report_stack *s)
 {
@@ -117,6 +133,7 @@ static void print_stack(FILE *out, const struct report *r,
 		fprintf(out, ", %s (%s%s/s)", classify__name(s->cls),
 			s->growth_bytes_per_s >= 0 ? "+" : "", g);
 	}
+	print_site(out, s);
 	fputs(":\n", out);
 	for (int i = 0; i < s->nframes; i++)
 		print_frame(out, i, &s->frames[i]);
