@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "collect/collect.h"
-#include "collect/stacktab.h"
+#include "util/stacktab.h"
 
 static void test_stacktab_insert_find_grow(void **state)
 {

@@ -19,7 +19,7 @@
 #include <time.h>
 
 #include "collect/collect.h"
-#include "collect/stacktab.h"
+#include "util/stacktab.h"
 #include "collect/timeline.h"
 #include "leakscope.h"
 #include "trace/sampler.h"

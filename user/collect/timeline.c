@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collect/stacktab.h"
+#include "util/stacktab.h"
 #include "collect/timeline.h"
 
 #define TIER_FACTOR	4	/* each tier samples every 4th sample of the one below */

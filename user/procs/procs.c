@@ -20,8 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "collect/stacktab.h"
-#include "collect/timeline.h"
+#include "util/stacktab.h"
 #include "leakscope.h"
 #include "probe/attach.h"
 #include "probe/prober.h"
@@ -29,7 +28,6 @@
 #include "procs/procmaps.h"
 #include "procs/procs.h"
 #include "procs/target.h"
-#include "python/pygc.h"
 #include "python/pyproc.h"
 #include "symbols/symbolize.h"
 #include "symbols/symcache.h"
@@ -81,7 +79,7 @@ struct procs {
 	struct pyproc_env py_env;
 	struct proc **v;
 	size_t n, cap;
-	struct stacktab index;		/* timeline__proc_key(pid) -> position */
+	struct stacktab index;		/* pid_key(pid) -> position */
 	pid_t *gone;			/* exited, not forgotten yet */
 	size_t ngone, capgone;
 	uint64_t forgot_ms;
@@ -112,6 +110,12 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+/* The key of a process in the table's index. */
+static struct stack_key pid_key(pid_t pid)
+{
+	return (struct stack_key){ .tgid = pid };
 }
 
 struct procs *procs__new(const struct procs_config *c)
@@ -151,7 +155,7 @@ static void proc_free(struct proc *pr, bool release)
 
 struct proc *procs__find(const struct procs *p, pid_t pid)
 {
-	struct stack_key k = timeline__proc_key(pid);
+	struct stack_key k = pid_key(pid);
 	int64_t *idx = stacktab__find(&p->index, &k);
 
 	return idx && *idx >= 0 ? p->v[*idx] : NULL;
@@ -178,7 +182,7 @@ const struct cgroup_labels *proc__labels(struct proc *pr)
 /* pid's entry, made if new.  NULL on ENOMEM. */
 static struct proc *get(struct procs *p, pid_t pid, bool named)
 {
-	struct stack_key k = timeline__proc_key(pid);
+	struct stack_key k = pid_key(pid);
 	struct proc *pr = procs__find(p, pid);
 	int64_t *idx;
 
@@ -460,8 +464,8 @@ void procs__on_event(struct procs *p, const void *data, size_t len)
 		break;
 	case EV_GC:
 		pr = procs__find(p, ev->tgid);
-		if (pr && pr->py.gc && len >= sizeof(struct gc_event))
-			pygc__event(pr->py.gc, data);
+		if (pr && len >= sizeof(struct gc_event))
+			pyproc__gc_event(&pr->py, data);
 		break;
 	case EV_PY_STACK:
 		on_py_stack(p, data, len);
@@ -665,7 +669,7 @@ static void drop_gone(struct procs *p)
 
 	stacktab__clear(&p->index);
 	for (size_t i = 0; i < p->n; i++) {
-		struct stack_key k = timeline__proc_key(p->v[i]->pid);
+		struct stack_key k = pid_key(p->v[i]->pid);
 		int64_t *idx;
 
 		if (p->v[i]->gone) {

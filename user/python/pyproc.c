@@ -154,6 +154,12 @@ void pyproc__retire(struct pyproc *pp, struct pyproc *old)
 	pyproc__drop(pp, true);
 }
 
+void pyproc__gc_event(struct pyproc *pp, const void *ev)
+{
+	if (pp->gc)
+		pygc__event(pp->gc, ev);
+}
+
 void pyproc__prefetch(struct pyproc *pp, const struct py_trace *pt)
 {
 	if (!pp->pysym)

@@ -63,6 +63,9 @@ void pyproc__retire(struct pyproc *pp, struct pyproc *old);
  * links too (at the end it closes everything at once). */
 void pyproc__drop(struct pyproc *pp, bool release);
 
+/* A collection its GC probes reported (struct gc_event). */
+void pyproc__gc_event(struct pyproc *pp, const void *ev);
+
 /* The code objects of Python stack pt, read now while the process lives
  * (cached ones cost nothing). */
 void pyproc__prefetch(struct pyproc *pp, const struct py_trace *pt);

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collect/stacktab.h"
+#include "util/stacktab.h"
 #include "procs/procs.h"
 #include "python/pygc.h"
 #include "python/pyproc.h"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collect/stacktab.h"
+#include "util/stacktab.h"
 
 static size_t hash(const struct stack_key *k)
 {
