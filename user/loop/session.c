@@ -9,14 +9,12 @@
  * detaching takes the kernel seconds, the report does not.
  */
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -380,7 +378,6 @@ int session__run(struct session *s)
 	if (s->sink->ops->stop)		/* leaving the live view: the final report is text */
 		s->sink->ops->stop(s->sink);
 	if (!last_was_final && !err && !quit && n->final) {
-		drain_events(&l, false);
 		if (l.exited && !s->child && s->report_pid)
 			log__error("process %d exited\n", s->report_pid);
 		else if (l.exited && !s->child)
