@@ -11,6 +11,7 @@ import re
 import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,28 @@ class Tracer:
     def wait(self):
         out, err = self.proc.communicate(timeout=TIMEOUT)
         return self.proc.returncode, out, err
+
+
+class Traced:
+    """leakscope ARGS in the background, stdout and stderr in files (read
+    at leisure: never a full pipe), until its stderr says `until`."""
+
+    def __init__(self, tmp_path, *args, until="tracing"):
+        self.out, self.err = tmp_path / "out.json", tmp_path / "err.txt"
+        with open(self.out, "w") as out_f, open(self.err, "w") as err_f:
+            self.proc = subprocess.Popen([str(LEAKSCOPE), *args], stdout=out_f, stderr=err_f,
+                                         preexec_fn=default_sigint)
+        deadline = time.time() + 60
+        while until not in self.err.read_text() and time.time() < deadline:
+            assert self.proc.poll() is None, self.err.read_text()
+            time.sleep(0.1)
+
+    def stop(self):
+        """Ctrl-C; (exit status, the last report, stderr)."""
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(timeout=120)
+        reports = [json.loads(l) for l in self.out.read_text().splitlines()]
+        return self.proc.returncode, reports[-1] if reports else None, self.err.read_text()
 
 
 def text_mapping_intact(pid, lib_pred):

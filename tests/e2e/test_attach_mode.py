@@ -1,4 +1,6 @@
-"""`leakscope -p PID`: attach to a live process, detach leaving it untouched."""
+"""`leakscope -p PID`: attach to a live process, detach leaving it untouched;
+its leak classes by the second report of `-p PID 8 2`."""
+import json
 import os
 import shutil
 import signal
@@ -200,3 +202,21 @@ def test_service_labels_from_the_cgroup(fixture_proc, tmp_path, where):
                     time.sleep(0.1)
         if where == "pod":
             shutil.rmtree("/var/log/pods" if made_pods_dir else pods, ignore_errors=True)
+
+
+def test_classes_in_the_second_report_of_8_2(service):
+    """cache_leak: a 20 KB/s leak and a cache full after 4 s.  Reports at
+    8 s and 16 s: the timeline samples every second, so the second report
+    classes both."""
+    p = subprocess.run([str(LEAKSCOPE), "--json", "-p", str(service.pid), "8", "2"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    reports = [json.loads(l) for l in p.stdout.splitlines()]
+    assert len(reports) == 2
+    cls = {}
+    for s in reports[1]["stacks"]:
+        fns = [f["function"] for f in s["frames"]]
+        for fn in ("leak_unbounded", "cache_insert"):
+            if fn in fns:
+                cls[fn] = s["class"]
+    assert cls == {"leak_unbounded": "growing", "cache_insert": "plateau"}, reports[1]["stacks"][:2]

@@ -196,3 +196,12 @@ def test_closed_stdout_stops_with_an_error(fixture_proc):
     assert leakscope_programs_loaded() == []
     assert text_mapping_intact(fx.pid, is_libc) == 0
     assert fx.step() == "done"
+
+
+def test_closed_stdout_ends_with_an_error_and_detaches(service):
+    sh = subprocess.run(["bash", "-c", f"set -o pipefail; {LEAKSCOPE} -p {service.pid} 1 "
+                         "| head -1"], capture_output=True, text=True, timeout=120)
+    assert sh.returncode != 0, sh.stderr
+    assert "cannot write the report to stdout" in sh.stderr, sh.stderr
+    assert "detaching" in sh.stderr
+    assert not leakscope_programs_loaded()

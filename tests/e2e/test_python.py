@@ -4,16 +4,23 @@ lines that leak, classifies them, and agrees with tracemalloc.
 Every interpreter present is tested: Debian's /usr/bin/python3.11
 (libpython linked in statically) and pyenv's shared-libpython builds of
 3.6 to 3.13 (a version not installed is skipped, saying so).
+
+Several Python processes in one trace: two copies of an interpreter
+under --comm, --pymalloc with -p twice, and --all finding an interpreter
+embedded in a program of another name; each process's leak on its own
+line.
 """
 import glob
 import json
 import os
+import shutil
 import subprocess
+import time
 
 import pytest
 
-from conftest import (LEAKSCOPE, ROOT, SOURCES, default_sigint, leakscope_programs_loaded,
-                      marker_lines)
+from conftest import (LEAKSCOPE, ROOT, SOURCES, Traced, default_sigint,
+                      leakscope_programs_loaded, marker_lines)
 
 SCRIPT = SOURCES / "py_leaks.py"
 LINES = marker_lines("py_leaks.py")
@@ -263,3 +270,143 @@ def test_command_mode_names_lines_after_exit(name):
     assert not unnamed, unnamed[:3]
     assert len(report["stacks"]) < 1000                 # every stack was looked at
     assert leakscope_programs_loaded() == []
+
+
+def start_script(interp, script, text):
+    """interp running script (text), once it printed "ready"."""
+    script.write_text(text)
+    p = subprocess.Popen([str(interp), str(script)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    return p
+
+
+def go(procs):
+    """Each script leaks now (the "go" line), and says when it has."""
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        assert p.stdout.readline().strip() == "done"
+
+
+def kill_all(procs):
+    for p in procs:
+        p.kill()
+        p.wait()
+
+
+PY_SCRIPT = """\
+import sys, time
+keep = []
+def leak_{name}():
+    keep.append(bytearray(100000))   # LINE
+print("ready", flush=True)
+sys.stdin.readline()
+for _ in range(5):
+    leak_{name}()
+print("done", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_two_pythons_under_comm_each_get_their_lines(tmp_path):
+    python = "/usr/bin/python3.11"
+    if not os.path.exists(python):
+        pytest.skip("Debian's python3.11 is not installed")
+    # a name of their own (--comm picks them alone) that does not say
+    # "python": the interpreter is found as the process's executable
+    interp = tmp_path / "leaky-svc"
+    shutil.copy(python, interp)
+    procs = [(name, start_script(interp, tmp_path / f"{name}.py", PY_SCRIPT.format(name=name)),
+              tmp_path / f"{name}.py") for name in ("alpha", "beta")]
+    t = Traced(tmp_path, "--json", "-n", "100", "--comm", "leaky-svc", "1")
+    try:
+        assert "every process named leaky-svc" in t.err.read_text(), t.err.read_text()
+        time.sleep(1)
+        go([p for _, p, _ in procs])
+        time.sleep(2.5)
+    finally:
+        rc, last, err = t.stop()
+        kill_all([p for _, p, _ in procs])
+    assert rc == 0, err
+    for name, p, script in procs:
+        mine = [s for s in last["stacks"] if s["pid"] == p.pid]
+        py = [f for s in mine for f in s["frames"] if f["python"]]
+        assert any(f["function"] == f"leak_{name}" and f["file"] == str(script) and f["line"] == 4
+                   for f in py), (name, mine[:3], err)
+        other = "beta" if name == "alpha" else "alpha"
+        assert not any(f["function"] == f"leak_{other}" for f in py)
+        held = sum(s["outstanding_bytes"] for s in mine
+                   if any(f["python"] and f["function"] == f"leak_{name}" for f in s["frames"]))
+        assert held >= 5 * 100000, mine[:3]
+    assert "Python frames in every stack of 2 processes" in err, err
+
+
+PYMALLOC_SCRIPT = """\
+import sys
+keep = []
+print("ready", flush=True)
+sys.stdin.readline()
+for i in range(20000):
+    keep.append((i, i + 1, str(i)))   # LINE
+print("done", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_pymalloc_with_several_pids(tmp_path):
+    """--pymalloc with -p given twice: each interpreter's object allocator
+    is probed for its own process; each one's tuples on its own line."""
+    python = "/usr/bin/python3.11"
+    if not os.path.exists(python):
+        pytest.skip("Debian's python3.11 is not installed")
+    procs = [(start_script(python, tmp_path / f"{name}.py", PYMALLOC_SCRIPT),
+              tmp_path / f"{name}.py") for name in ("one", "two")]
+    t = Traced(tmp_path, "--json", "-n", "1000", "--pymalloc", "-p", str(procs[0][0].pid),
+               "-p", str(procs[1][0].pid), "1", until="tracing 2 processes")
+    try:
+        go([p for p, _ in procs])
+        time.sleep(1.5)
+    finally:
+        rc, last, err = t.stop()
+        kill_all([p for p, _ in procs])
+    assert rc == 0, err
+    for p, script in procs:
+        mine = [s for s in last["stacks"] if s["pid"] == p.pid and
+                any(f["python"] and f["file"] == str(script) and f["line"] == 6
+                    for f in s["frames"])]
+        blocks = sum(s["outstanding_allocs"] for s in mine)
+        nbytes = sum(s["outstanding_bytes"] for s in mine)
+        assert blocks >= 15000, (p.pid, blocks, err)     # tuples and strs (some from free lists)
+        assert nbytes / blocks <= 512                    # objects, not arenas
+
+
+def test_all_finds_an_interpreter_embedded_under_another_name(tmp_path):
+    """--all: a program whose name and executable do not say python but
+    that maps a libpython (uwsgi-like) gets Python frames from its first
+    allocation on, whether it ran before leakscope started or after."""
+    found = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12*/bin/python3.12")))
+    if not found:
+        pytest.skip("no pyenv CPython 3.12 (a shared libpython) here")
+    exe = tmp_path / "svc-embed"
+    shutil.copy(found[0], exe)
+
+    def start(name):
+        script = tmp_path / f"{name}.py"
+        return start_script(exe, script, PY_SCRIPT.format(name=name)), script
+
+    procs = [start("before")]
+    t = Traced(tmp_path, "--json", "-n", "1000", "--all", "1")
+    try:
+        procs.append(start("after"))
+        time.sleep(1)
+        go([p for p, _ in procs])
+        time.sleep(2.5)
+    finally:
+        rc, last, err = t.stop()
+        kill_all([p for p, _ in procs])
+    assert rc == 0, err
+    for (p, script), name in zip(procs, ("before", "after")):
+        mine = [s for s in last["stacks"] if s["pid"] == p.pid]
+        assert any(f["python"] and f["function"] == f"leak_{name}" and f["file"] == str(script)
+                   and f["line"] == 4 for s in mine for f in s["frames"]), (name, mine[:2], err)

@@ -1,10 +1,12 @@
-"""`leakscope record`: one profile at the end, folded stacks or JSON
-(pprof: test_pprof.py)."""
+"""`leakscope record`: one profile at the end, folded stacks, JSON or HTML
+(drawn by headless chromium; pprof: test_pprof.py)."""
 import json
 import re
 import subprocess
 
-from conftest import FIXTURES, LEAKSCOPE, by_function, default_sigint
+import pytest
+
+from conftest import FIXTURES, LEAKSCOPE, ROOT, by_function, default_sigint
 import expected
 
 
@@ -67,3 +69,27 @@ def test_unwritable_output_fails_before_tracing():
     assert p.returncode == 1
     assert "cannot write /nonexistent/dir/p.folded" in p.stderr
     assert "tracing PID" not in p.stderr
+
+
+def test_record_html_of_a_live_service_draws(service, tmp_path):
+    from test_html_report import chromium_path, embedded_data, render
+    if not chromium_path():
+        pytest.skip("chromium is not installed (tools/install-deps.sh installs it)")
+    out = tmp_path / "leak.html"
+    p = subprocess.run([str(LEAKSCOPE), "record", "--duration", "12s", "--format", "html",
+                        "-o", str(out), "-p", str(service.pid)],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    html = out.read_text()
+    data = embedded_data(html)
+    classes = {}
+    for s in data["stacks"]:
+        names = [f.get("function") for f in s["frames"]]
+        for fn in ("leak_unbounded", "cache_insert"):
+            if fn in names:
+                classes[fn] = s["class"]
+                assert len(s["series"]) >= 10        # a point a second
+    assert classes == {"leak_unbounded": "growing", "cache_insert": "plateau"}
+    dom, errors = render(out, screenshot=ROOT / "build" / "record_html.png")
+    assert not errors, errors
+    assert "leak_unbounded" in dom

@@ -1,5 +1,7 @@
 """`leakscope serve`: a real Prometheus scrapes /metrics, promtool accepts
-it, `go tool pprof` fetches /debug/pprof/heap over HTTP."""
+it, `go tool pprof` fetches /debug/pprof/heap over HTTP; `serve --all`
+shows each leaking process in /metrics, in the profile (its pid label)
+and in `/`."""
 import base64
 import json
 import re
@@ -14,8 +16,9 @@ import warnings
 
 import pytest
 
-from conftest import (FIXTURES, LEAKSCOPE, SOURCES, default_sigint, free_port,
+from conftest import (FIXTURES, LEAKSCOPE, SOURCES, default_sigint, free_port, go_pprof,
                       leakscope_programs_loaded, pprof_top)
+import expected
 
 
 def get(url, timeout=10):
@@ -276,3 +279,69 @@ def test_bad_web_config_fails_before_attaching(service, tmp_path):
     assert p.returncode != 0
     assert "line 2: not supported here" in p.stderr and "cert_fil" in p.stderr, p.stderr
     assert "tracing" not in p.stderr and leakscope_programs_loaded() == []
+
+
+def series(text, name):
+    """{pid label: value} of a metric family."""
+    out = {}
+    for line in text.splitlines():
+        m = re.match(name + r'\{pid="([^"]+)".*\} (\S+)$', line)
+        if m:
+            out[m.group(1)] = out.get(m.group(1), 0) + float(m.group(2))
+    return out
+
+
+def start_serve(*args):
+    p = subprocess.Popen([str(LEAKSCOPE), "serve", "--listen", "127.0.0.1:0", *args, "1"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=default_sigint)
+    port, lines = None, []
+    for _ in range(20):
+        line = p.stderr.readline()
+        lines.append(line)
+        m = re.search(r"on port (\d+)", line)
+        port = port or (m and m.group(1))
+        if "tracing" in line:
+            break
+    assert port and "tracing" in lines[-1], "".join(lines)
+    return p, f"http://127.0.0.1:{port}"
+
+
+def test_serve_all_exposes_each_process(fixture_proc, tmp_path):
+    a, b = fixture_proc("leaks"), fixture_proc("leaks")
+    p, url = start_serve("--all")
+    try:
+        assert a.step() == "done" and b.step() == "done"
+        want = sum(v[0] for v in expected.LEAKS.values())
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            time.sleep(1)
+            text = get(url + "/metrics")[2].decode()
+            got = series(text, "leakscope_outstanding_bytes")
+            if got.get(str(a.pid), 0) >= want and got.get(str(b.pid), 0) >= want:
+                break
+        assert got.get(str(a.pid)) == want and got.get(str(b.pid)) == want, text
+        assert re.search(r'leakscope_outstanding_bytes\{pid="%d",comm="leaks"' % a.pid, text)
+        assert "# TYPE leakscope_processes gauge" in text
+        prof = tmp_path / "heap.pb.gz"
+        prof.write_bytes(get(url + "/debug/pprof/heap")[2])
+        # each process's leaks under its own pid label, as pprof reads it
+        for f in (a, b):
+            top = go_pprof(tmp_path, "-top", "-nodecount=1000", "-unit=B",
+                           "-sample_index=inuse_space", f"-tagfocus=pid={f.pid}", str(prof))
+            assert "leak_big_malloc" in top and "leak_mmap" in top, top
+            assert re.search(r"^\s*%dB .* leak_big_malloc$" % expected.LEAKS["leak_big_malloc"][0],
+                             top, re.M), top
+        # `/`: the HTML report of the live data, both processes in it
+        from test_html_report import embedded_data
+        page = get(url + "/")[2].decode()
+        data = embedded_data(page)
+        assert {a.pid, b.pid} <= {s["pid"] for s in data["stacks"]}
+        assert data["total_series"]
+        raw = go_pprof(tmp_path, "-raw", str(prof))
+        assert f"pid:[{a.pid}]" in raw.replace(" ", "") or f"pid:[{a.pid}" in raw
+    finally:
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err
+    assert not leakscope_programs_loaded()

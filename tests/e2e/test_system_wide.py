@@ -6,7 +6,7 @@ import os
 import subprocess
 import time
 
-from conftest import (LEAKSCOPE, default_sigint, leakscope_programs_loaded,
+from conftest import (LEAKSCOPE, Traced, default_sigint, leakscope_programs_loaded,
                       text_mapping_intact, is_libc)
 import expected
 
@@ -152,3 +152,29 @@ def test_fork_exec_storm_forgets_every_exit(tmp_path):
     # the maps do not grow with the processes that came and went
     assert last["totals"]["outstanding_allocs"] < 2 * first["totals"]["outstanding_allocs"] + 1000
     assert leakscope_programs_loaded() == []
+
+
+def test_several_pids_one_exits_the_other_stays_traced(fixture_proc, tmp_path):
+    """-p A -p B: A exits first; B's anonymous mmaps and everything else
+    are still traced (the tracepoints every process shares are the
+    trace's, not A's)."""
+    a, b = fixture_proc("leaks"), fixture_proc("leaks")
+    t = Traced(tmp_path, "--json", "-n", "1000", "-p", str(a.pid), "-p", str(b.pid), "1",
+               until="tracing 2 processes")
+    try:
+        a.close()                               # A goes first
+        time.sleep(2.5)                         # forgotten (a report in between)
+        assert b.step() == "done"
+        time.sleep(1.5)
+    finally:
+        rc, last, err = t.stop()
+    assert rc == 0, err
+    got = {}
+    for s in last["stacks"]:
+        if s["pid"] == b.pid and s["frames"]:
+            fn = s["frames"][0]["function"]
+            n, blocks = got.get(fn, (0, 0))
+            got[fn] = (n + s["outstanding_bytes"], blocks + s["outstanding_allocs"])
+    for fn in ("leak_mmap", "leak_malloc", "leak_big_malloc"):
+        assert got.get(fn) == expected.LEAKS[fn], (fn, got)
+    assert last["totals"]["exited_processes"] >= 1
