@@ -197,10 +197,11 @@ static void print_multi(FILE *out, const struct report *r)
 		char svc[200];
 
 		report_text__bytes(b, sizeof(b), p->bytes);
-		report_text__bytes(g, sizeof(g), p->growth_bytes);
+		report_text__bytes(g + 1, sizeof(g) - 1, p->growth_bytes);
+		g[0] = '+';	/* the sign with the value, right-aligned together */
 		report__service(&p->labels, svc, sizeof(svc));
-		fprintf(out, "  %7d %-16s %12s %9" PRId64 " %7zu %11s%s %-8s %s\n", p->pid, p->comm,
-			b, p->allocs, p->nstacks, p->growth_bytes >= 0 ? "+" : "", g,
+		fprintf(out, "  %7d %-16s %12s %9" PRId64 " %7zu %12s %-8s %s\n", p->pid, p->comm,
+			b, p->allocs, p->nstacks, p->growth_bytes >= 0 ? g : g + 1,
 			classify__name(p->cls), svc[0] ? svc : "-");
 	}
 	if (r->nprocs > shown)
