@@ -81,6 +81,28 @@ static void block(size_t i, pid_t pid, uint64_t id, uint64_t size, uint64_t ts_n
 	};
 }
 
+/* The collector, timeline and report of the test running. */
+static struct collector *c;
+static struct timeline *tl;
+static struct report r;
+static struct snapshot s;
+
+static void start(const struct collect_filter *f)
+{
+	c = collector__new(f, &SRC);
+	tl = timeline__new(1);
+	memset(&r, 0, sizeof(r));
+	assert_non_null(c);
+	assert_non_null(tl);
+}
+
+static int stop(void **state)
+{
+	timeline__free(tl);
+	collector__free(c);
+	return 0;
+}
+
 static struct collect_filter filter(void)
 {
 	return (struct collect_filter){
@@ -100,11 +122,8 @@ static void three_stacks_and_another_process(void)
 static void test_aggregates_one_process(void **state)
 {
 	struct collect_filter f = filter();
-	struct collector *c = collector__new(&f, &SRC);
-	struct timeline *tl = timeline__new(1);
-	struct report r = { 0 };
-	struct snapshot s;
 
+	start(&f);
 	three_stacks_and_another_process();
 	s = snap_of(4, 0);
 	/* 4 blocks of process 7, within --scan-limit: the report wants them */
@@ -131,18 +150,13 @@ static void test_aggregates_one_process(void **state)
 	assert_int_equal(r.stacks[0].nips, 3);
 	assert_int_equal(r.stacks[0].ips[0], 0x1000);
 	assert_int_equal(r.stacks[0].cut, UW_STOP_END);
-	timeline__free(tl);
-	collector__free(c);
 }
 
 static void test_several_processes_grouped(void **state)
 {
 	struct collect_filter f = filter();
-	struct collector *c = collector__new(&f, &SRC);
-	struct timeline *tl = timeline__new(1);
-	struct report r = { 0 };
-	struct snapshot s;
 
+	start(&f);
 	three_stacks_and_another_process();
 	s = snap_of(4, 0);
 	assert_int_equal(collector__collect(c, &s, tl, 0, &r), 0);
@@ -156,19 +170,14 @@ static void test_several_processes_grouped(void **state)
 	assert_int_equal(r.procs[1].bytes, 3100);
 	assert_int_equal(r.procs[1].nstacks, 2);
 	assert_int_equal(r.totals.outstanding_bytes, 11100);
-	timeline__free(tl);
-	collector__free(c);
 }
 
 /* Blocks give exact ages: the oldest block of each stack. */
 static void test_blocks_give_exact_ages(void **state)
 {
 	struct collect_filter f = filter();
-	struct collector *c = collector__new(&f, &SRC);
-	struct timeline *tl = timeline__new(1);
-	struct report r = { 0 };
-	struct snapshot s;
 
+	start(&f);
 	three_stacks_and_another_process();
 	block(0, 7, 1, 1000, NOW - 30 * SEC);
 	block(1, 7, 1, 1000, NOW - 40 * SEC);
@@ -183,39 +192,30 @@ static void test_blocks_give_exact_ages(void **state)
 	assert_int_equal(r.stacks[1].oldest_ts_ns, NOW - 5 * SEC);
 	/* the sums stay the aggregate's */
 	assert_int_equal(r.stacks[0].bytes, 3000);
-	timeline__free(tl);
-	collector__free(c);
 }
 
 /* Above --scan-limit, no blocks are asked for. */
 static void test_scan_limit(void **state)
 {
 	struct collect_filter f = filter();
-	struct collector *c;
-	struct snapshot s;
 
 	f.scan_limit = 3;
-	c = collector__new(&f, &SRC);
+	start(&f);
 	three_stacks_and_another_process();
 	s = snap_of(4, 0);
 	assert_false(collector__wants_blocks(c, &s, 0));	/* 6 blocks */
 	assert_false(collector__wants_blocks(c, &s, 7));	/* 4 */
 	assert_true(collector__wants_blocks(c, &s, 8));		/* 2 */
-	collector__free(c);
 }
 
 /* --min-age / --min-size: the blocks' sums replace the aggregate's. */
 static void test_filters_sum_the_blocks(void **state)
 {
 	struct collect_filter f = filter();
-	struct collector *c;
-	struct timeline *tl = timeline__new(1);
-	struct report r = { 0 };
-	struct snapshot s;
 
 	f.min_age_ns = 32 * SEC;
 	f.min_size = 500;
-	c = collector__new(&f, &SRC);
+	start(&f);
 	three_stacks_and_another_process();
 	block(0, 7, 1, 1000, NOW - 30 * SEC);	/* too young */
 	block(1, 7, 1, 1000, NOW - 40 * SEC);
@@ -232,8 +232,6 @@ static void test_filters_sum_the_blocks(void **state)
 	/* a filter without blocks cannot be honoured: refused, not guessed */
 	s = snap_of(4, 0);
 	assert_int_equal(collector__collect(c, &s, tl, 7, &r), -EINVAL);
-	timeline__free(tl);
-	collector__free(c);
 }
 
 /* --sample-bytes: each sampled block weighs 1/p; the counts the
@@ -241,13 +239,9 @@ static void test_filters_sum_the_blocks(void **state)
 static void test_sampling_weights(void **state)
 {
 	struct collect_filter f = filter();
-	struct collector *c;
-	struct timeline *tl = timeline__new(1);
-	struct report r = { 0 };
-	struct snapshot s;
 
 	f.sample_period = 4096;
-	c = collector__new(&f, &SRC);
+	start(&f);
 	agg(0, 7, 1, (1 << 20) + 16, 2, 100ULL << 16, NOW - SEC);
 	block(0, 7, 1, 1 << 20, NOW - SEC);	/* >> period: weight 1 */
 	block(1, 7, 1, 16, NOW - SEC);		/* small: weight ~256 */
@@ -257,8 +251,6 @@ static void test_sampling_weights(void **state)
 	assert_int_equal(r.stacks[0].alloc_bytes, 100);
 	assert_true(r.stacks[0].allocs > 200 && r.stacks[0].allocs < 300);
 	assert_true(r.stacks[0].bytes > (1 << 20) + 3000 && r.stacks[0].bytes < (1 << 20) + 5000);
-	timeline__free(tl);
-	collector__free(c);
 }
 
 /* The top N are read for frames, the others not; growth is since the
@@ -266,13 +258,9 @@ static void test_sampling_weights(void **state)
 static void test_top_n_and_growth(void **state)
 {
 	struct collect_filter f = filter();
-	struct collector *c;
-	struct timeline *tl = timeline__new(1);
-	struct report r = { 0 };
-	struct snapshot s;
 
 	f.top_n = 2;
-	c = collector__new(&f, &SRC);
+	start(&f);
 	three_stacks_and_another_process();
 	s = snap_of(4, 0);
 	fake_reads = 0;
@@ -293,21 +281,15 @@ static void test_top_n_and_growth(void **state)
 	assert_int_equal(r.stacks[1].nips, 0);
 	assert_int_equal(fake_reads, 1);	/* the lost one is not looked up */
 	assert_int_equal(r.procs[0].growth_bytes, 1000);
-	timeline__free(tl);
-	collector__free(c);
 }
 
 /* A cut stack says why; with_freed keeps stacks that freed everything. */
 static void test_cut_and_with_freed(void **state)
 {
 	struct collect_filter f = filter();
-	struct collector *c;
-	struct timeline *tl = timeline__new(1);
-	struct report r = { 0 };
-	struct snapshot s;
 
 	f.with_freed = true;
-	c = collector__new(&f, &SRC);
+	start(&f);
 	agg(0, 7, 9, 64, 1, 64, NOW - SEC);
 	agg(1, 7, 3, 0, 0, 4096, 0);
 	s = snap_of(2, 0);
@@ -317,19 +299,14 @@ static void test_cut_and_with_freed(void **state)
 	assert_int_equal(r.stacks[0].cut, UW_STOP_NO_TABLE);
 	assert_int_equal(r.stacks[1].bytes, 0);
 	assert_int_equal(r.stacks[1].alloc_bytes, 4096);
-	timeline__free(tl);
-	collector__free(c);
 }
 
 /* Classes come from the timeline's samples of the same snapshots. */
 static void test_classes_from_the_timeline(void **state)
 {
 	struct collect_filter f = filter();
-	struct collector *c = collector__new(&f, &SRC);
-	struct timeline *tl = timeline__new(1);
-	struct report r = { 0 };
-	struct snapshot s;
 
+	start(&f);
 	for (int t = 0; t < 12; t++) {
 		agg(0, 7, 1, 10240 * (t + 1), t + 1, 10240 * (t + 1), NOW - 50 * SEC);
 		s = snap_of(1, 0);
@@ -338,22 +315,20 @@ static void test_classes_from_the_timeline(void **state)
 	assert_int_equal(collector__collect(c, &s, tl, 7, &r), 0);
 	assert_int_equal(r.stacks[0].cls, CLASS_GROWING);
 	assert_true(r.stacks[0].growth_bytes_per_s > 9000);
-	timeline__free(tl);
-	collector__free(c);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_aggregates_one_process),
-		cmocka_unit_test(test_several_processes_grouped),
-		cmocka_unit_test(test_blocks_give_exact_ages),
-		cmocka_unit_test(test_scan_limit),
-		cmocka_unit_test(test_filters_sum_the_blocks),
-		cmocka_unit_test(test_sampling_weights),
-		cmocka_unit_test(test_top_n_and_growth),
-		cmocka_unit_test(test_cut_and_with_freed),
-		cmocka_unit_test(test_classes_from_the_timeline),
+		cmocka_unit_test_teardown(test_aggregates_one_process, stop),
+		cmocka_unit_test_teardown(test_several_processes_grouped, stop),
+		cmocka_unit_test_teardown(test_blocks_give_exact_ages, stop),
+		cmocka_unit_test_teardown(test_scan_limit, stop),
+		cmocka_unit_test_teardown(test_filters_sum_the_blocks, stop),
+		cmocka_unit_test_teardown(test_sampling_weights, stop),
+		cmocka_unit_test_teardown(test_top_n_and_growth, stop),
+		cmocka_unit_test_teardown(test_cut_and_with_freed, stop),
+		cmocka_unit_test_teardown(test_classes_from_the_timeline, stop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
