@@ -100,7 +100,7 @@ static __always_inline void call_enter(struct pt_regs *ctx, __u32 fn,
 	if (!cur)
 		return;
 	if (classify(cur, sp, false) == NEST_INSIDE) {
-		if (nest_adopts(cur, fn))
+		if (nest_adopts(cur, fn, sp))
 			cur->adopt_sp = sp;
 		else
 			count(CNT_NESTED_CALLS);

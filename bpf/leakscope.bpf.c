@@ -153,7 +153,7 @@ int BPF_KRETPROBE(alloc_return, __u64 ret)
 		if (!nest_adopted_returns(cur->adopt_sp, sp))
 			return 0;	/* not the adopted call's return */
 		if (!ret) {		/* new_handler may free memory and retry */
-			cur->adopt_sp = 0;
+			nest_adopted_null(cur);
 			return 0;
 		}
 		cur->active = 0;

@@ -145,6 +145,10 @@ struct inflight {
 	__u8 pad;
 	__u64 entry_sp;		/* user rsp at entry: points at the return address */
 	__u64 adopt_sp;		/* entry rsp of the adopted nested call, 0 = none */
+	__u64 retry_sp;		/* entry_only: the adopted call returned NULL there;
+				 * only a call at that rsp (new's retry after its
+				 * new_handler) is adopted next, not an allocation
+				 * made deeper (the exception new throws) */
 	struct stack_key stack;	/* entry_only: the stack captured at entry */
 	__u64 size_bytes;
 	__u64 old_addr;		/* realloc/mremap: the block being moved */

@@ -65,13 +65,24 @@ static inline bool nest_stale_is_missed(const struct inflight *cur)
 	return !cur->entry_only;
 }
 
-/* A call nested in cur: is it the one whose return tells cur's address?
- * Only an entry-only call (operator new) adopts, and only its first
- * nested call; never an mmap, which is the allocator getting memory for
- * itself, not the block new hands out. */
-static inline bool nest_adopts(const struct inflight *cur, __u32 fn)
+/* A call at sp nested in cur: is it the one whose return tells cur's
+ * address?  Only an entry-only call (operator new) adopts, and only its
+ * first nested call; never an mmap, which is the allocator getting memory
+ * for itself, not the block new hands out.  After the adopted call
+ * returned NULL, only a retry from the same place is adopted: the malloc
+ * of the bad_alloc new is about to throw is not new's block. */
+static inline bool nest_adopts(const struct inflight *cur, __u32 fn, __u64 sp)
 {
-	return cur->entry_only && !cur->adopt_sp && fn != FN_MMAP;
+	return cur->entry_only && !cur->adopt_sp && fn != FN_MMAP &&
+	       (!cur->retry_sp || sp == cur->retry_sp);
+}
+
+/* The adopted call returned NULL: new calls its new_handler and retries
+ * from the same place, or throws. */
+static inline void nest_adopted_null(struct inflight *cur)
+{
+	cur->retry_sp = cur->adopt_sp;
+	cur->adopt_sp = 0;
 }
 
 /* What a return at sp (after `ret` popped the return address: entry rsp

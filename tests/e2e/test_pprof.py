@@ -65,3 +65,18 @@ def test_pprof_refuses_a_terminal():
     p = subprocess.run(["script", "-qec", f"{LEAKSCOPE} record -p 1", "/dev/null"],
                        capture_output=True, text=True, timeout=30)
     assert "give -o FILE" in p.stdout + p.stderr
+
+
+def test_a_failed_new_allocates_nothing(tmp_path):
+    """operator new whose malloc returns NULL throws bad_alloc: the
+    exception object's allocation is not new's block (it once was, with
+    the failed request's ~4 EiB in alloc_space)."""
+    out = tmp_path / "cxx.pb.gz"
+    p = subprocess.run([str(LEAKSCOPE), "record", "-o", str(out), "--",
+                        str(FIXTURES / "cxx_leaks")],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    space = pprof_top(tmp_path, out, "alloc_space")
+    nbytes, blocks = expected.CXX["leak_after_throw()"]
+    assert space.get("leak_after_throw", space.get("leak_after_throw()")) == nbytes, space
+    assert sum(space.values()) < 1 << 30, space

@@ -63,15 +63,30 @@ static void test_adopts(void **state)
 {
 	struct inflight cur = { .fn = FN_CXX_NEW, .entry_only = 1, .entry_sp = SP };
 
-	assert_true(nest_adopts(&cur, FN_MALLOC));
-	assert_true(nest_adopts(&cur, FN_POSIX_MEMALIGN));
-	assert_false(nest_adopts(&cur, FN_MMAP));
+	assert_true(nest_adopts(&cur, FN_MALLOC, SP - 64));
+	assert_true(nest_adopts(&cur, FN_POSIX_MEMALIGN, SP - 64));
+	assert_false(nest_adopts(&cur, FN_MMAP, SP - 64));
 	cur.adopt_sp = SP - 64;
-	assert_false(nest_adopts(&cur, FN_MALLOC));
+	assert_false(nest_adopts(&cur, FN_MALLOC, SP - 64));
 	cur.adopt_sp = 0;
 	cur.entry_only = 0;
 	cur.fn = FN_REALLOC;
-	assert_false(nest_adopts(&cur, FN_MALLOC));
+	assert_false(nest_adopts(&cur, FN_MALLOC, SP - 64));
+}
+
+/* new's malloc returned NULL: a retry from the same place (after the
+ * new_handler) is adopted; the malloc of the exception it throws, made
+ * deeper (__cxa_allocate_exception), is not - it would be recorded with
+ * the failed request's size. */
+static void test_adopt_after_null(void **state)
+{
+	struct inflight cur = { .fn = FN_CXX_NEW, .entry_only = 1, .entry_sp = SP,
+				.adopt_sp = SP - 64 };
+
+	nest_adopted_null(&cur);
+	assert_int_equal(cur.adopt_sp, 0);
+	assert_false(nest_adopts(&cur, FN_MALLOC, SP - 160));	/* the exception's */
+	assert_true(nest_adopts(&cur, FN_MALLOC, SP - 64));	/* the retry */
 }
 
 /* `ret` pops the return address: the call's own return is at entry + 8. */
@@ -123,6 +138,7 @@ int main(void)
 		cmocka_unit_test(test_at_level),
 		cmocka_unit_test(test_stale_missed),
 		cmocka_unit_test(test_adopts),
+		cmocka_unit_test(test_adopt_after_null),
 		cmocka_unit_test(test_return_of),
 		cmocka_unit_test(test_adopted_returns),
 		cmocka_unit_test(test_free_chained),
