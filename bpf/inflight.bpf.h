@@ -99,7 +99,7 @@ static __always_inline void call_enter(struct pt_regs *ctx, __u32 fn,
 	cur = inflight_of_current(true);
 	if (!cur)
 		return;
-	if (classify(cur, sp, false) == NEST_INSIDE) {
+	if (classify(cur, sp, false) == NEST_INSIDE && !nest_new_gave_up(cur, sp)) {
 		if (nest_adopts(cur, fn, sp))
 			cur->adopt_sp = sp;
 		else
@@ -131,7 +131,7 @@ static __always_inline void call_enter_entry_only(struct pt_regs *ctx,
 	cur = inflight_of_current(true);
 	if (!cur)
 		return;
-	if (classify(cur, sp, false) == NEST_INSIDE) {
+	if (classify(cur, sp, false) == NEST_INSIDE && !nest_new_gave_up(cur, sp)) {
 		count(CNT_NESTED_CALLS);	/* new(nothrow) -> new */
 		return;
 	}

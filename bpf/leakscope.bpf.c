@@ -186,7 +186,8 @@ int BPF_KPROBE(free_enter, __u64 ptr)
 		return 0;
 	cur = inflight_of_current(false);
 	/* free() inside realloc(): the outer call accounts. */
-	if (cur && cur->active && classify(cur, sp, false) == NEST_INSIDE) {
+	if (cur && cur->active && classify(cur, sp, false) == NEST_INSIDE &&
+	    !nest_new_gave_up(cur, sp)) {
 		count(CNT_NESTED_CALLS);
 		return 0;
 	}

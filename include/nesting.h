@@ -77,6 +77,16 @@ static inline bool nest_adopts(const struct inflight *cur, __u32 fn, __u64 sp)
 	       (!cur->retry_sp || sp == cur->retry_sp);
 }
 
+/* A call at sp inside an entry-only call whose adopted call returned
+ * NULL, and not its retry: new is throwing (this is the exception
+ * object's allocation) or its new_handler runs.  Either way new's block
+ * will not come from this call, and new must not hold the thread: the
+ * call is one of its own (and a free there is a free). */
+static inline bool nest_new_gave_up(const struct inflight *cur, __u64 sp)
+{
+	return cur->entry_only && cur->retry_sp && sp != cur->retry_sp;
+}
+
 /* The adopted call returned NULL: new calls its new_handler and retries
  * from the same place, or throws. */
 static inline void nest_adopted_null(struct inflight *cur)

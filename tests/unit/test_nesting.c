@@ -83,10 +83,16 @@ static void test_adopt_after_null(void **state)
 	struct inflight cur = { .fn = FN_CXX_NEW, .entry_only = 1, .entry_sp = SP,
 				.adopt_sp = SP - 64 };
 
+	assert_false(nest_new_gave_up(&cur, SP - 160));		/* still live */
 	nest_adopted_null(&cur);
 	assert_int_equal(cur.adopt_sp, 0);
 	assert_false(nest_adopts(&cur, FN_MALLOC, SP - 160));	/* the exception's */
+	assert_true(nest_new_gave_up(&cur, SP - 160));		/* ... a call of its own */
+	assert_true(nest_new_gave_up(&cur, SP - 8));		/* a caller's helper after catch */
+	assert_false(nest_new_gave_up(&cur, SP - 64));
 	assert_true(nest_adopts(&cur, FN_MALLOC, SP - 64));	/* the retry */
+	cur.entry_only = 0;					/* realloc's nested calls */
+	assert_false(nest_new_gave_up(&cur, SP - 160));
 }
 
 /* `ret` pops the return address: the call's own return is at entry + 8. */
