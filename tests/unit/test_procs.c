@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,7 +79,9 @@ static void test_one_process(void **state)
 	send(p, EV_EXIT, getpid());
 	assert_int_equal(procs__ngone(p), 0);
 	assert_true(proc__gone(pr));
-	assert_true(procs__all_gone(p));	/* its exit event */
+	/* an exit event is the thread-group leader's: the process may run
+	 * on (its other threads); only its pidfd ends the trace */
+	assert_false(procs__all_gone(p));
 	procs__free(p);
 }
 
@@ -118,12 +121,19 @@ static void test_all_gone_without_events(void **state)
 	int go1[2], go2[2];
 	pid_t a = sleeper(go1), b = sleeper(go2);
 
+	struct pollfd exit_fd;
+
 	assert_non_null(procs__add(p, a, true));
 	assert_non_null(procs__add(p, b, true));
+	exit_fd = (struct pollfd){ .fd = procs__exit_fd(p), .events = POLLIN };
+	assert_true(exit_fd.fd >= 0);
+	assert_int_equal(poll(&exit_fd, 1, 0), 0);	/* nothing to wake for */
 	assert_false(procs__all_gone(p));
 	kill(a, SIGKILL);
 	waitpid(a, NULL, 0);
+	assert_int_equal(poll(&exit_fd, 1, 5000), 1);	/* the session wakes */
 	assert_false(procs__all_gone(p));
+	assert_int_equal(poll(&exit_fd, 1, 0), 0);	/* seen: quiet again */
 	kill(b, SIGKILL);		/* a zombie until reaped */
 	for (int i = 0; i < 200 && !procs__all_gone(p); i++)
 		usleep(10000);

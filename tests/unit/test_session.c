@@ -122,6 +122,11 @@ bool procs__all_gone(struct procs *p)
 	return p->gone;
 }
 
+int procs__exit_fd(const struct procs *p)
+{
+	return -1;	/* the fake table's exits come through procs__all_gone() */
+}
+
 /* ---- the fake resolve stage ---------------------------------------------- */
 
 struct resolver {

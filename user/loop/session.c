@@ -291,6 +291,7 @@ static int setup(struct loop *l, struct session *s)
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (l->epfd < 0 || watch(l->epfd, ring_buffer__epoll_fd(l->rb)) ||
 	    watch(l->epfd, l->sigfd) ||
+	    (!s->child && watch(l->epfd, procs__exit_fd(s->procs))) ||
 	    watch(l->epfd, s->sink->fd)) {
 		log__error("cannot set up event polling: %s\n", strerror(errno));
 		return -errno;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,7 +48,6 @@ struct proc {
 	struct cgroup_labels labels;
 	bool named;		/* its maps are its own (a child: after exec) */
 	bool labels_read;	/* labels: read when first needed */
-	bool sym_named;		/* its symbolizer reads its own maps (not leakscope's) */
 	bool target;		/* named on the command line: symbols read eagerly */
 	bool held;		/* `-- CMD`: BPF holds it (procs__set_held) */
 	bool gone;
@@ -67,7 +67,9 @@ struct py_new {
 	uint64_t id;
 };
 
-/* A process named on the command line: the trace is over when all are. */
+/* A process named on the command line: the trace is over when all are.
+ * Its pidfd decides, not the exit event: BPF sends that when the
+ * thread-group leader exits, which may leave the other threads running. */
 struct watched {
 	pid_t pid;
 	int pidfd;		/* readable once it exited; -1: kill(pid, 0) */
@@ -87,7 +89,8 @@ struct procs {
 	struct py_new py_new[PY_NEW_MAX];
 	size_t py_nnew;
 	bool py_new_lost;		/* more than py_new holds: read every stack */
-	bool py_seen;			/* some process sent a Python stack */
+	bool py_seen;			/* some process sent a Python stack, or */
+	bool py_found;			/* ... runs a supported interpreter */
 	struct py_trace *pt;		/* read buffer */
 	struct snapshot snap;		/* every stack, when py_new_lost */
 	struct symcache symbols;	/* every process's resolved addresses, by build-id */
@@ -100,6 +103,7 @@ struct procs {
 	bool drop_due;			/* exited entries to free at the next report */
 	struct watched *watch;
 	size_t nwatch;
+	int watch_epfd;			/* readable when a watched pidfd is (-1: none) */
 	uint32_t unw_pool_full;		/* unwind tables that did not fit, as last said */
 	uint32_t unw_procs_full;
 };
@@ -125,6 +129,7 @@ struct procs *procs__new(const struct procs_config *c)
 	if (!p)
 		return NULL;
 	p->c = *c;
+	p->watch_epfd = -1;
 	p->forgot_ms = now_ms();
 	p->py_env = (struct pyproc_env){
 		.trace = c->trace, .prober = c->prober, .pymalloc = c->pymalloc,
@@ -220,7 +225,6 @@ static struct symbolizer *sym_of(struct procs *p, struct proc *pr)
 {
 	if (!pr->sym) {
 		pr->sym = symbolizer__new_shared(pr->named ? pr->pid : getpid(), &p->symbols);
-		pr->sym_named = pr->named;
 		if (pr->sym && pr->named)
 			symbolizer__refresh(pr->sym);
 		pr->sym_dirty = false;
@@ -235,9 +239,17 @@ static int watch(struct procs *p, pid_t pid)
 	if (!v)
 		return -ENOMEM;
 	p->watch = v;
-	v[p->nwatch++] = (struct watched){
+	v[p->nwatch] = (struct watched){
 		.pid = pid, .pidfd = (int)syscall(SYS_pidfd_open, pid, 0),
 	};
+	if (p->watch_epfd < 0)
+		p->watch_epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (p->watch_epfd >= 0 && v[p->nwatch].pidfd >= 0) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = v[p->nwatch].pidfd };
+
+		epoll_ctl(p->watch_epfd, EPOLL_CTL_ADD, v[p->nwatch].pidfd, &ev);
+	}
+	p->nwatch++;
 	return 0;
 }
 
@@ -306,6 +318,7 @@ void procs__look_python(struct procs *p, struct proc *pr)
 	if (!p->c.python || !pr->named)
 		return;
 	pyproc__look(&pr->py, &p->py_env, pr->pid, pr->comm, pr->held, p->quiet);
+	p->py_found |= pyproc__supported(&pr->py);
 }
 
 /* Several processes: is this one worth reading the maps of, for an
@@ -397,7 +410,7 @@ static void gone(struct procs *p, pid_t pid)
 		pid_t *v = realloc(p->gone, cap * sizeof(*v));
 
 		if (!v)
-			return;		/* found again by the report's check */
+			return;		/* out of memory: its records stay to the end */
 		p->gone = v;
 		p->capgone = cap;
 	}
@@ -410,9 +423,6 @@ static void on_exit_event(struct procs *p, pid_t pid)
 
 	if (pr)
 		pr->gone = true;
-	for (size_t i = 0; i < p->nwatch; i++)
-		if (p->watch[i].pid == pid)
-			p->watch[i].gone = true;
 	if (p->c.unw)
 		unwinder__forget(p->c.unw, pid);
 	/* several processes: an exited one leaks nothing, its records go;
@@ -505,17 +515,15 @@ static void start_afresh(struct procs *p, struct proc *pr)
 	pr->exec_pending = false;
 	pyproc__retire(&pr->py, old ? &old->py : NULL);
 	if (old) {
+		/* the old program's symbolizer too: the last report's frames
+		 * and mappings point into it; a new one reads the new maps */
 		old->pid = pr->pid;
-		/* made before the exec, of leakscope's own maps (-- CMD):
-		 * the process's own from now on */
-		if (pr->sym && !pr->sym_named) {
-			old->sym = pr->sym;
-			pr->sym = NULL;
-		}
+		old->sym = pr->sym;
+		pr->sym = NULL;
 		retire(p, old);
 	}
 	pr->python_looked = false;
-	if (pr->sym)
+	if (pr->sym)		/* out of memory: reused, the last report's strings go */
 		symbolizer__reset(pr->sym);
 }
 
@@ -622,7 +630,7 @@ int procs__flush(struct procs *p, bool forget_now)
 
 void procs__tick(struct procs *p, const struct snapshot *snap)
 {
-	if (p->c.python || p->py_seen)
+	if (p->py_seen || p->py_found)
 		prefetch_all(p, snap);
 }
 
@@ -646,13 +654,20 @@ bool procs__all_gone(struct procs *p)
 
 		/* a pidfd turns readable once the process has exited (a
 		 * zombie too, which kill() still finds) */
-		if (!w->gone && w->pidfd >= 0)
-			w->gone = poll(&pfd, 1, 0) == 1;
-		else if (!w->gone)
+		if (!w->gone && w->pidfd >= 0 && poll(&pfd, 1, 0) == 1) {
+			w->gone = true;	/* and no more wake-ups from it */
+			epoll_ctl(p->watch_epfd, EPOLL_CTL_DEL, w->pidfd, NULL);
+		} else if (!w->gone && w->pidfd < 0) {
 			w->gone = kill(w->pid, 0) && errno == ESRCH;
+		}
 		alive += !w->gone;
 	}
 	return p->nwatch && !alive;
+}
+
+int procs__exit_fd(const struct procs *p)
+{
+	return p->watch_epfd;
 }
 
 size_t procs__ngone(const struct procs *p)
@@ -743,6 +758,8 @@ void procs__free(struct procs *p)
 		if (p->watch[i].pidfd >= 0)
 			close(p->watch[i].pidfd);
 	free(p->watch);
+	if (p->watch_epfd >= 0)
+		close(p->watch_epfd);
 	snapshot__free(&p->snap);
 	free(p->pt);
 	symcache__free(&p->symbols);	/* after every symbolizer */

@@ -111,6 +111,9 @@ void procs__at_exit(struct procs *p, pid_t pid);
 
 /* Every process added with procs__add() has exited (false if none was). */
 bool procs__all_gone(struct procs *p);
+/* Readable when one of them may have exited (for the session's poll), or
+ * -1.  Level-triggered until procs__all_gone() has seen that exit. */
+int procs__exit_fd(const struct procs *p);
 
 /* Exited processes waiting to be forgotten. */
 size_t procs__ngone(const struct procs *p);

@@ -145,13 +145,36 @@ static void on_alloc(const void *key, const void *val, void *ctx)
 	add_block(ctx, k->tgid, &r->stack, r->size_bytes, r->ts_ns);
 }
 
+/* Room for the blocks the aggregates count (and some that come while
+ * they are read): one allocation, not a doubling's copies and slack. */
+static int reserve_blocks(struct snapshot *s, pid_t pid)
+{
+	size_t want = 1024;
+	struct snap_block *v;
+
+	for (size_t i = 0; i < s->n; i++)
+		if (!pid || (pid_t)s->v[i].key.tgid == pid)
+			want += s->v[i].agg.outstanding_allocs;
+	want += want / 16;
+	if (want <= s->capblocks)
+		return 0;
+	v = realloc(s->blocks, want * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	s->blocks = v;
+	s->capblocks = want;
+	return 0;
+}
+
 int snapshot__take_blocks(struct snapshot *s, const struct trace *t, pid_t pid)
 {
 	struct block_read b = { .s = s, .pid = pid };
 	int regions_fd = trace__map_fd(t, TRACE_MAP_REGIONS);
-	int err;
+	int err = reserve_blocks(s, pid);
 
 	s->nblocks = 0;
+	if (err)
+		return err;
 	err = mapiter__each(trace__map_fd(t, TRACE_MAP_ALLOCS), sizeof(struct alloc_key),
 			    sizeof(struct alloc_rec), on_alloc, &b);
 	for (__u32 i = 0; !err && !b.err && i < MAX_MMAP_REGIONS; i++) {
