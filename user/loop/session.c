@@ -1,6 +1,7 @@
 /* session.c - the loop: wait (epoll) for the next tick, an event from BPF
  * (a process exec'd, mapped new code, exited: the process table and the
- * tables follow), our own child's SIGCHLD, or the sink's fd (keys, HTTP
+ * tables follow), the exit of a process named with -p (the table's
+ * pidfds), our own child's SIGCHLD, or the sink's fd (keys, HTTP
  * requests).  Every second a snapshot of the aggregates goes into the
  * timeline; every interval a report is built (snapshot -> collect ->
  * resolve) and handed to the sink.  Building a report attaches nothing:
