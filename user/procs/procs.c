@@ -584,15 +584,21 @@ static void prefetch_all(struct procs *p, const struct snapshot *snap)
 			prefetch_stack(p, snap->v[i].key.tgid, snap->v[i].key.id);
 }
 
+/* Every stack's code objects, from a snapshot taken now. */
+static void prefetch_now(struct procs *p)
+{
+	if (!snapshot__take(&p->snap, p->c.trace))
+		prefetch_all(p, &p->snap);
+}
+
 /* New Python stacks: their code objects now, before the interpreter can
- * free them; more than were listed: every stack's, from a snapshot taken
- * now. */
+ * free them; more than were listed: every stack's. */
 static void prefetch_new(struct procs *p)
 {
 	for (size_t i = 0; i < p->py_nnew; i++)
 		prefetch_stack(p, p->py_new[i].pid, p->py_new[i].id);
-	if (p->py_new_lost && !snapshot__take(&p->snap, p->c.trace))
-		prefetch_all(p, &p->snap);
+	if (p->py_new_lost)
+		prefetch_now(p);
 	p->py_nnew = 0;
 	p->py_new_lost = false;
 }
@@ -640,8 +646,7 @@ void procs__at_exit(struct procs *p, pid_t pid)
 
 	if (pr && pr->named && sym_of(p, pr))
 		symbolizer__refresh(pr->sym);
-	if (!snapshot__take(&p->snap, p->c.trace))
-		prefetch_all(p, &p->snap);
+	prefetch_now(p);
 }
 
 bool procs__all_gone(struct procs *p)

@@ -30,9 +30,8 @@ static void say_python(const struct pyproc *pp, const struct pyproc_env *env, pi
 	if (py->status == PY_SUPPORTED)
 		log__error("PID %d (%s): Python %s (%s): Python frames in every stack\n",
 			   pid, comm, ver, py->module);
-	else if (py->status == PY_UNSUPPORTED)
-		log__error("PID %d (%s): %s (%s); native stacks only\n", pid, comm, py->why,
-			   py->module);
+	else
+		pyproc__say_unsupported(pp, pid, comm);
 }
 
 /* The interpreter's gc__start/gc__done USDT probes, if it has them. */
